@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v3"
+
+	"github.com/authd/authd/provider"
+	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/storage"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, " ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// clientJSON is how the CLI prints a client; client_secret appears only
+// when it was just created.
+type clientJSON struct {
+	*storage.Client
+	ClientSecret    string `json:"client_secret,omitempty"`
+	AccessTokenTTL  string `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL string `json:"refresh_token_ttl,omitempty"`
+}
+
+func toClientJSON(c *storage.Client, secret string) clientJSON {
+	cp := *c
+	for _, l := range []*[]string{&cp.RedirectURIs, &cp.PostLogoutRedirectURIs, &cp.GrantTypes, &cp.ResponseTypes, &cp.Scopes, &cp.Audience} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	out := clientJSON{Client: &cp, ClientSecret: secret}
+	if c.AccessTokenTTL > 0 {
+		out.AccessTokenTTL = c.AccessTokenTTL.String()
+	}
+	if c.RefreshTokenTTL > 0 {
+		out.RefreshTokenTTL = c.RefreshTokenTTL.String()
+	}
+	return out
+}
+
+func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete")
+		return usageError{errors.New("missing clients subcommand")}
+	}
+	switch args[0] {
+	case "create":
+		return clientsCreate(ctx, env, args[1:])
+	case "list":
+		return withDeps(ctx, env, func(d *deps) error {
+			cs, err := d.store.ListClients(ctx)
+			if err != nil {
+				return err
+			}
+			out := make([]clientJSON, len(cs))
+			for i, c := range cs {
+				out[i] = toClientJSON(c, "")
+			}
+			return printJSON(env, out)
+		})
+	case "get", "delete":
+		if len(args) != 2 {
+			fmt.Fprintf(env.stderr, "usage: authd clients %s CLIENT_ID\n", args[0])
+			return usageError{errors.New("missing client id")}
+		}
+		id := args[1]
+		return withDeps(ctx, env, func(d *deps) error {
+			if args[0] == "delete" {
+				if err := d.store.DeleteClient(ctx, id); err != nil {
+					return clientErr(id, err)
+				}
+				return printJSON(env, map[string]any{"client_id": id, "deleted": true})
+			}
+			c, err := d.store.GetStoredClient(ctx, id)
+			if err != nil {
+				return clientErr(id, err)
+			}
+			return printJSON(env, toClientJSON(c, ""))
+		})
+	}
+	fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete")
+	return usageError{fmt.Errorf("unknown clients subcommand %q", args[0])}
+}
+
+func clientErr(id string, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("client %q not found", id)
+	}
+	return err
+}
+
+func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var spec provider.ClientSpec
+	var redirects, postLogout, grants, scopes, audience stringList
+	var jwksArg string
+	fs.StringVar(&spec.Name, "name", "", "display name (required)")
+	fs.StringVar(&spec.ID, "id", "", "client id (default: a random UUID)")
+	fs.StringVar(&spec.Secret, "secret", "", "client secret (default: 256 random bits)")
+	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; required with authorization_code)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials (repeatable; default authorization_code refresh_token)")
+	fs.Var(&scopes, "scope", "scope the client may request (repeatable or space-separated)")
+	fs.Var(&audience, "audience", "audience the client may request (repeatable)")
+	fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt or none")
+	fs.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
+	fs.BoolVar(&spec.FirstParty, "first-party", false, "first-party client: consent is not asked")
+	fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's JWKS (private_key_jwt)")
+	fs.StringVar(&jwksArg, "jwks", "", "the client's JWKS, inline JSON or @file (private_key_jwt)")
+	fs.StringVar(&spec.AuthSigningAlg, "token-endpoint-auth-signing-alg", "", "JWS alg of private_key_jwt assertions (default: the JWKS key's alg, else RS256)")
+	fs.DurationVar(&spec.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
+	fs.DurationVar(&spec.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token lifetime (default: tokens.refresh_token_ttl)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
+	spec.GrantTypes, spec.Scopes, spec.Audience = grants, scopes, audience
+	if jwksArg != "" {
+		raw := []byte(jwksArg)
+		if strings.HasPrefix(jwksArg, "@") {
+			var err error
+			if raw, err = os.ReadFile(jwksArg[1:]); err != nil {
+				return fmt.Errorf("--jwks: %w", err)
+			}
+		}
+		spec.JWKS = new(jose.JSONWebKeySet)
+		if err := json.Unmarshal(raw, spec.JWKS); err != nil {
+			return fmt.Errorf("--jwks: not a JSON Web Key Set: %w", err)
+		}
+	}
+	if spec.Secret != "" && len(spec.Secret) < 16 {
+		fmt.Fprintln(env.stderr, "warning: a client secret shorter than 16 characters is easy to guess; omit --secret to generate one")
+	}
+	return withDeps(ctx, env, func(d *deps) error {
+		c, secret, err := provider.NewClient(ctx, spec, secrets.ClientSecretHasher{Keyring: d.keyring}, env.cfg.Tokens.MaxAccessTokenTTL)
+		if err != nil {
+			return fmt.Errorf("invalid client:\n%w", err)
+		}
+		if err := d.store.CreateClient(ctx, c); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("a client with id %q already exists", c.ID)
+			}
+			return err
+		}
+		return printJSON(env, toClientJSON(c, secret))
+	})
+}
+
+// withDeps opens the stores (migrating if configured), runs fn, closes.
+func withDeps(ctx context.Context, env *cliEnv, fn func(d *deps) error) error {
+	d, err := openDeps(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fn(d)
+}
+
+func printJSON(env *cliEnv, v any) error {
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

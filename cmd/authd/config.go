@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/authd/authd/provider"
+	"github.com/authd/authd/secrets"
+	storesql "github.com/authd/authd/storage/sql"
+)
+
+// Config is the whole configuration tree; config.example.yaml mirrors it.
+type Config struct {
+	Issuer   string               `koanf:"issuer"`
+	Tokens   provider.TokenConfig `koanf:"tokens"`
+	Keys     provider.KeyConfig   `koanf:"keys"`
+	Cache    provider.CacheConfig `koanf:"cache"`
+	HTTP     HTTPConfig           `koanf:"http"`
+	Database DatabaseConfig       `koanf:"database"`
+	Secrets  SecretsConfig        `koanf:"secrets"`
+	Log      LogConfig            `koanf:"log"`
+	// DataDir holds the embedded default's files: the SQLite database and
+	// the generated master key.
+	DataDir string `koanf:"data_dir"`
+}
+
+// HTTPConfig configures the listener.
+type HTTPConfig struct {
+	Addr              string        `koanf:"addr"`
+	OpsAddr           string        `koanf:"ops_addr"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+}
+
+// DatabaseConfig selects and tunes the database.
+type DatabaseConfig struct {
+	URL             string        `koanf:"url"`
+	AutoMigrate     bool          `koanf:"auto_migrate"`
+	MaxOpenConns    int           `koanf:"max_open_conns"`
+	MaxIdleConns    int           `koanf:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
+	SimpleProtocol  bool          `koanf:"simple_protocol"`
+}
+
+// SecretsConfig holds the master key.
+type SecretsConfig struct {
+	MasterKey          string   `koanf:"master_key"`
+	MasterKeyFile      string   `koanf:"master_key_file"`
+	PreviousMasterKeys []string `koanf:"previous_master_keys"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+func defaultConfig() Config {
+	pc := provider.DefaultConfig()
+	return Config{
+		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache,
+		HTTP: HTTPConfig{
+			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
+		},
+		Database: DatabaseConfig{URL: "", AutoMigrate: true, MaxOpenConns: 0, ConnMaxLifetime: 30 * time.Minute},
+		Log:      LogConfig{Level: "info", Format: "json"},
+		DataDir:  "data",
+	}
+}
+
+const envPrefix = "AUTHD_"
+
+// loadConfig reads defaults, then the YAML file (if any), then AUTHD_*
+// environment variables, and validates the result.
+func loadConfig(path string, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(defaultConfig(), "koanf"), nil); err != nil {
+		return Config{}, err
+	}
+	known := map[string]string{} // AUTHD_X_Y -> x.y
+	for _, key := range k.Keys() {
+		known[envPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+	}
+	if path != "" {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+		var unknown []string
+		for _, key := range fk.Keys() {
+			if !k.Exists(key) {
+				unknown = append(unknown, key)
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			return Config{}, fmt.Errorf("config file %s: unknown keys %s (see config.example.yaml)", path, strings.Join(unknown, ", "))
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, err
+		}
+	}
+	var envErr error
+	err := k.Load(env.Provider(".", env.Opt{
+		Prefix:      envPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			key, ok := known[name]
+			if !ok {
+				if name != "AUTHD_CONFIG" && !strings.HasPrefix(name, "AUTHD_TEST_") {
+					envErr = errors.Join(envErr, fmt.Errorf("environment variable %s matches no config key", name))
+				}
+				return "", nil
+			}
+			if _, isList := k.Get(key).([]string); isList {
+				return key, strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' })
+			}
+			return key, value
+		},
+	}), nil)
+	if err != nil {
+		return Config{}, err
+	}
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	var cfg Config
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if cfg.Database.URL == "" {
+		cfg.Database.URL = "sqlite://" + filepath.Join(cfg.DataDir, "authd.db")
+	}
+	return cfg, cfg.Validate()
+}
+
+// provider returns the provider's part of the config.
+func (c Config) provider() provider.Config {
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache}
+}
+
+// embedded reports whether the config is the embedded default: SQLite.
+func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqlite://") }
+
+// Validate reports every problem, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.provider().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("http.addr: want host:port, got %q", c.HTTP.Addr))
+	}
+	if c.HTTP.OpsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.OpsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http.ops_addr: want host:port, got %q", c.HTTP.OpsAddr))
+		}
+	}
+	for key, d := range map[string]time.Duration{"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
+		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
+		}
+	}
+	if _, _, err := storesql.ParseURL(c.Database.URL); err != nil {
+		errs = append(errs, fmt.Errorf("database.url: %w", err))
+	}
+	if c.Secrets.MasterKey != "" && c.Secrets.MasterKeyFile != "" {
+		errs = append(errs, errors.New("secrets: set master_key or master_key_file, not both"))
+	}
+	if c.Secrets.MasterKey != "" {
+		if _, err := secrets.ParseMasterKey(c.Secrets.MasterKey); err != nil {
+			errs = append(errs, fmt.Errorf("secrets.master_key: %w (generate one with: openssl rand -base64 32)", err))
+		}
+	}
+	for i, pk := range c.Secrets.PreviousMasterKeys {
+		if _, err := secrets.ParseMasterKey(pk); err != nil {
+			errs = append(errs, fmt.Errorf("secrets.previous_master_keys[%d]: %w", i, err))
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs = append(errs, fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		errs = append(errs, fmt.Errorf("log.format: want json or text, got %q", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// keyring loads the master key. The embedded default generates one into
+// the data directory on first use (and says so loudly); any other
+// deployment must configure it, as every replica must share it.
+func (c Config) keyring(warn func(msg string, args ...any)) (*secrets.Keyring, error) {
+	raw := c.Secrets.MasterKey
+	switch {
+	case raw != "":
+	case c.Secrets.MasterKeyFile != "":
+		b, err := os.ReadFile(c.Secrets.MasterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("secrets.master_key_file: %w", err)
+		}
+		raw = strings.TrimSpace(string(b))
+	case c.embedded():
+		path := filepath.Join(c.DataDir, "master.key")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("data_dir: %w", err)
+			}
+			b = []byte(secrets.GenerateMasterKey() + "\n")
+			if err := writeFileExclusive(path, b); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("write generated master key: %w", err)
+			}
+			if b, err = os.ReadFile(path); err != nil { // another process may have won the race
+				return nil, err
+			}
+			warn("GENERATED A MASTER KEY for the embedded default; keep it safe and set secrets.master_key (AUTHD_SECRETS_MASTER_KEY) in production: losing it loses every signing key", "path", path)
+		} else if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		raw = strings.TrimSpace(string(b))
+	default:
+		return nil, errors.New("secrets.master_key: required with a database other than the embedded SQLite; generate one with `openssl rand -base64 32` and give every replica the same (AUTHD_SECRETS_MASTER_KEY)")
+	}
+	cur, err := secrets.ParseMasterKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	var prev [][]byte
+	for _, s := range c.Secrets.PreviousMasterKeys {
+		b, _ := secrets.ParseMasterKey(s) // validated already
+		prev = append(prev, b)
+	}
+	return secrets.NewKeyring(cur, prev...)
+}
+
+func writeFileExclusive(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authd/authd/provider"
+	"github.com/authd/authd/telemetry"
+)
+
+// serve runs the server until ctx ends, then shuts down gracefully:
+// in-flight requests finish (up to http.shutdown_timeout).
+func serve(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	d, err := openDeps(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cfg := env.cfg
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.store, Keyring: d.keyring, Revoked: d.revoked})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	p.Routes(mux)
+	ops := http.NewServeMux()
+	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
+	ops.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := p.Ready(ctx); err != nil {
+			d.log.WarnContext(ctx, "not ready", "err", err)
+			writeStatus(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	servers := []*http.Server{}
+	if cfg.HTTP.OpsAddr == "" {
+		mux.Handle("/healthz", ops)
+		mux.Handle("/readyz", ops)
+	} else {
+		servers = append(servers, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, ops)))
+	}
+	servers = append([]*http.Server{newServer(cfg.HTTP, cfg.HTTP.Addr, telemetry.Middleware(d.log, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))}, servers...)
+
+	listeners := make([]net.Listener, len(servers))
+	for i, s := range servers {
+		if listeners[i], err = net.Listen("tcp", s.Addr); err != nil {
+			return fmt.Errorf("http.addr: listen on %s: %w", s.Addr, err)
+		}
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go p.Run(bg)
+
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	d.log.InfoContext(ctx, "authd is serving", "issuer", cfg.Issuer, "addr", listeners[0].Addr().String(),
+		"database", dialectOf(cfg.Database.URL), "discovery", cfg.Issuer+provider.PathDiscovery)
+	if cfg.embedded() {
+		d.log.InfoContext(ctx, "first steps: create a client with `authd clients create --name demo --grant-type client_credentials`, "+
+			"then POST grant_type=client_credentials to "+cfg.Issuer+provider.PathToken)
+	}
+
+	select {
+	case err = <-errc:
+		err = fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	d.log.InfoContext(ctx, "shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("shutdown: %w", serr))
+		}
+	}
+	stopBG()
+	if err == nil {
+		d.log.InfoContext(sctx, "stopped")
+	}
+	return err
+}
+
+func newServer(c HTTPConfig, addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: 32 << 10,
+	}
+}
+
+// securityHeaders sets the headers every response carries. The API
+// answers JSON only, so the policy forbids everything.
+func securityHeaders(https bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeStatus(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
+
+func dialectOf(url string) string {
+	if len(url) >= 9 && url[:9] == "sqlite://" {
+		return "sqlite"
+	}
+	return "postgres"
+}

@@ -1,0 +1,69 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/token/hmac"
+)
+
+// fositeStore is the storage fosite sees: the backend, with clients served
+// from the in-process cache so that client authentication makes no query.
+type fositeStore struct {
+	Store
+	clients *clientCache
+}
+
+// GetClient implements fosite.ClientManager from the cache.
+func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.clients.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// composeHandlers registers the grant, introspection and revocation
+// handlers, typed and in order. Refresh tokens and authorization codes are
+// fosite's opaque HMAC tokens; access tokens are our JWTs.
+func (p *Provider) composeHandlers(store *fositeStore) {
+	opaque := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: p.fcfg}, p.fcfg)
+	access := accessTokenStrategy{p: p}
+
+	authorizeCode := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy:    access,
+		RefreshTokenStrategy:   opaque,
+		AuthorizeCodeStrategy:  opaque,
+		CoreStorage:            store,
+		TokenRevocationStorage: store,
+		Config:                 p.fcfg,
+	}
+	clientCredentials := &oauth2.ClientCredentialsGrantHandler{
+		HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: access, AccessTokenStorage: store, Config: p.fcfg},
+		Config:       p.fcfg,
+	}
+	refresh := &oauth2.RefreshTokenGrantHandler{
+		AccessTokenStrategy:    access,
+		RefreshTokenStrategy:   opaque,
+		TokenRevocationStorage: store,
+		Config:                 p.fcfg,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: store, Config: p.fcfg}
+
+	p.fcfg.AuthorizeEndpointHandlers.Append(authorizeCode)
+	p.fcfg.AuthorizeEndpointHandlers.Append(pkceHandler)
+	p.fcfg.TokenEndpointHandlers.Append(authorizeCode)
+	p.fcfg.TokenEndpointHandlers.Append(clientCredentials)
+	p.fcfg.TokenEndpointHandlers.Append(refresh)
+	p.fcfg.TokenEndpointHandlers.Append(pkceHandler)
+
+	p.fcfg.RevocationHandlers.Append(&jwtRevoker{p: p})
+	p.fcfg.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: store,
+		RefreshTokenStrategy:   opaque,
+		AccessTokenStrategy:    access,
+	})
+	p.refreshStrategy = opaque
+}

@@ -1,0 +1,133 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ory/fosite"
+)
+
+// introspection is an RFC 7662 §2.2 response.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Nbf       int64    `json:"nbf,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	// TokenUse says which kind of token it is: access_token or refresh_token.
+	TokenUse string   `json:"token_use,omitempty"`
+	SID      string   `json:"sid,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	// Ext carries the token's extra claims.
+	Ext map[string]any `json:"ext,omitempty"`
+}
+
+var inactive = []byte(`{"active":false}`)
+
+// handleIntrospect is the introspection endpoint (RFC 7662). The caller
+// must be a confidential client, authenticated by any method it is
+// registered for. Access tokens are answered from memory (signature,
+// expiry, revocation set) with no database query; refresh tokens from
+// storage.
+func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := p.parseForm(w, r)
+	if err != nil {
+		p.writeError(ctx, w, r, nil, err)
+		return
+	}
+	client, err := p.oauth2.AuthenticateClient(ctx, r, form)
+	if err != nil {
+		p.writeError(ctx, w, r, nil, err)
+		return
+	}
+	if client.IsPublic() {
+		p.writeError(ctx, w, r, nil, fosite.ErrInvalidClient.WithHint("Public clients may not introspect tokens."))
+		return
+	}
+	token := form.Get("token")
+	if token == "" {
+		p.writeError(ctx, w, r, nil, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	resp := p.introspect(ctx, token)
+	if resp == nil {
+		_, _ = w.Write(inactive)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// introspect returns the token's metadata, or nil when it is not active.
+func (p *Provider) introspect(ctx context.Context, token string) *introspection {
+	if looksLikeJWT(token) {
+		c, err := p.verifyAccessToken(ctx, token)
+		if err != nil {
+			return nil
+		}
+		return &introspection{
+			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: fosite.BearerAccessToken,
+			Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
+			JTI: c.JTI, TokenUse: string(fosite.AccessToken), SID: c.SID, AuthTime: c.AuthTime, ACR: c.ACR, AMR: c.AMR,
+			Ext: c.Extra,
+		}
+	}
+	return p.introspectRefreshToken(ctx, token)
+}
+
+func (p *Provider) introspectRefreshToken(ctx context.Context, token string) *introspection {
+	if len(token) > maxTokenLength {
+		return nil
+	}
+	sig := p.refreshStrategy.RefreshTokenSignature(ctx, token)
+	if sig == "" {
+		return nil
+	}
+	req, err := p.store.GetRefreshTokenSession(ctx, sig, NewSession(""))
+	if err != nil {
+		return nil
+	}
+	if err := p.refreshStrategy.ValidateRefreshToken(ctx, req, token); err != nil {
+		return nil
+	}
+	sess := req.GetSession()
+	out := &introspection{
+		Active: true, Scope: strings.Join(req.GetGrantedScopes(), " "), ClientID: req.GetClient().GetID(),
+		Iat: req.GetRequestedAt().Unix(), Sub: sess.GetSubject(), Aud: req.GetGrantedAudience(), Iss: p.cfg.Issuer,
+		TokenUse: string(fosite.RefreshToken),
+	}
+	if exp := sess.GetExpiresAt(fosite.RefreshToken); !exp.IsZero() {
+		out.Exp = exp.Unix()
+	}
+	if s, ok := sess.(*Session); ok {
+		out.SID = s.SID
+	}
+	return out
+}
+
+// parseForm reads a bounded application/x-www-form-urlencoded POST body.
+func (p *Provider) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s' but expected 'POST'.", r.Method)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, fosite.ErrInvalidRequest.WithHint("Unable to parse the form body.").WithWrap(err)
+	}
+	return r.PostForm, nil
+}

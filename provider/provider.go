@@ -1,0 +1,335 @@
+// Package provider is authd's OAuth 2.0 / OpenID Connect core, assembled
+// from fosite: the token, introspection and revocation endpoints,
+// discovery and JWKS, signing keys and their rotation, and the in-process
+// caches that keep the hot paths free of database queries.
+//
+// Routes (all advertised by discovery):
+//
+//	GET  /.well-known/openid-configuration     OpenID Connect Discovery 1.0
+//	GET  /.well-known/oauth-authorization-server  RFC 8414
+//	GET  /.well-known/jwks.json                 signing keys (RFC 7517)
+//	POST /oauth2/token                          RFC 6749 §3.2
+//	POST /oauth2/introspect                     RFC 7662
+//	POST /oauth2/revoke                         RFC 7009
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fstorage "github.com/ory/fosite/storage"
+
+	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/memory"
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathDiscovery     = "/.well-known/openid-configuration"
+	PathOAuthMetadata = "/.well-known/oauth-authorization-server"
+	PathJWKS          = "/.well-known/jwks.json"
+	PathToken         = "/oauth2/token"
+	PathIntrospect    = "/oauth2/introspect"
+	PathRevoke        = "/oauth2/revoke"
+)
+
+// Config configures the provider. Zero values take the defaults below.
+type Config struct {
+	// Issuer is the issuer identifier: an https URL (http only for loopback
+	// and development), no query or fragment. Every endpoint lives under it.
+	Issuer string `koanf:"issuer"`
+	// Tokens sets lifetimes.
+	Tokens TokenConfig `koanf:"tokens"`
+	// Keys sets the signing algorithm.
+	Keys KeyConfig `koanf:"keys"`
+	// Cache tunes the in-process caches.
+	Cache CacheConfig `koanf:"cache"`
+}
+
+// TokenConfig holds token lifetimes.
+type TokenConfig struct {
+	AccessTokenTTL    time.Duration `koanf:"access_token_ttl"`
+	RefreshTokenTTL   time.Duration `koanf:"refresh_token_ttl"`
+	AuthorizeCodeTTL  time.Duration `koanf:"authorize_code_ttl"`
+	IDTokenTTL        time.Duration `koanf:"id_token_ttl"`
+	MaxAccessTokenTTL time.Duration `koanf:"max_access_token_ttl"`
+}
+
+// KeyConfig selects the signing algorithm of new keys.
+type KeyConfig struct {
+	Algorithm string `koanf:"algorithm"`
+	RSABits   int    `koanf:"rsa_bits"`
+}
+
+// CacheConfig tunes the in-process caches and how fast they learn of
+// changes made by other instances (or the CLI).
+type CacheConfig struct {
+	PollInterval   time.Duration `koanf:"poll_interval"`
+	ClientTTL      time.Duration `koanf:"client_ttl"`
+	ClientSize     int           `koanf:"client_size"`
+	VerifiedTokens int           `koanf:"verified_tokens"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Issuer: "http://127.0.0.1:8080",
+		Tokens: TokenConfig{
+			AccessTokenTTL:    15 * time.Minute,
+			RefreshTokenTTL:   30 * 24 * time.Hour,
+			AuthorizeCodeTTL:  time.Minute,
+			IDTokenTTL:        time.Hour,
+			MaxAccessTokenTTL: 24 * time.Hour,
+		},
+		Keys:  KeyConfig{Algorithm: RS256, RSABits: 2048},
+		Cache: CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
+	}
+}
+
+// Validate reports every problem with c, naming the config key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if err := validateIssuer(c.Issuer); err != nil {
+		bad("issuer", "%v", err)
+	}
+	for key, d := range map[string]time.Duration{
+		"tokens.access_token_ttl": c.Tokens.AccessTokenTTL, "tokens.refresh_token_ttl": c.Tokens.RefreshTokenTTL,
+		"tokens.authorize_code_ttl": c.Tokens.AuthorizeCodeTTL, "tokens.id_token_ttl": c.Tokens.IDTokenTTL,
+		"tokens.max_access_token_ttl": c.Tokens.MaxAccessTokenTTL, "cache.poll_interval": c.Cache.PollInterval,
+		"cache.client_ttl": c.Cache.ClientTTL,
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 15m, got %v", d)
+		}
+	}
+	if c.Tokens.AccessTokenTTL > c.Tokens.MaxAccessTokenTTL {
+		bad("tokens.access_token_ttl", "%v exceeds tokens.max_access_token_ttl (%v)", c.Tokens.AccessTokenTTL, c.Tokens.MaxAccessTokenTTL)
+	}
+	if c.Tokens.AuthorizeCodeTTL > 10*time.Minute {
+		bad("tokens.authorize_code_ttl", "must be at most 10m (RFC 6749 §4.1.2), got %v", c.Tokens.AuthorizeCodeTTL)
+	}
+	switch c.Keys.Algorithm {
+	case RS256:
+		if c.Keys.RSABits < 2048 {
+			bad("keys.rsa_bits", "must be at least 2048, got %d", c.Keys.RSABits)
+		}
+	case ES256, EdDSA:
+	default:
+		bad("keys.algorithm", "must be RS256, ES256 or EdDSA, got %q", c.Keys.Algorithm)
+	}
+	if c.Cache.ClientSize <= 0 || c.Cache.VerifiedTokens <= 0 {
+		bad("cache", "client_size and verified_tokens must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+func validateIssuer(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("must be an https URL, got %q", s)
+	case u.Host == "":
+		return fmt.Errorf("has no host: %q", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("must not have a query, fragment or user info: %q", s)
+	case strings.HasSuffix(u.Path, "/"):
+		return fmt.Errorf("must not end with a slash: %q", s)
+	}
+	return nil
+}
+
+// Store is what the provider needs from storage: fosite's contracts and
+// authd's own.
+type Store interface {
+	fosite.ClientManager
+	oauth2.CoreStorage
+	oauth2.TokenRevocationStorage
+	pkce.PKCERequestStorage
+	openid.OpenIDConnectRequestStorage
+	fstorage.Transactional
+	storage.Clients
+	storage.Keys
+	storage.Revocations
+	storage.Changes
+	storage.Tokens
+	Ping(ctx context.Context) error
+}
+
+// Provider is the authorization server core. Create it with New and start
+// its background work with Run.
+type Provider struct {
+	cfg     Config
+	log     *slog.Logger
+	store   Store
+	keyring *secrets.Keyring
+	now     func() time.Time
+
+	fcfg   *fosite.Config
+	oauth2 *fosite.Fosite
+
+	refreshStrategy oauth2.RefreshTokenStrategy
+
+	keys     atomic.Pointer[keySet]
+	revoked  *memory.RevocationSet
+	clients  *clientCache
+	verified *lru.Cache[string, *accessClaims]
+
+	discovery, oauthMetadata []byte
+}
+
+// Options are New's collaborators besides config.
+type Options struct {
+	Logger  *slog.Logger
+	Store   Store
+	Keyring *secrets.Keyring
+	// Revoked is the in-process revocation set; the caller wires the
+	// store's OnRevoke hook to its Add so this process sees its own
+	// revocations at once.
+	Revoked *memory.RevocationSet
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// New builds the provider: it loads (or, on first start, creates) the
+// signing keys and composes fosite's handlers.
+func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Revoked == nil {
+		o.Revoked = memory.NewRevocationSet()
+	}
+	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked}
+	var err error
+	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
+		return nil, err
+	}
+	if p.clients, err = newClientCache(o.Store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL); err != nil {
+		return nil, err
+	}
+	if err := p.ensureKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.loadRevocations(ctx, time.Time{}); err != nil {
+		return nil, err
+	}
+	p.compose()
+	if err := p.prepareDiscovery(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ensureKeys loads the signing keys, creating the first one if none is
+// active.
+func (p *Provider) ensureKeys(ctx context.Context) error {
+	err := p.reloadKeys(ctx)
+	if !errors.Is(err, errNoActiveKey) {
+		return err
+	}
+	k, err := CreateSigningKey(ctx, p.store, p.keyring, p.cfg.Keys.Algorithm, p.cfg.Keys.RSABits, p.now())
+	if err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "created signing key", "kid", k.KID, "alg", k.Algorithm)
+	return p.reloadKeys(ctx)
+}
+
+// reloadKeys swaps in a fresh key snapshot.
+func (p *Provider) reloadKeys(ctx context.Context) error {
+	ks, err := loadKeySet(ctx, p.store, p.keyring, p.retiredKeyRetention(), p.now())
+	if err != nil {
+		return err
+	}
+	if old := p.keys.Swap(ks); old == nil || old.active.kid != ks.active.kid {
+		p.log.InfoContext(ctx, "signing keys loaded", "active_kid", ks.active.kid, "published", len(ks.verify))
+	}
+	return nil
+}
+
+// retiredKeyRetention is how long a retired key keeps verifying: as long
+// as any token it signed may live.
+func (p *Provider) retiredKeyRetention() time.Duration {
+	return max(p.cfg.Tokens.MaxAccessTokenTTL, p.cfg.Tokens.IDTokenTTL) + clockSkew
+}
+
+// compose builds fosite from an explicit, typed list of handlers.
+func (p *Provider) compose() {
+	issuer := p.cfg.Issuer
+	p.fcfg = &fosite.Config{
+		AccessTokenLifespan:            p.cfg.Tokens.AccessTokenTTL,
+		RefreshTokenLifespan:           p.cfg.Tokens.RefreshTokenTTL,
+		AuthorizeCodeLifespan:          p.cfg.Tokens.AuthorizeCodeTTL,
+		IDTokenLifespan:                p.cfg.Tokens.IDTokenTTL,
+		IDTokenIssuer:                  issuer,
+		AccessTokenIssuer:              issuer,
+		TokenURL:                       issuer + PathToken,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             []string{"offline_access"},
+		GlobalSecret:                   p.keyring.MAC("fosite-hmac", []byte("global")),
+		ClientSecretsHasher:            secrets.ClientSecretHasher{Keyring: p.keyring},
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		SendDebugMessagesToClients:     false,
+	}
+	store := &fositeStore{Store: p.store, clients: p.clients}
+	p.oauth2 = fosite.NewOAuth2Provider(store, p.fcfg)
+	p.composeHandlers(store)
+}
+
+// Run does the background work until ctx ends: it polls the store for
+// revocations and changes made elsewhere and sweeps what expired.
+func (p *Provider) Run(ctx context.Context) error {
+	return p.sync(ctx)
+}
+
+// Handler returns the provider's routes.
+func (p *Provider) Handler() http.Handler {
+	mux := http.NewServeMux()
+	p.Routes(mux)
+	return mux
+}
+
+// Routes registers the provider's endpoints on mux.
+func (p *Provider) Routes(mux *http.ServeMux) {
+	mux.HandleFunc(PathDiscovery, p.handleDiscovery)
+	mux.HandleFunc(PathOAuthMetadata, p.handleOAuthMetadata)
+	mux.HandleFunc(PathJWKS, p.handleJWKS)
+	mux.HandleFunc(PathToken, p.handleToken)
+	mux.HandleFunc(PathIntrospect, p.handleIntrospect)
+	mux.HandleFunc(PathRevoke, p.handleRevoke)
+}
+
+// Ready reports whether the provider's dependencies answer.
+func (p *Provider) Ready(ctx context.Context) error {
+	if err := p.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if p.keys.Load() == nil {
+		return errNoActiveKey
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v3"
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/storage"
+)
+
+// ClientSpec is what an operator asks for when registering a client.
+type ClientSpec struct {
+	ID                      string
+	Name                    string
+	Secret                  string // empty: generate one for confidential clients
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	Scopes                  []string
+	Audience                []string
+	TokenEndpointAuthMethod string
+	Public                  bool
+	FirstParty              bool
+	JWKS                    *jose.JSONWebKeySet
+	JWKSURI                 string
+	// AuthSigningAlg is the alg of private_key_jwt assertions; default: the
+	// alg of the first key in JWKS, else RS256.
+	AuthSigningAlg  string
+	AccessTokenTTL          time.Duration
+	RefreshTokenTTL         time.Duration
+}
+
+// Supported grant types.
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+
+// NewClient validates spec and returns the client to store and, for a
+// confidential client authenticating with a secret, the secret in clear:
+// shown once, stored only hashed. maxAccessTTL bounds per-client lifetimes.
+func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecretHasher, maxAccessTTL time.Duration) (*storage.Client, string, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	c := &storage.Client{
+		ID: spec.ID, Name: strings.TrimSpace(spec.Name),
+		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		GrantTypes: dedupe(spec.GrantTypes), Scopes: splitScopes(spec.Scopes), Audience: dedupe(spec.Audience),
+		Public: spec.Public, FirstParty: spec.FirstParty, TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod,
+		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
+		ResponseTypes: []string{"code"},
+	}
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	} else if len(c.ID) > maxClientIDLength || strings.ContainsAny(c.ID, " \t\r\n:") {
+		bad("client id must be at most %d characters without spaces or colons", maxClientIDLength)
+	}
+	if c.Name == "" {
+		bad("name is required")
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{"authorization_code", "refresh_token"}
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(grantTypes, g) {
+			bad("grant type %q is not supported (want %s)", g, strings.Join(grantTypes, ", "))
+		}
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = storage.AuthMethodBasic
+		if c.Public {
+			c.TokenEndpointAuthMethod = storage.AuthMethodNone
+		}
+	}
+	switch m := c.TokenEndpointAuthMethod; {
+	case m == storage.AuthMethodNone:
+		c.Public = true
+	case c.Public:
+		bad("public clients authenticate with token endpoint auth method none, not %q", m)
+	case m == storage.AuthMethodPrivateKeyJWT:
+		if (c.JWKS == nil) == (c.JWKSURI == "") {
+			bad("private_key_jwt needs exactly one of jwks or jwks_uri")
+		}
+		c.TokenEndpointAuthSigningAlg = spec.AuthSigningAlg
+		if c.TokenEndpointAuthSigningAlg == "" {
+			c.TokenEndpointAuthSigningAlg = "RS256"
+			if c.JWKS != nil && len(c.JWKS.Keys) > 0 && c.JWKS.Keys[0].Algorithm != "" {
+				c.TokenEndpointAuthSigningAlg = c.JWKS.Keys[0].Algorithm
+			}
+		}
+		if !slices.Contains(clientAssertionAlgs, c.TokenEndpointAuthSigningAlg) {
+			bad("token endpoint auth signing alg %q is not supported (want one of %s)", c.TokenEndpointAuthSigningAlg, strings.Join(clientAssertionAlgs, ", "))
+		}
+		if c.JWKS != nil {
+			for _, k := range c.JWKS.Keys {
+				if !k.IsPublic() || !k.Valid() {
+					bad("jwks must hold valid public keys only (key %q)", k.KeyID)
+				}
+			}
+		}
+	case m == storage.AuthMethodBasic, m == storage.AuthMethodPost:
+	default:
+		bad("token endpoint auth method %q is not supported", m)
+	}
+	if c.JWKSURI != "" {
+		if u, err := url.Parse(c.JWKSURI); err != nil || (u.Scheme != "https" && !isLoopback(u)) {
+			bad("jwks_uri must be an https URL")
+		}
+	}
+	if c.Public && c.HasGrant("client_credentials") {
+		bad("public clients cannot use the client_credentials grant")
+	}
+	if c.HasGrant("authorization_code") && len(c.RedirectURIs) == 0 {
+		bad("clients with the authorization_code grant need at least one redirect URI")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			bad("redirect URI %q: %v", u, err)
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			bad("post-logout redirect URI %q: %v", u, err)
+		}
+	}
+	for _, s := range c.Scopes {
+		if !validScopeToken(s) {
+			bad("scope %q has characters RFC 6749 §3.3 does not allow", s)
+		}
+	}
+	for name, d := range map[string]time.Duration{"access token TTL": c.AccessTokenTTL, "refresh token TTL": c.RefreshTokenTTL} {
+		if d < 0 {
+			bad("%s must not be negative", name)
+		}
+	}
+	if c.AccessTokenTTL > maxAccessTTL {
+		bad("access token TTL %v exceeds tokens.max_access_token_ttl (%v)", c.AccessTokenTTL, maxAccessTTL)
+	}
+	var secret string
+	needsSecret := c.TokenEndpointAuthMethod == storage.AuthMethodBasic || c.TokenEndpointAuthMethod == storage.AuthMethodPost
+	switch {
+	case needsSecret && spec.Secret == "":
+		secret = GenerateSecret()
+	case needsSecret:
+		secret = spec.Secret
+	case spec.Secret != "":
+		bad("a client with token endpoint auth method %q has no secret", c.TokenEndpointAuthMethod)
+	}
+	if len(errs) > 0 {
+		return nil, "", errors.Join(errs...)
+	}
+	if secret != "" {
+		h, err := hasher.Hash(ctx, []byte(secret))
+		if err != nil {
+			return nil, "", err
+		}
+		c.SecretHash = h
+	}
+	return c, secret, nil
+}
+
+// GenerateSecret returns a new client secret with 256 bits of entropy.
+func GenerateSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validateRedirectURI applies RFC 6749 §3.1.2 and RFC 8252: absolute, no
+// fragment; https, or http on a loopback address, or a private-use scheme
+// for native apps.
+func validateRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case !u.IsAbs():
+		return errors.New("must be an absolute URI")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return errors.New("must not have a fragment")
+	case u.Scheme == "https":
+		if u.Host == "" {
+			return errors.New("has no host")
+		}
+	case u.Scheme == "http":
+		if !isLoopback(u) {
+			return errors.New("http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https")
+		}
+	case strings.EqualFold(u.Scheme, "javascript"), strings.EqualFold(u.Scheme, "data"), strings.EqualFold(u.Scheme, "file"):
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	case !strings.Contains(u.Scheme, "."):
+		return errors.New("private-use schemes must be reverse domain names such as com.example.app (RFC 8252 §7.1)")
+	}
+	return nil
+}
+
+func isLoopback(u *url.URL) bool {
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+// validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x21 || r == 0x22 || r == 0x5C || r > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
+// splitScopes accepts scopes given one per flag or space-separated.
+func splitScopes(in []string) []string {
+	var out []string
+	for _, s := range in {
+		out = append(out, strings.Fields(s)...)
+	}
+	return dedupe(out)
+}
+
+func dedupe(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

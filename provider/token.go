@@ -1,0 +1,98 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// maxFormBytes bounds the body of every form endpoint.
+const maxFormBytes = 64 << 10
+
+// handleToken is the token endpoint (RFC 6749 §3.2): fosite validates the
+// grant and authenticates the client; authd grants what client_credentials
+// asked for (already checked against the client's registration).
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := precheckTokenRequest(r); err != nil {
+		p.writeError(ctx, w, r, nil, err)
+		return
+	}
+	ar, err := p.oauth2.NewAccessRequest(ctx, r, NewSession(""))
+	if err != nil {
+		p.writeError(ctx, w, r, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+	}
+	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.writeError(ctx, w, r, ar, err)
+		return
+	}
+	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// precheckTokenRequest answers two cases with the error RFC 6749 §5.2
+// names, where fosite would answer invalid_request: an unsupported grant
+// type, and a request with no client authentication at all.
+func precheckTokenRequest(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil // fosite refuses it with invalid_request
+	}
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("Unable to parse the form body.").WithWrap(err)
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "":
+		return fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing.")
+	case "authorization_code", "refresh_token", "client_credentials":
+	default:
+		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", truncate(gt, 64))
+	}
+	_, _, basic := r.BasicAuth()
+	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
+		return fosite.ErrInvalidClient.WithHint("The request has no client authentication.")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// writeError writes err as an RFC 6749 §5.2 error through fosite and logs
+// it once: server errors at error level, client errors at info.
+func (p *Provider) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, fosite.ErrJTIKnown) { // RFC 7523 §3.2: a bad client assertion is invalid_client
+		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.").WithWrap(err)
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	attrs := []any{"error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField, "path", r.URL.Path}
+	if cause := rfc.Unwrap(); cause != nil && !errors.Is(cause, rfc) {
+		attrs = append(attrs, "cause", cause.Error())
+	}
+	if rfc.CodeField >= 500 {
+		p.log.ErrorContext(ctx, "oauth2 request failed", attrs...)
+	} else {
+		p.log.InfoContext(ctx, "oauth2 request refused", attrs...)
+	}
+	if rfc.CodeField == http.StatusUnauthorized {
+		if _, _, ok := r.BasicAuth(); ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="authd", charset="UTF-8"`)
+		}
+	}
+	p.oauth2.WriteAccessError(ctx, w, ar, err)
+}

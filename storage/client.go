@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+)
+
+// Token endpoint authentication methods (OpenID Connect Core §9).
+const (
+	AuthMethodBasic         = "client_secret_basic"
+	AuthMethodPost          = "client_secret_post"
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+	AuthMethodNone          = "none"
+)
+
+// Client is a registered OAuth 2.0 client. It implements the fosite client
+// interfaces the provider composes.
+type Client struct {
+	ID   string `json:"client_id"`
+	Name string `json:"client_name"`
+	// SecretHash is the hashed client secret (see secrets.ClientSecretHasher);
+	// empty for public and private_key_jwt clients.
+	SecretHash              []byte   `json:"-"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	Scopes                  []string `json:"scopes"`
+	Audience                []string `json:"audience"`
+	Public                  bool     `json:"public"`
+	FirstParty              bool     `json:"first_party"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	// JWKS holds the client's public keys for private_key_jwt, inline;
+	// JWKSURI points at them instead. At most one is set.
+	JWKS    *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	JWKSURI string              `json:"jwks_uri,omitempty"`
+	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// AccessTokenTTL and RefreshTokenTTL override the server defaults when
+	// non-zero.
+	AccessTokenTTL  time.Duration `json:"-"`
+	RefreshTokenTTL time.Duration `json:"-"`
+	CreatedAt       time.Time     `json:"created_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+}
+
+var (
+	_ fosite.Client                         = (*Client)(nil)
+	_ fosite.OpenIDConnectClient            = (*Client)(nil)
+	_ fosite.ClientWithCustomTokenLifespans = (*Client)(nil)
+)
+
+func (c *Client) GetID() string                   { return c.ID }
+func (c *Client) GetHashedSecret() []byte         { return c.SecretHash }
+func (c *Client) GetRedirectURIs() []string       { return c.RedirectURIs }
+func (c *Client) GetGrantTypes() fosite.Arguments { return c.GrantTypes }
+func (c *Client) GetScopes() fosite.Arguments     { return c.Scopes }
+func (c *Client) IsPublic() bool                  { return c.Public }
+func (c *Client) GetAudience() fosite.Arguments   { return c.Audience }
+
+// GetResponseTypes returns the registered response types, "code" by default:
+// authd serves the authorization code flow only (RFC 9700 §2.1.2).
+func (c *Client) GetResponseTypes() fosite.Arguments {
+	if len(c.ResponseTypes) == 0 {
+		return fosite.Arguments{"code"}
+	}
+	return c.ResponseTypes
+}
+
+func (c *Client) GetRequestURIs() []string                     { return nil }
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet          { return c.JWKS }
+func (c *Client) GetJSONWebKeysURI() string                    { return c.JWKSURI }
+func (c *Client) GetRequestObjectSigningAlgorithm() string     { return "" }
+func (c *Client) GetTokenEndpointAuthMethod() string           { return c.TokenEndpointAuthMethod }
+func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
+	return c.TokenEndpointAuthSigningAlg
+}
+
+// GetEffectiveLifespan returns the client's own lifespan for tt when it has
+// one, else fallback.
+func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
+	switch {
+	case tt == fosite.AccessToken && c.AccessTokenTTL > 0:
+		return c.AccessTokenTTL
+	case tt == fosite.RefreshToken && c.RefreshTokenTTL > 0:
+		return c.RefreshTokenTTL
+	}
+	return fallback
+}
+
+// HasGrant reports whether the client may use grant type g.
+func (c *Client) HasGrant(g string) bool {
+	for _, v := range c.GrantTypes {
+		if v == g {
+			return true
+		}
+	}
+	return false
+}

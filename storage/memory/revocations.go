@@ -1,0 +1,115 @@
+// Package memory holds the in-process versions of the parts of authd's
+// state that a multi-replica deployment keeps in Redis. It is the embedded
+// default.
+package memory
+
+import (
+	"sync"
+	"time"
+
+	"github.com/authd/authd/storage"
+)
+
+// RevocationSet is the in-process revocation set: what introspection and
+// every token check consult, with no I/O. It is fed by the store's OnRevoke
+// hook (revocations made by this process) and by polling the durable copy
+// (revocations made by others). Entries are forgotten once they expire.
+//
+// Safe for concurrent use; lookups take a read lock only.
+type RevocationSet struct {
+	mu sync.RWMutex
+	// entries maps kind -> value -> entry. Guarded by mu.
+	entries map[storage.RevocationKind]map[string]entry
+}
+
+type entry struct {
+	revokedAtMs int64
+	expiresAtMs int64
+}
+
+// NewRevocationSet returns an empty set.
+func NewRevocationSet() *RevocationSet {
+	s := &RevocationSet{entries: map[storage.RevocationKind]map[string]entry{}}
+	for _, k := range []storage.RevocationKind{storage.RevokeToken, storage.RevokeGrant, storage.RevokeSession, storage.RevokeSubject} {
+		s.entries[k] = map[string]entry{}
+	}
+	return s
+}
+
+// Add records r; for an existing (kind, value) the later times win.
+func (s *RevocationSet) Add(r storage.Revocation) {
+	e := entry{revokedAtMs: r.RevokedAt.UnixMilli(), expiresAtMs: r.ExpiresAt.UnixMilli()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.entries[r.Kind]
+	if !ok {
+		return // an unknown kind matches nothing
+	}
+	if old, ok := m[r.Value]; ok {
+		e.revokedAtMs = max(e.revokedAtMs, old.revokedAtMs)
+		e.expiresAtMs = max(e.expiresAtMs, old.expiresAtMs)
+	}
+	m[r.Value] = e
+}
+
+// Token is what a revocation check needs to know about an access token.
+type Token struct {
+	JTI, GrantID, SessionID, Subject string
+	// IssuedAtMs is when the token was issued, in Unix milliseconds.
+	IssuedAtMs int64
+}
+
+// Revoked reports whether any entry matches t at now.
+func (s *RevocationSet) Revoked(t Token, now time.Time) bool {
+	nowMs := now.UnixMilli()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	live := func(kind storage.RevocationKind, v string) (entry, bool) {
+		if v == "" {
+			return entry{}, false
+		}
+		e, ok := s.entries[kind][v]
+		return e, ok && e.expiresAtMs > nowMs
+	}
+	if _, ok := live(storage.RevokeToken, t.JTI); ok {
+		return true
+	}
+	if _, ok := live(storage.RevokeGrant, t.GrantID); ok {
+		return true
+	}
+	if _, ok := live(storage.RevokeSession, t.SessionID); ok {
+		return true
+	}
+	if e, ok := live(storage.RevokeSubject, t.Subject); ok && t.IssuedAtMs <= e.revokedAtMs {
+		return true
+	}
+	return false
+}
+
+// Sweep forgets entries that expired before now and returns how many.
+func (s *RevocationSet) Sweep(now time.Time) int {
+	nowMs := now.UnixMilli()
+	n := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.entries {
+		for v, e := range m {
+			if e.expiresAtMs <= nowMs {
+				delete(m, v)
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Len returns the number of entries.
+func (s *RevocationSet) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, m := range s.entries {
+		n += len(m)
+	}
+	return n
+}

@@ -1,0 +1,251 @@
+// Package sql is the relational backend of authd on gorm: SQLite (pure Go,
+// the embedded default) and Postgres (pgx). Its models stay private; the
+// Store speaks the domain types of package storage and fosite's storage
+// contracts.
+package sql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/authd/authd/storage"
+)
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Options tunes the connection pool.
+type Options struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	// SimpleProtocol makes pgx use the simple query protocol, needed behind
+	// PgBouncer in transaction pooling mode.
+	SimpleProtocol bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// MaxAccessTokenTTL bounds how long any access token lives: revocation
+	// entries that match several tokens live this long. Default 24h.
+	MaxAccessTokenTTL time.Duration
+	// OnRevoke, when set, is called with every revocation entry this store
+	// writes, so the caller's in-process revocation set learns of it at once.
+	OnRevoke func(storage.Revocation)
+}
+
+// Store is the SQL backend. It is safe for concurrent use.
+type Store struct {
+	db           *gorm.DB
+	dialect      string
+	now          func() time.Time
+	maxAccessTTL time.Duration
+	onRevoke     func(storage.Revocation)
+}
+
+// Open connects to rawURL: "sqlite://path/to/file.db" or "postgres://...".
+// It does not migrate; call Migrate.
+func Open(rawURL string, opts Options) (*Store, error) {
+	dialect, dsn, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	var dialector gorm.Dialector
+	switch dialect {
+	case SQLite:
+		dialector = sqlite.Open(dsn)
+	case Postgres:
+		dialector = postgres.New(postgres.Config{DSN: dsn, PreferSimpleProtocol: opts.SimpleProtocol})
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            dialect == SQLite || !opts.SimpleProtocol,
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == SQLite {
+		// One writer at a time is all SQLite allows; WAL lets readers go on.
+		if opts.MaxOpenConns == 0 {
+			opts.MaxOpenConns = 8
+		}
+	}
+	if opts.MaxOpenConns > 0 {
+		sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+	}
+	if opts.MaxIdleConns > 0 {
+		sqlDB.SetMaxIdleConns(opts.MaxIdleConns)
+	} else if opts.MaxOpenConns > 0 {
+		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+	}
+	if opts.ConnMaxLifetime > 0 {
+		sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if opts.MaxAccessTokenTTL <= 0 {
+		opts.MaxAccessTokenTTL = 24 * time.Hour
+	}
+	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke}, nil
+}
+
+// ParseURL splits a database URL into the dialect and the driver's DSN.
+func ParseURL(rawURL string) (dialect, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if path == "" {
+			return "", "", errors.New(`sqlite URL has no path; want "sqlite://path/to/authd.db"`)
+		}
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		return SQLite, "file:" + path + "?" + q.Encode(), nil
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return "", "", fmt.Errorf("postgres URL: %w", err)
+		}
+		return Postgres, rawURL, nil
+	}
+	return "", "", errors.New(`database URL must start with "sqlite://" or "postgres://"`)
+}
+
+// Dialect returns SQLite or Postgres.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Gorm returns the underlying handle, for wiring (query counting in tests,
+// tracing hooks).
+func (s *Store) Gorm() *gorm.DB { return s.db }
+
+// SQLDB returns the database/sql handle.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+type txKey struct{}
+
+// BeginTX starts a transaction carried by the returned context; every Store
+// method called with that context joins it. It implements fosite's
+// storage.Transactional.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return ctx, errors.New("sql: transaction already open in this context")
+	}
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return ctx, tx.Error
+	}
+	return context.WithValue(ctx, txKey{}, tx), nil
+}
+
+// Commit commits the context's transaction.
+func (s *Store) Commit(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("sql: no transaction in context")
+	}
+	return mapErr(tx.Commit().Error)
+}
+
+// Rollback rolls the context's transaction back.
+func (s *Store) Rollback(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("sql: no transaction in context")
+	}
+	return tx.Rollback().Error
+}
+
+// inTx runs fn in the context's transaction, or in a new one.
+func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(tx)
+	}
+	return mapErr(s.db.WithContext(ctx).Transaction(fn))
+}
+
+// conn returns the context's transaction or the pool.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return s.db.WithContext(ctx)
+}
+
+func (s *Store) nowMilli() int64 { return s.now().UnixMilli() }
+
+// mapErr translates driver errors into storage sentinels.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return storageErrNotFound(err)
+	case errors.Is(err, gorm.ErrDuplicatedKey), isUniqueViolation(err):
+		return storageErrConflict(err)
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	// glebarez/sqlite does not translate errors for gorm; match its text.
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: PRIMARY KEY")
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+type txDB = *gorm.DB
+
+const timeMilli = time.Millisecond
+
+func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
