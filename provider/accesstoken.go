@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,22 @@ func (c *accessClaims) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// newJTI returns a UUIDv7 (RFC 9562 §5.7) for time t: the first 48 bits
+// are t in Unix milliseconds, the rest random. Made here rather than with
+// uuid.NewV7 so the time comes from the provider's clock.
+func newJTI(t time.Time) string {
+	var u uuid.UUID
+	rand.Read(u[6:])
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	u[6] = u[6]&0x0f | 0x70 // version 7
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u.String()
+}
+
 // issuedAtMs returns the issue time in milliseconds: from the jti when it
 // is a UUIDv7 made by authd (which holds the millisecond), else the end of
 // the iat second, so a revocation in that second covers the token.
@@ -141,10 +158,7 @@ func (s accessTokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.R
 func (p *Provider) signAccessToken(_ context.Context, r fosite.Requester) (string, string, error) {
 	ks := p.keys.Load()
 	now := p.now().UTC()
-	jti, err := uuid.NewV7()
-	if err != nil {
-		return "", "", err
-	}
+	jti := newJTI(now)
 	sess, _ := r.GetSession().(*Session)
 	exp := r.GetSession().GetExpiresAt(fosite.AccessToken)
 	if exp.IsZero() {
@@ -156,7 +170,7 @@ func (p *Provider) signAccessToken(_ context.Context, r fosite.Requester) (strin
 		Audience: r.GetGrantedAudience(),
 		Expiry:   exp.Unix(),
 		IssuedAt: now.Unix(),
-		JTI:      jti.String(),
+		JTI:      jti,
 		ClientID: r.GetClient().GetID(),
 		Scope:    strings.Join(r.GetGrantedScopes(), " "),
 	}

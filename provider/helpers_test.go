@@ -64,10 +64,10 @@ type envConfig struct {
 	noRun   bool
 }
 
-func withDB(url string) envOption            { return func(c *envConfig) { c.dbURL = url } }
+func withDB(url string) envOption               { return func(c *envConfig) { c.dbURL = url } }
 func withKeyring(kr *secrets.Keyring) envOption { return func(c *envConfig) { c.keyring = kr } }
-func withClock(c *testClock) envOption       { return func(e *envConfig) { e.clock = c } }
-func withConfig(f func(*Config)) envOption   { return func(c *envConfig) { c.cfg = f } }
+func withClock(c *testClock) envOption          { return func(e *envConfig) { e.clock = c } }
+func withConfig(f func(*Config)) envOption      { return func(c *envConfig) { c.cfg = f } }
 
 func newTestKeyring(t testing.TB) *secrets.Keyring {
 	t.Helper()
@@ -258,3 +258,4 @@ func (e *env) authorize(clientID, redirectURI, scope, challenge, subject string)
 	return resp.GetCode()
 }
 
+func splitJWT(tok string) []string { return strings.SplitN(tok, ".", 3) }

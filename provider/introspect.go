@@ -48,6 +48,10 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, nil, err)
 		return
 	}
+	if err := requireClientAuth(r); err != nil {
+		p.writeError(ctx, w, r, nil, err)
+		return
+	}
 	client, err := p.oauth2.AuthenticateClient(ctx, r, form)
 	if err != nil {
 		p.writeError(ctx, w, r, nil, err)

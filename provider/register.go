@@ -36,8 +36,8 @@ type ClientSpec struct {
 	// AuthSigningAlg is the alg of private_key_jwt assertions; default: the
 	// alg of the first key in JWKS, else RS256.
 	AuthSigningAlg  string
-	AccessTokenTTL          time.Duration
-	RefreshTokenTTL         time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
 }
 
 // Supported grant types.

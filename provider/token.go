@@ -59,6 +59,13 @@ func precheckTokenRequest(r *http.Request) error {
 	default:
 		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", truncate(gt, 64))
 	}
+	return requireClientAuth(r)
+}
+
+// requireClientAuth refuses, as invalid_client (RFC 6749 §5.2), a request
+// that carries no client authentication of any kind; fosite would call it
+// invalid_request.
+func requireClientAuth(r *http.Request) error {
 	_, _, basic := r.BasicAuth()
 	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
 		return fosite.ErrInvalidClient.WithHint("The request has no client authentication.")

@@ -1,0 +1,170 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/internal/testdb"
+)
+
+// codeFlow sets up a confidential client with refresh tokens and returns an
+// x/oauth2 config plus a function that runs the authorization half for a
+// user and exchanges the code.
+func codeFlow(t *testing.T, e *env) (*oauth2.Config, func(subject string) *oauth2.Token) {
+	t.Helper()
+	redirect := "http://127.0.0.1:9/callback"
+	c, secret := e.createClient(ClientSpec{RedirectURIs: []string{redirect}, Scopes: []string{"openid", "offline_access", "api"}})
+	cfg := &oauth2.Config{ClientID: c.ID, ClientSecret: secret, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{TokenURL: e.issuer + PathToken, AuthStyle: oauth2.AuthStyleInHeader}}
+	return cfg, func(subject string) *oauth2.Token {
+		t.Helper()
+		verifier := oauth2.GenerateVerifier()
+		code := e.authorize(c.ID, redirect, "offline_access api", oauth2.S256ChallengeFromVerifier(verifier), subject)
+		tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token although offline_access was granted")
+		}
+		return tok
+	}
+}
+
+func refresh(cfg *oauth2.Config, rt string) (*oauth2.Token, error) {
+	return cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+}
+
+// TestRefreshRotationAndReuse: each refresh rotates the refresh token and
+// revokes the access token issued with the old one; presenting a used
+// refresh token revokes the whole family (RFC 9700 §4.14.2).
+func TestRefreshRotationAndReuse(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, withDB(dbURL))
+		cfg, login := codeFlow(t, e)
+		rs, rsSecret := e.ccClient()
+		t1 := login("alice")
+		claims := verifyJWT(t, e, t1.AccessToken)
+		if claims["sub"] != "alice" || claims["sid"] != "sid-alice" || claims["grant_id"] == nil {
+			t.Fatalf("claims: %v", claims)
+		}
+		code, m := e.introspect(t1.RefreshToken, rs.ID, rsSecret)
+		if code != 200 || m["active"] != true || m["token_use"] != "refresh_token" || m["sub"] != "alice" {
+			t.Fatalf("introspect refresh token: %d %v", code, m)
+		}
+
+		t2, err := refresh(cfg, t1.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if t2.RefreshToken == t1.RefreshToken || t2.AccessToken == t1.AccessToken {
+			t.Fatal("refresh did not rotate")
+		}
+		if e.active(t1.AccessToken, rs.ID, rsSecret) {
+			t.Error("access token of the rotated refresh token is still active")
+		}
+		if e.active(t1.RefreshToken, rs.ID, rsSecret) {
+			t.Error("rotated refresh token is still active")
+		}
+		if !e.active(t2.AccessToken, rs.ID, rsSecret) || !e.active(t2.RefreshToken, rs.ID, rsSecret) {
+			t.Fatal("new tokens inactive")
+		}
+
+		// Reuse of t1's refresh token: refused, and the family dies.
+		_, err = refresh(cfg, t1.RefreshToken)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("reuse: err = %v, want invalid_grant", err)
+		}
+		if e.active(t2.AccessToken, rs.ID, rsSecret) || e.active(t2.RefreshToken, rs.ID, rsSecret) {
+			t.Fatal("reuse did not revoke the family")
+		}
+		if _, err := refresh(cfg, t2.RefreshToken); err == nil {
+			t.Fatal("refresh with a revoked family succeeded")
+		}
+
+		// Another user's family is untouched.
+		t3 := login("bob")
+		if _, err := refresh(cfg, t3.RefreshToken); err != nil {
+			t.Fatalf("bob's refresh: %v", err)
+		}
+	})
+}
+
+// TestCodeReplay: a second use of a code fails and revokes what the first
+// use issued (RFC 6749 §4.1.2).
+func TestCodeReplay(t *testing.T) {
+	e := newEnv(t)
+	cfg, _ := codeFlow(t, e)
+	rs, rsSecret := e.ccClient()
+	verifier := oauth2.GenerateVerifier()
+	code := e.authorize(cfg.ClientID, cfg.RedirectURL, "offline_access api", oauth2.S256ChallengeFromVerifier(verifier), "carol")
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err == nil {
+		t.Fatal("replayed code was accepted")
+	}
+	if e.active(tok.AccessToken, rs.ID, rsSecret) || e.active(tok.RefreshToken, rs.ID, rsSecret) {
+		t.Fatal("tokens from a replayed code are still active")
+	}
+}
+
+func TestCodeExchangeErrors(t *testing.T) {
+	e := newEnv(t)
+	cfg, _ := codeFlow(t, e)
+	verifier := oauth2.GenerateVerifier()
+	challenge := oauth2.S256ChallengeFromVerifier(verifier)
+	for _, tc := range []struct {
+		name string
+		mod  func(form url.Values)
+	}{
+		{"wrong verifier", func(f url.Values) { f.Set("code_verifier", oauth2.GenerateVerifier()) }},
+		{"missing verifier", func(f url.Values) { f.Del("code_verifier") }},
+		{"wrong redirect_uri", func(f url.Values) { f.Set("redirect_uri", "http://127.0.0.1:9/other") }},
+		{"unknown code", func(f url.Values) { f.Set("code", "nope.nope") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := e.authorize(cfg.ClientID, cfg.RedirectURL, "api", challenge, "dave")
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cfg.RedirectURL}, "code_verifier": {verifier}}
+			tc.mod(form)
+			resp := e.post(PathToken, form, cfg.ClientID, cfg.ClientSecret)
+			m := decode(t, resp)
+			if resp.StatusCode != 400 || m["access_token"] != nil {
+				t.Fatalf("%d %v, want 400 and no token", resp.StatusCode, m)
+			}
+		})
+	}
+}
+
+// TestKeyRotation: a new key made while the server runs (as `authd keys
+// rotate` does, from another process) is picked up without a restart; the
+// old key keeps verifying its tokens and stays in JWKS.
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	c, secret := e.ccClient()
+	old := e.token(c.ID, secret, "api")
+	oldKid := decodeSeg(t, splitJWT(old)[0])["kid"]
+	k, err := CreateSigningKey(context.Background(), e.store, e.keyring, ES256, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "new key to sign", func() bool {
+		return decodeSeg(t, splitJWT(e.token(c.ID, secret, "api"))[0])["kid"] == k.KID
+	})
+	fresh := e.token(c.ID, secret, "api")
+	if !e.active(old, c.ID, secret) || !e.active(fresh, c.ID, secret) {
+		t.Fatal("tokens of the old or new key are inactive after rotation")
+	}
+	verifyJWT(t, e, old)
+	verifyJWT(t, e, fresh)
+	if oldKid == k.KID {
+		t.Fatal("rotation kept the kid")
+	}
+}
