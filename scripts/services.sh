@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts the services the tests need when they are not already running,
+# installing them from Debian's packages on a fresh machine:
+#   Postgres on 127.0.0.1:5432 with trust auth for local TCP connections.
+# Idempotent; safe to run on a developer machine where they already run.
+set -euo pipefail
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+    return
+  fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql postgresql-client
+  fi
+  local ver hba
+  ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba=/etc/postgresql/$ver/main/pg_hba.conf
+  if ! grep -q '^# authd-tests' "$hba"; then
+    log "allowing trust auth on loopback for the tests ($hba)"
+    { printf '# authd-tests: trust local TCP for the test suite\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'; cat "$hba"; } > "$hba.new"
+    mv "$hba.new" "$hba"
+  fi
+  log "starting postgres $ver"
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || true
+  for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return
+    sleep 0.5
+  done
+  log "postgres did not come up"; exit 1
+}
+
+ensure_postgres
