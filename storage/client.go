@@ -69,11 +69,11 @@ func (c *Client) GetResponseTypes() fosite.Arguments {
 	return c.ResponseTypes
 }
 
-func (c *Client) GetRequestURIs() []string                     { return nil }
-func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet          { return c.JWKS }
-func (c *Client) GetJSONWebKeysURI() string                    { return c.JWKSURI }
-func (c *Client) GetRequestObjectSigningAlgorithm() string     { return "" }
-func (c *Client) GetTokenEndpointAuthMethod() string           { return c.TokenEndpointAuthMethod }
+func (c *Client) GetRequestURIs() []string                 { return nil }
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet      { return c.JWKS }
+func (c *Client) GetJSONWebKeysURI() string                { return c.JWKSURI }
+func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
 func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
 	return c.TokenEndpointAuthSigningAlg
 }

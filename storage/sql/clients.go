@@ -71,7 +71,7 @@ func (r *clientRow) toClient() (*storage.Client, error) {
 		RedirectURIs: md.RedirectURIs, PostLogoutRedirectURIs: md.PostLogoutRedirectURIs,
 		GrantTypes: md.GrantTypes, ResponseTypes: md.ResponseTypes, Scopes: md.Scopes, Audience: md.Audience,
 		Public: md.Public, FirstParty: md.FirstParty, TokenEndpointAuthMethod: md.TokenEndpointAuthMethod,
-		JWKSURI:        md.JWKSURI, TokenEndpointAuthSigningAlg: md.AuthSigningAlg,
+		JWKSURI: md.JWKSURI, TokenEndpointAuthSigningAlg: md.AuthSigningAlg,
 		AccessTokenTTL: msDuration(md.AccessTokenTTL), RefreshTokenTTL: msDuration(md.RefreshTokenTTL),
 		CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt),
 	}

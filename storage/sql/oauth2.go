@@ -35,6 +35,9 @@ var (
 	_ storage.Revocations                = (*Store)(nil)
 	_ storage.Changes                    = (*Store)(nil)
 	_ storage.Tokens                     = (*Store)(nil)
+	_ storage.Sessions                   = (*Store)(nil)
+	_ storage.Consents                   = (*Store)(nil)
+	_ storage.AuthRequests               = (*Store)(nil)
 )
 
 // key hashes a token signature (or a raw code, which fosite's OpenID
@@ -470,14 +473,19 @@ func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) err
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	ms := millis(now)
-	for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}, &jtiRow{}, &revocationRow{}} {
+	for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}, &jtiRow{}, &revocationRow{}, &sessionRow{}, &authRequestRow{}} {
 		res := s.conn(ctx).Where("expires_at <= ?", ms).Delete(m)
 		if res.Error != nil {
 			return total, mapErr(res.Error)
 		}
 		total += res.RowsAffected
 	}
-	res := s.conn(ctx).Where("created_at < ?", millis(now.Add(-time.Hour))).Delete(&changeRow{})
+	res := s.conn(ctx).Where("session_id NOT IN (?)", s.conn(ctx).Model(&sessionRow{}).Select("id")).Delete(&sessionClientRow{})
+	if res.Error != nil {
+		return total, mapErr(res.Error)
+	}
+	total += res.RowsAffected
+	res = s.conn(ctx).Where("created_at < ?", millis(now.Add(-time.Hour))).Delete(&changeRow{})
 	total += res.RowsAffected
 	return total, mapErr(res.Error)
 }
