@@ -5,6 +5,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 )
@@ -51,13 +52,26 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 		Config:                 p.fcfg,
 	}
 	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: store, Config: p.fcfg}
+	idTokens := &openid.DefaultStrategy{Signer: idTokenSigner{p: p}, Config: p.fcfg}
+	idHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens}
+	oidcValidator := openid.NewOpenIDConnectRequestValidator(idTokenSigner{p: p}, p.fcfg)
+	oidcExplicit := &openid.OpenIDConnectExplicitHandler{
+		OpenIDConnectRequestStorage:   store,
+		OpenIDConnectRequestValidator: oidcValidator,
+		Config:                        p.fcfg,
+		IDTokenHandleHelper:           idHelper,
+	}
+	oidcRefresh := &openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idHelper, Config: p.fcfg}
 
 	p.fcfg.AuthorizeEndpointHandlers.Append(authorizeCode)
 	p.fcfg.AuthorizeEndpointHandlers.Append(pkceHandler)
+	p.fcfg.AuthorizeEndpointHandlers.Append(oidcExplicit)
 	p.fcfg.TokenEndpointHandlers.Append(authorizeCode)
 	p.fcfg.TokenEndpointHandlers.Append(clientCredentials)
 	p.fcfg.TokenEndpointHandlers.Append(refresh)
 	p.fcfg.TokenEndpointHandlers.Append(pkceHandler)
+	p.fcfg.TokenEndpointHandlers.Append(oidcExplicit)
+	p.fcfg.TokenEndpointHandlers.Append(oidcRefresh)
 
 	p.fcfg.RevocationHandlers.Append(&jwtRevoker{p: p})
 	p.fcfg.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{

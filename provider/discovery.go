@@ -11,6 +11,9 @@ import (
 // never change while the process runs.
 type metadata struct {
 	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
+	UserInfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	JWKSURI                                    string   `json:"jwks_uri"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
@@ -31,6 +34,13 @@ type metadata struct {
 	ClaimsSupported                            []string `json:"claims_supported,omitempty"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AccessTokenSigningAlgValuesSupported       []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	PromptValuesSupported                      []string `json:"prompt_values_supported,omitempty"`
+	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
+	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
+	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
 }
 
 // clientAssertionAlgs are the algorithms accepted for private_key_jwt.
@@ -61,12 +71,24 @@ func (p *Provider) prepareDiscovery() error {
 		AuthorizationResponseISSParameterSupported: true,
 		AccessTokenSigningAlgValuesSupported:       []string{p.cfg.Keys.Algorithm},
 	}
+	if p.browser != nil {
+		m.AuthorizationEndpoint = iss + PathAuthorize
+		m.UserInfoEndpoint = iss + PathUserInfo
+		m.EndSessionEndpoint = iss + PathLogout
+		m.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}
+		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
+		m.UILocalesSupported = []string{"en"}
+		m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
+			"name", "picture", "locale", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "enterprise"}
+	}
 	var err error
 	if p.discovery, err = json.Marshal(m); err != nil {
 		return err
 	}
 	// RFC 8414 metadata leaves out the OpenID-only members.
 	m.SubjectTypesSupported, m.IDTokenSigningAlgValuesSupported, m.ClaimsSupported = nil, nil, nil
+	m.UserInfoEndpoint, m.EndSessionEndpoint, m.PromptValuesSupported = "", "", nil
+	m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = false, false
 	p.oauthMetadata, err = json.Marshal(m)
 	return err
 }

@@ -61,13 +61,14 @@ type envConfig struct {
 	keyring *secrets.Keyring
 	clock   *testClock
 	cfg     func(*Config)
-	noRun   bool
+	browser func(Store) *Browser
 }
 
-func withDB(url string) envOption               { return func(c *envConfig) { c.dbURL = url } }
-func withKeyring(kr *secrets.Keyring) envOption { return func(c *envConfig) { c.keyring = kr } }
-func withClock(c *testClock) envOption          { return func(e *envConfig) { e.clock = c } }
-func withConfig(f func(*Config)) envOption      { return func(c *envConfig) { c.cfg = f } }
+func withDB(url string) envOption                  { return func(c *envConfig) { c.dbURL = url } }
+func withKeyring(kr *secrets.Keyring) envOption    { return func(c *envConfig) { c.keyring = kr } }
+func withClock(c *testClock) envOption             { return func(e *envConfig) { e.clock = c } }
+func withBrowser(f func(Store) *Browser) envOption { return func(c *envConfig) { c.browser = f } }
+func withConfig(f func(*Config)) envOption         { return func(c *envConfig) { c.cfg = f } }
 
 func newTestKeyring(t testing.TB) *secrets.Keyring {
 	t.Helper()
@@ -117,7 +118,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.cfg != nil {
 		ec.cfg(&cfg)
 	}
-	p, err := New(ctx, cfg, Options{Logger: testLogger(t), Store: store, Keyring: ec.keyring, Revoked: revoked, Now: now})
+	popts := Options{Logger: testLogger(t), Store: store, Keyring: ec.keyring, Revoked: revoked, Now: now}
+	if ec.browser != nil {
+		popts.Browser = ec.browser(store)
+	}
+	p, err := New(ctx, cfg, popts)
 	if err != nil {
 		t.Fatal(err)
 	}

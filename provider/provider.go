@@ -11,6 +11,13 @@
 //	POST /oauth2/token                          RFC 6749 §3.2
 //	POST /oauth2/introspect                     RFC 7662
 //	POST /oauth2/revoke                         RFC 7009
+//
+// With the browser collaborators (hosted pages, sessions) also:
+//
+//	GET|POST /oauth2/authorize                  RFC 6749 §3.1, OIDC Core §3.1.2
+//	GET  /oauth2/authorize/resume               back from a hosted page
+//	GET|POST /userinfo                          OIDC Core §5.3
+//	GET|POST /oauth2/logout                     OIDC RP-Initiated Logout 1.0
 package provider
 
 import (
@@ -57,6 +64,9 @@ type Config struct {
 	Keys KeyConfig `koanf:"keys"`
 	// Cache tunes the in-process caches.
 	Cache CacheConfig `koanf:"cache"`
+	// RequirePKCE requires PKCE from confidential clients too (it is
+	// always required from public clients).
+	RequirePKCE bool `koanf:"require_pkce"`
 }
 
 // TokenConfig holds token lifetimes.
@@ -170,6 +180,9 @@ type Store interface {
 	storage.Revocations
 	storage.Changes
 	storage.Tokens
+	storage.Consents
+	storage.AuthRequests
+	AddSessionClient(ctx context.Context, sid, clientID string) error
 	Ping(ctx context.Context) error
 }
 
@@ -181,6 +194,7 @@ type Provider struct {
 	store   Store
 	keyring *secrets.Keyring
 	now     func() time.Time
+	browser *Browser // nil: no browser-facing endpoints
 
 	fcfg   *fosite.Config
 	oauth2 *fosite.Fosite
@@ -206,6 +220,9 @@ type Options struct {
 	Revoked *memory.RevocationSet
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Browser, when set, enables the authorization, UserInfo and logout
+	// endpoints.
+	Browser *Browser
 }
 
 // New builds the provider: it loads (or, on first start, creates) the
@@ -220,7 +237,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if o.Revoked == nil {
 		o.Revoked = memory.NewRevocationSet()
 	}
-	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked}
+	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked, browser: o.Browser}
+	if b := o.Browser; b != nil && (b.Sessions == nil || b.Users == nil || b.Pages == nil || b.CSRF == nil) {
+		return nil, errors.New("provider: Browser needs Sessions, Users, Pages and CSRF")
+	}
 	var err error
 	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
 		return nil, err
@@ -288,6 +308,7 @@ func (p *Provider) compose() {
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		EnforcePKCEForPublicClients:    true,
+		EnforcePKCE:                    p.cfg.RequirePKCE,
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             []string{"offline_access"},
 		GlobalSecret:                   p.keyring.MAC("fosite-hmac", []byte("global")),
@@ -321,6 +342,12 @@ func (p *Provider) Routes(mux *http.ServeMux) {
 	mux.HandleFunc(PathToken, p.handleToken)
 	mux.HandleFunc(PathIntrospect, p.handleIntrospect)
 	mux.HandleFunc(PathRevoke, p.handleRevoke)
+	if p.browser != nil {
+		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
+		mux.HandleFunc(PathResume, p.handleResume)
+		mux.HandleFunc(PathUserInfo, p.handleUserInfo)
+		mux.HandleFunc(PathLogout, p.handleLogout)
+	}
 }
 
 // Ready reports whether the provider's dependencies answer.

@@ -33,12 +33,18 @@ type ClientSpec struct {
 	FirstParty              bool
 	JWKS                    *jose.JSONWebKeySet
 	JWKSURI                 string
+	// BackchannelLogoutURI receives logout tokens (https, or http on loopback).
+	BackchannelLogoutURI string
 	// AuthSigningAlg is the alg of private_key_jwt assertions; default: the
 	// alg of the first key in JWKS, else RS256.
 	AuthSigningAlg  string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 }
+
+// DefaultScopes are what a client with the authorization_code grant may
+// request when registered without --scope: the OpenID Connect scopes.
+var DefaultScopes = []string{"openid", "profile", "email", "phone", "offline_access"}
 
 // Supported grant types.
 var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
@@ -56,7 +62,7 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		GrantTypes: dedupe(spec.GrantTypes), Scopes: splitScopes(spec.Scopes), Audience: dedupe(spec.Audience),
 		Public: spec.Public, FirstParty: spec.FirstParty, TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod,
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
-		ResponseTypes: []string{"code"},
+		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 	}
 	if c.ID == "" {
 		c.ID = uuid.NewString()
@@ -114,6 +120,15 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		if u, err := url.Parse(c.JWKSURI); err != nil || (u.Scheme != "https" && !isLoopback(u)) {
 			bad("jwks_uri must be an https URL")
 		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if u, err := url.Parse(c.BackchannelLogoutURI); err != nil || !u.IsAbs() || u.Fragment != "" ||
+			(u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u))) {
+			bad("backchannel logout URI must be an absolute https URL without a fragment (http only on loopback)")
+		}
+	}
+	if len(c.Scopes) == 0 && c.HasGrant("authorization_code") {
+		c.Scopes = slices.Clone(DefaultScopes)
 	}
 	if c.Public && c.HasGrant("client_credentials") {
 		bad("public clients cannot use the client_credentials grant")

@@ -36,6 +36,9 @@ type Client struct {
 	// JWKSURI points at them instead. At most one is set.
 	JWKS    *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	JWKSURI string              `json:"jwks_uri,omitempty"`
+	// BackchannelLogoutURI receives logout tokens when a session in which
+	// the client got tokens ends (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when

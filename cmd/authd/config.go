@@ -94,8 +94,14 @@ func loadConfig(path string, environ []string) (Config, error) {
 		return Config{}, err
 	}
 	known := map[string]string{} // AUTHD_X_Y -> x.y
+	lists := map[string]bool{}   // keys whose default is a list
 	for _, key := range k.Keys() {
 		known[envPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+		// Decide list-ness on the defaults: once a YAML file is merged its
+		// lists are []any, not []string.
+		if _, isList := k.Get(key).([]string); isList {
+			lists[key] = true
+		}
 	}
 	if path != "" {
 		fk := koanf.New(".")
@@ -128,7 +134,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 				}
 				return "", nil
 			}
-			if _, isList := k.Get(key).([]string); isList {
+			if lists[key] {
 				return key, strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' })
 			}
 			return key, value

@@ -64,6 +64,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configPath := fs.String("config", lookupEnv(environ, "AUTHD_CONFIG"), "YAML config file")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h, --help: the usage was asked for
+			return nil
+		}
 		return usageError{err}
 	}
 	if fs.NArg() == 0 {

@@ -59,12 +59,22 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	listeners := make([]net.Listener, len(servers))
 	for i, s := range servers {
 		if listeners[i], err = net.Listen("tcp", s.Addr); err != nil {
-			return fmt.Errorf("http.addr: listen on %s: %w", s.Addr, err)
+			for _, l := range listeners[:i] { // do not leak the ones already open
+				l.Close()
+			}
+			key := "http.addr"
+			if i > 0 {
+				key = "http.ops_addr"
+			}
+			return fmt.Errorf("%s: listen on %s: %w", key, s.Addr, err)
 		}
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	go p.Run(bg)
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); p.Run(bg) }()
+	// Stop the background sync and wait for it before d.Close (deferred
+	// earlier, so run later) closes the store under it.
+	defer func() { stopBG(); <-bgDone }()
 
 	errc := make(chan error, len(servers))
 	for i, s := range servers {

@@ -1,0 +1,354 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage"
+)
+
+// authRequestTTL bounds how long a person may take to sign in and consent.
+const authRequestTTL = 30 * time.Minute
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1, OpenID
+// Connect Core §3.1.2): response_type=code only, exact redirect URI
+// matching, PKCE S256 (required for public clients). When the browser has
+// a session and consent is known, it answers at once; otherwise it stores
+// the request and sends the person to the hosted pages, which return to
+// handleResume.
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		p.renderError(w, r, http.StatusMethodNotAllowed, "Unsupported request", "The authorization endpoint takes GET or POST.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if err := p.checkAuthorizeRequest(ar); err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	now := p.now().UTC()
+	rec := &storage.AuthRequest{ID: randomID(), ClientID: ar.GetClient().GetID(), Form: ar.GetRequestForm(),
+		CreatedAt: now, ExpiresAt: now.Add(authRequestTTL)}
+	p.dispatch(w, r, ar, rec, false)
+}
+
+// checkAuthorizeRequest adds the rules fosite leaves to us: only the code
+// flow (RFC 9700 §2.1.2), query response mode, sane prompt combinations.
+func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	}
+	if m := ar.GetRequestForm().Get("response_mode"); m != "" && m != "query" {
+		return fosite.ErrInvalidRequest.WithHintf("response_mode '%s' is not supported; use query.", truncate(m, 32))
+	}
+	if err := p.checkPKCE(ar); err != nil {
+		return err
+	}
+	prompts := strings.Fields(ar.GetRequestForm().Get("prompt"))
+	for _, v := range prompts {
+		if !slices.Contains([]string{"none", "login", "consent", "select_account"}, v) {
+			return fosite.ErrInvalidRequest.WithHintf("Unknown prompt value '%s'.", truncate(v, 32))
+		}
+	}
+	if slices.Contains(prompts, "none") && len(prompts) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	if ma := ar.GetRequestForm().Get("max_age"); ma != "" {
+		if n, err := strconv.ParseInt(ma, 10, 64); err != nil || n < 0 {
+			return fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative integer.")
+		}
+	}
+	switch f := ar.GetRequestForm(); {
+	case f.Get("request") != "":
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	case f.Get("request_uri") != "":
+		return fosite.ErrRequestURINotSupported.WithHint("request_uri is not supported.")
+	case f.Get("registration") != "":
+		return fosite.ErrRegistrationNotSupported
+	}
+	return nil
+}
+
+// checkPKCE rejects a bad PKCE request before anyone signs in (fosite
+// would only notice when issuing the code): S256 only (RFC 9700 §2.1.1),
+// required for public clients and, with require_pkce, for all.
+func (p *Provider) checkPKCE(ar fosite.AuthorizeRequester) error {
+	f := ar.GetRequestForm()
+	challenge, method := f.Get("code_challenge"), f.Get("code_challenge_method")
+	if challenge == "" {
+		if method != "" {
+			return fosite.ErrInvalidRequest.WithHint("code_challenge_method without code_challenge.")
+		}
+		if ar.GetClient().IsPublic() || p.cfg.RequirePKCE {
+			return fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge with code_challenge_method=S256.")
+		}
+		return nil
+	}
+	if method != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("code_challenge_method must be S256.")
+	}
+	if len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		return fosite.ErrInvalidRequest.WithHint("code_challenge must be the base64url SHA-256 of the verifier (43 characters).")
+	}
+	return nil
+}
+
+// handleResume continues a stored request after a hosted page did its step.
+// The request id is a random capability, single use: it is deleted when
+// the code is issued.
+func (p *Provider) handleResume(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rec, err := p.store.GetAuthRequest(ctx, r.URL.Query().Get("ar"), p.now())
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			p.log.ErrorContext(ctx, "load authorization request", "err", err)
+		}
+		p.renderError(w, r, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in took too long or was already completed. Go back to the application and start again.")
+		return
+	}
+	req := r.Clone(ctx)
+	req.Method = http.MethodGet
+	req.URL.RawQuery = rec.Form.Encode()
+	req.Form, req.PostForm, req.Body = nil, nil, http.NoBody
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	p.dispatch(w, r, ar, rec, true)
+}
+
+// dispatch decides the next step of an authorization request: sign in,
+// consent, or issue the code. stored says rec is in the database.
+func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool) {
+	ctx := r.Context()
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	promptNone := slices.Contains(prompts, "none")
+
+	sess, user, err := p.currentUser(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	signedInHere := stored && sess != nil && sess.ID == rec.SessionID && !rec.LoginAt.IsZero()
+	needLogin := sess == nil
+	if sess != nil && !signedInHere {
+		if slices.Contains(prompts, "login") || slices.Contains(prompts, "select_account") {
+			needLogin = true
+		}
+		if ma, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && p.now().Sub(sess.AuthTime) > time.Duration(ma)*time.Second {
+			needLogin = true
+		}
+	}
+	if needLogin {
+		if promptNone {
+			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("No one is signed in, or the sign-in is too old."))
+			return
+		}
+		p.redirectToStep(w, r, ar, rec, stored, PathLogin)
+		return
+	}
+	client, _ := ar.GetClient().(*storage.Client)
+	granted, needConsent, err := p.decideConsent(ctx, ar, rec, stored, user, client, slices.Contains(prompts, "consent"))
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if needConsent {
+		if promptNone {
+			p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes."))
+			return
+		}
+		p.redirectToStep(w, r, ar, rec, stored, PathConsent)
+		return
+	}
+	if stored { // single use: exactly one caller may finish this request
+		if err := p.store.DeleteAuthRequest(ctx, rec.ID); err != nil {
+			p.renderError(w, r, http.StatusBadRequest, "This sign-in was already completed",
+				"Go back to the application and start again.")
+			return
+		}
+	}
+	p.issueCode(w, r, ar, rec, stored, sess, user, granted)
+}
+
+// decideConsent returns the scopes to grant, or that consent is needed.
+func (p *Provider) decideConsent(ctx context.Context, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool,
+	user *storage.User, client *storage.Client, promptConsent bool) ([]string, bool, error) {
+	requested := ar.GetRequestedScopes()
+	switch {
+	case stored && rec.ConsentDenied:
+		return nil, false, fosite.ErrAccessDenied.WithHint("The person denied the request.")
+	case stored && rec.ConsentGiven:
+		return intersect(requested, rec.GrantedScopes), false, nil
+	case client != nil && client.FirstParty:
+		return requested, false, nil
+	case promptConsent:
+		return nil, true, nil
+	}
+	prior, err := p.store.GetConsent(ctx, user.ID, ar.GetClient().GetID())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fosite.ErrServerError.WithWrap(err)
+	}
+	for _, s := range requested {
+		if !slices.Contains(prior.Scopes, s) {
+			return nil, true, nil
+		}
+	}
+	return requested, false, nil
+}
+
+// redirectToStep stores the request (if new) and sends the browser to a
+// hosted page.
+func (p *Provider) redirectToStep(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool, path string) {
+	ctx := r.Context()
+	if !stored {
+		if err := p.store.CreateAuthRequest(ctx, rec); err != nil {
+			p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+			return
+		}
+	}
+	http.Redirect(w, r, p.cfg.Issuer+path+"?ar="+url.QueryEscape(rec.ID), http.StatusSeeOther)
+}
+
+// issueCode grants the scopes, builds the session fosite stores with the
+// code (ID token claims included) and redirects back to the client.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool,
+	sess *storage.Session, user *storage.User, granted []string) {
+	ctx := r.Context()
+	for _, s := range granted {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	requestedAt := p.now().UTC()
+	authTime := sess.AuthTime
+	if stored {
+		requestedAt = rec.CreatedAt
+		if !rec.LoginAt.IsZero() && rec.SessionID == sess.ID {
+			authTime = rec.LoginAt
+		}
+	}
+	fs := p.userSession(user, sess, ar.GetGrantedScopes(), ar.GetClient().GetID())
+	fs.Claims.RequestedAt = requestedAt.Truncate(time.Second)
+	fs.Claims.AuthTime = authTime.UTC().Truncate(time.Second)
+	if fs.Claims.AuthTime.After(fs.Claims.RequestedAt) && !stored {
+		fs.Claims.AuthTime = fs.Claims.RequestedAt
+	}
+	if acr := ar.GetRequestForm().Get("acr_values"); acr != "" {
+		fs.AccessClaims = map[string]any{"requested_acr_values": strings.Fields(acr)}
+	}
+	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, fs)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", p.cfg.Issuer) // RFC 9207
+	if err := p.store.AddSessionClient(ctx, sess.ID, ar.GetClient().GetID()); err != nil {
+		p.log.WarnContext(ctx, "record session client", "err", err)
+	}
+	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// currentUser returns the browser's session and its user, or nils. A
+// session whose user is gone or disabled is ended.
+func (p *Provider) currentUser(ctx context.Context, r *http.Request) (*storage.Session, *storage.User, error) {
+	sess, err := p.browser.Sessions.Current(r)
+	if err != nil || sess == nil {
+		return nil, nil, err
+	}
+	user, err := p.browser.Users.GetUser(ctx, sess.UserID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
+		return nil, nil, p.browser.Sessions.End(ctx, sess)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, user, nil
+}
+
+// authorizeError sends err to the client's redirect URI when it is known
+// good, with iss (RFC 9207); otherwise it shows an error page, never
+// redirecting to an unverified URI.
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	ctx := r.Context()
+	rfc := fosite.ErrorToRFC6749Error(err)
+	level := p.log.InfoContext
+	if rfc.CodeField >= 500 {
+		level = p.log.ErrorContext
+	}
+	level(ctx, "authorization request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField, "cause", errString(rfc.Unwrap()))
+	if ar == nil || !ar.IsRedirectURIValid() {
+		msg := rfc.HintField
+		if msg == "" {
+			msg = rfc.DescriptionField
+		}
+		p.renderError(w, r, rfc.CodeField, "The application's sign-in request is invalid", msg)
+		return
+	}
+	if a, ok := ar.(*fosite.AuthorizeRequest); ok {
+		a.ResponseMode = fosite.ResponseModeQuery // the one response mode authd answers with
+	}
+	p.oauth2.WriteAuthorizeError(ctx, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, ar, err)
+}
+
+// issWriter adds iss to the error redirect fosite writes (RFC 9207 §2).
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" && code >= 300 && code < 400 {
+		if u, err := url.Parse(loc); err == nil {
+			q := u.Query()
+			q.Set("iss", w.iss)
+			u.RawQuery = q.Encode()
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	p.browser.Pages.Render(w, r, status, ErrorPage{Title: title, Message: msg})
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,513 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/session"
+	"github.com/authd/authd/storage"
+)
+
+// fakeUsers is an in-memory UserLookup.
+type fakeUsers struct {
+	mu    sync.Mutex
+	users map[string]*storage.User
+}
+
+func (f *fakeUsers) GetUser(_ context.Context, id string) (*storage.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return nil, storage.ErrNotFound
+	}
+	cp := *u
+	return &cp, nil
+}
+
+// fakePages records what the provider rendered.
+type fakePages struct {
+	mu   sync.Mutex
+	last Page
+}
+
+func (f *fakePages) Render(w http.ResponseWriter, _ *http.Request, status int, p Page) {
+	f.mu.Lock()
+	f.last = p
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write([]byte("<!doctype html><title>" + PageName(p) + "</title>"))
+}
+
+// fakeCSRF accepts requests carrying X-Test-CSRF: ok.
+type fakeCSRF struct{}
+
+func (fakeCSRF) Verify(r *http.Request) error {
+	if r.Header.Get("X-Test-CSRF") != "ok" {
+		return errors.New("csrf")
+	}
+	return nil
+}
+
+type fakeNotifier struct {
+	mu   sync.Mutex
+	sent []string // clientID|uri|token
+}
+
+func (f *fakeNotifier) EnqueueBackchannelLogout(_ context.Context, clientID, uri, tok string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, clientID+"|"+uri+"|"+tok)
+	return nil
+}
+
+// browserEnv is an env with the browser endpoints and a person's browser.
+type browserEnv struct {
+	*env
+	sessions *session.Manager
+	users    *fakeUsers
+	pages    *fakePages
+	notifier *fakeNotifier
+	browser  *http.Client // cookie jar, no redirects followed
+}
+
+func newBrowserEnv(t *testing.T) *browserEnv {
+	t.Helper()
+	be := &browserEnv{users: &fakeUsers{users: map[string]*storage.User{}}, pages: &fakePages{}, notifier: &fakeNotifier{}}
+	var sessions *session.Manager
+	e := newEnv(t, withBrowser(func(store Store) *Browser {
+		sessions = session.New(session.DefaultConfig(), session.Options{Store: store.(session.Store), Logger: testLogger(t)})
+		return &Browser{Sessions: sessions, Users: be.users, Pages: be.pages, CSRF: fakeCSRF{}, Logout: be.notifier}
+	}))
+	sessions.SetEndHook(e.p.SessionEnded)
+	be.env, be.sessions = e, sessions
+	jar, _ := cookiejar.New(nil)
+	be.browser = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	be.users.users["alice"] = &storage.User{ID: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice",
+		Organization: "ACME", Department: "R&D", EmployeeID: "42", UpdatedAt: time.Now()}
+	return be
+}
+
+// get fetches u in the browser and returns the response (body closed).
+func (be *browserEnv) get(u string) *http.Response {
+	be.t.Helper()
+	resp, err := be.browser.Get(u)
+	if err != nil {
+		be.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// signIn does what the login page does: start a session in this browser
+// and mark the auth request as signed in.
+func (be *browserEnv) signIn(arID, userID string) {
+	be.t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, be.issuer+PathLogin, nil)
+	for _, c := range be.browser.Jar.Cookies(mustURL(be.issuer)) {
+		req.AddCookie(c)
+	}
+	s, err := be.sessions.Start(context.Background(), rec, req, userID, []string{"pwd"}, "")
+	if err != nil {
+		be.t.Fatal(err)
+	}
+	be.browser.Jar.SetCookies(mustURL(be.issuer), rec.Result().Cookies())
+	if arID != "" {
+		ar, err := be.store.GetAuthRequest(context.Background(), arID, time.Now())
+		if err != nil {
+			be.t.Fatal(err)
+		}
+		ar.SessionID, ar.LoginAt = s.ID, time.Now()
+		if err := be.store.UpdateAuthRequest(context.Background(), ar); err != nil {
+			be.t.Fatal(err)
+		}
+	}
+}
+
+// consent does what the consent page does.
+func (be *browserEnv) consent(arID string, allow bool, scopes ...string) {
+	be.t.Helper()
+	ar, err := be.store.GetAuthRequest(context.Background(), arID, time.Now())
+	if err != nil {
+		be.t.Fatal(err)
+	}
+	ar.ConsentGiven, ar.ConsentDenied, ar.GrantedScopes = allow, !allow, scopes
+	if err := be.store.UpdateAuthRequest(context.Background(), ar); err != nil {
+		be.t.Fatal(err)
+	}
+	if allow {
+		if err := be.store.SaveConsent(context.Background(), &storage.Consent{UserID: "alice", ClientID: ar.ClientID, Scopes: scopes}); err != nil {
+			be.t.Fatal(err)
+		}
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// step follows one redirect and checks where it points.
+func expectRedirect(t *testing.T, resp *http.Response, prefix string) *url.URL {
+	t.Helper()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode < 300 || resp.StatusCode >= 400 || !strings.HasPrefix(loc, prefix) {
+		t.Fatalf("got %d Location %q, want a redirect to %s…", resp.StatusCode, loc, prefix)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// rp is a relying party: a confidential client with x/oauth2 and go-oidc.
+type rp struct {
+	client   *storage.Client
+	cfg      *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+func (be *browserEnv) newRP(spec ClientSpec) *rp {
+	be.t.Helper()
+	spec.RedirectURIs = []string{"http://127.0.0.1:9/cb"}
+	spec.PostLogoutRedirectURIs = []string{"http://127.0.0.1:9/bye"}
+	c, secret := be.createClient(spec)
+	ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+	prov, err := oidc.NewProvider(ctx, be.issuer)
+	if err != nil {
+		be.t.Fatal(err)
+	}
+	return &rp{client: c, verifier: prov.Verifier(&oidc.Config{ClientID: c.ID}),
+		cfg: &oauth2.Config{ClientID: c.ID, ClientSecret: secret, RedirectURL: spec.RedirectURIs[0], Endpoint: prov.Endpoint(),
+			Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}}}
+}
+
+// TestAuthorizationCodeFlow runs the whole OpenID Connect code flow the
+// way a relying party and a browser do, with the hosted pages' steps
+// simulated: sign in, consent, code, tokens, ID token, UserInfo, silent
+// re-authentication, logout.
+func TestAuthorizationCodeFlow(t *testing.T) {
+	be := newBrowserEnv(t)
+	r := be.newRP(ClientSpec{BackchannelLogoutURI: "http://127.0.0.1:9/backchannel"})
+	verifier := oauth2.GenerateVerifier()
+	state, nonce := "state-0123456789", "nonce-0123456789"
+	authURL := r.cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
+
+	login := expectRedirect(t, be.get(authURL), be.issuer+PathLogin)
+	arID := login.Query().Get("ar")
+	be.signIn(arID, "alice")
+	consent := expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), be.issuer+PathConsent)
+	be.consent(consent.Query().Get("ar"), true, "openid", "profile", "email", "offline_access")
+	cb := expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), r.cfg.RedirectURL)
+	if cb.Query().Get("state") != state || cb.Query().Get("iss") != be.issuer || cb.Query().Get("code") == "" {
+		t.Fatalf("callback %v: want code, state and iss", cb)
+	}
+	// The stored request is single use.
+	resp := be.get(be.issuer + PathResume + "?ar=" + arID)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("resuming a finished request: %d, want 400", resp.StatusCode)
+	}
+
+	tok, err := r.cfg.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := r.verifier.Verify(context.Background(), rawID)
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	if idt.Nonce != nonce || idt.Subject != "alice" {
+		t.Fatalf("ID token nonce %q sub %q", idt.Nonce, idt.Subject)
+	}
+	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+		t.Fatalf("at_hash: %v", err)
+	}
+	var claims struct {
+		SID        string         `json:"sid"`
+		AuthTime   int64          `json:"auth_time"`
+		AMR        []string       `json:"amr"`
+		Email      string         `json:"email"`
+		Name       string         `json:"name"`
+		Enterprise map[string]any `json:"enterprise"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.SID == "" || claims.AuthTime == 0 || len(claims.AMR) == 0 || claims.Email != "alice@example.com" ||
+		claims.Name != "Alice" || claims.Enterprise["employee_id"] != "42" {
+		t.Fatalf("ID token claims: %+v", claims)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token with offline_access")
+	}
+
+	// UserInfo, through go-oidc.
+	prov, _ := oidc.NewProvider(context.Background(), be.issuer)
+	ui, err := prov.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	if ui.Subject != "alice" || ui.Email != "alice@example.com" || !ui.EmailVerified {
+		t.Fatalf("userinfo: %+v", ui)
+	}
+
+	// Signed in with consent given: the next request is answered at once,
+	// even with prompt=none.
+	cb2 := expectRedirect(t, be.get(r.cfg.AuthCodeURL("state-abcdefghij", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "none"))), r.cfg.RedirectURL)
+	if cb2.Query().Get("code") == "" {
+		t.Fatalf("silent authorization: %v", cb2)
+	}
+
+	// RP-initiated logout with the ID token as hint: no confirmation
+	// needed, the session ends, its tokens die, the RP hears of it.
+	rs, rsSecret := be.ccClient()
+	out := expectRedirect(t, be.get(be.issuer+PathLogout+"?"+url.Values{"id_token_hint": {rawID},
+		"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}, "state": {"s1"}}.Encode()), "http://127.0.0.1:9/bye")
+	if out.Query().Get("state") != "s1" {
+		t.Fatalf("post-logout redirect lost state: %v", out)
+	}
+	if be.active(tok.AccessToken, rs.ID, rsSecret) || be.active(tok.RefreshToken, rs.ID, rsSecret) {
+		t.Fatal("tokens of the ended session are still active")
+	}
+	be.notifier.mu.Lock()
+	sent := append([]string(nil), be.notifier.sent...)
+	be.notifier.mu.Unlock()
+	if len(sent) != 1 || !strings.HasPrefix(sent[0], r.client.ID+"|http://127.0.0.1:9/backchannel|") {
+		t.Fatalf("back-channel logout: %v", sent)
+	}
+	lt := strings.SplitN(sent[0], "|", 3)[2]
+	lc := decodeSeg(t, splitJWT(lt)[1])
+	if lc["sid"] != claims.SID || lc["aud"] != r.client.ID || lc["events"] == nil || lc["nonce"] != nil {
+		t.Fatalf("logout token claims: %v", lc)
+	}
+	if h := decodeSeg(t, splitJWT(lt)[0]); h["typ"] != "logout+jwt" {
+		t.Fatalf("logout token typ: %v", h["typ"])
+	}
+	// Signed out: prompt=none now fails with login_required, to the client.
+	errURL := expectRedirect(t, be.get(r.cfg.AuthCodeURL("state-zzzzzzzzzz", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "none"))), r.cfg.RedirectURL)
+	if errURL.Query().Get("error") != "login_required" || errURL.Query().Get("iss") != be.issuer {
+		t.Fatalf("prompt=none after logout: %v", errURL)
+	}
+}
+
+func TestAuthorizeErrors(t *testing.T) {
+	be := newBrowserEnv(t)
+	r := be.newRP(ClientSpec{})
+	pub := be.newRP(ClientSpec{Public: true})
+	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	base := url.Values{"client_id": {r.client.ID}, "redirect_uri": {r.cfg.RedirectURL}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"state-0123456789"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	with := func(mods ...string) string {
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		for i := 0; i+1 < len(mods); i += 2 {
+			if mods[i+1] == "" {
+				q.Del(mods[i])
+			} else {
+				q.Set(mods[i], mods[i+1])
+			}
+		}
+		return be.issuer + PathAuthorize + "?" + q.Encode()
+	}
+	// Errors that must not redirect: an error page instead.
+	for name, u := range map[string]string{
+		"unknown client":           with("client_id", "nope"),
+		"unregistered redirect":    with("redirect_uri", "http://127.0.0.1:9/evil"),
+		"redirect prefix trick":    with("redirect_uri", "http://127.0.0.1:9/cb/../evil"),
+		"redirect with extra path": with("redirect_uri", "http://127.0.0.1:9/cb/x"),
+		"open redirect host":       with("redirect_uri", "https://evil.example/cb"),
+		"request object":           with("request", "eyJhbGciOiJub25lIn0.e30."),
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := be.get(u)
+			if resp.StatusCode < 400 || resp.Header.Get("Location") != "" {
+				t.Fatalf("%d Location %q, want an error page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if _, ok := be.pages.last.(ErrorPage); !ok {
+				t.Fatalf("rendered %T, want ErrorPage", be.pages.last)
+			}
+		})
+	}
+	// Errors sent back to the client's registered redirect URI.
+	for name, tc := range map[string]struct{ url, want string }{
+		"implicit flow":              {with("response_type", "token"), "unsupported_response_type"},
+		"hybrid flow":                {with("response_type", "code id_token", "nonce", "nonce-0123456789"), "unsupported_response_type"},
+		"plain PKCE":                 {with("code_challenge_method", "plain"), "invalid_request"},
+		"unknown scope":              {with("scope", "openid admin"), "invalid_scope"},
+		"prompt none with login":     {with("prompt", "none login"), "invalid_request"},
+		"bad max_age":                {with("max_age", "-1"), "invalid_request"},
+		"response_mode form_post":    {with("response_mode", "form_post"), "unsupported_response_mode"},
+		"public client without PKCE": {with("client_id", pub.client.ID, "code_challenge", "", "code_challenge_method", ""), "invalid_request"},
+		"prompt none, no session":    {with("prompt", "none"), "login_required"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := expectRedirect(t, be.get(tc.url), "http://127.0.0.1:9/cb")
+			if u.Query().Get("error") != tc.want || u.Query().Get("state") != "state-0123456789" || u.Query().Get("iss") != be.issuer {
+				t.Fatalf("redirect %v, want error=%s with state and iss", u, tc.want)
+			}
+		})
+	}
+	t.Run("consent denied", func(t *testing.T) {
+		login := expectRedirect(t, be.get(with()), be.issuer+PathLogin)
+		ar := login.Query().Get("ar")
+		be.signIn(ar, "alice")
+		expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+ar), be.issuer+PathConsent)
+		be.consent(ar, false)
+		u := expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+ar), "http://127.0.0.1:9/cb")
+		if u.Query().Get("error") != "access_denied" {
+			t.Fatalf("denied: %v", u)
+		}
+	})
+	t.Run("prompt none needs consent", func(t *testing.T) {
+		other := be.newRP(ClientSpec{})
+		u := expectRedirect(t, be.get(with("client_id", other.client.ID, "prompt", "none")), "http://127.0.0.1:9/cb")
+		if u.Query().Get("error") != "consent_required" {
+			t.Fatalf("%v, want consent_required", u)
+		}
+	})
+	t.Run("tampered resume id", func(t *testing.T) {
+		if resp := be.get(be.issuer + PathResume + "?ar=forged"); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%d, want 400", resp.StatusCode)
+		}
+	})
+}
+
+// TestReauthentication: prompt=login and max_age=0 send a signed-in person
+// back to the login page; a first-party client skips consent.
+func TestReauthentication(t *testing.T) {
+	be := newBrowserEnv(t)
+	r := be.newRP(ClientSpec{FirstParty: true})
+	v := oauth2.GenerateVerifier()
+	login := expectRedirect(t, be.get(r.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(v))), be.issuer+PathLogin)
+	be.signIn(login.Query().Get("ar"), "alice")
+	expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+login.Query().Get("ar")), r.cfg.RedirectURL) // no consent page
+
+	for _, param := range [][2]string{{"prompt", "login"}, {"max_age", "0"}} {
+		time.Sleep(1100 * time.Millisecond) // auth_time has second precision
+		login := expectRedirect(t, be.get(r.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(v),
+			oauth2.SetAuthURLParam(param[0], param[1]))), be.issuer+PathLogin)
+		be.signIn(login.Query().Get("ar"), "alice")
+		cb := expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+login.Query().Get("ar")), r.cfg.RedirectURL)
+		tok, err := r.cfg.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", param[0], err)
+		}
+		if _, err := r.verifier.Verify(context.Background(), tok.Extra("id_token").(string)); err != nil {
+			t.Fatalf("%s: %v", param[0], err)
+		}
+	}
+}
+
+func TestLogoutConfirmationAndErrors(t *testing.T) {
+	be := newBrowserEnv(t)
+	r := be.newRP(ClientSpec{FirstParty: true})
+	be.signIn("", "alice")
+	// Without a hint: a confirmation page; nothing ends yet.
+	resp := be.get(be.issuer + PathLogout + "?client_id=" + r.client.ID + "&post_logout_redirect_uri=http://127.0.0.1:9/bye&state=x")
+	if resp.StatusCode != 200 {
+		t.Fatalf("logout without hint: %d", resp.StatusCode)
+	}
+	page, ok := be.pages.last.(LogoutConfirmPage)
+	if !ok || page.Hidden["confirm"] != "yes" || page.Hidden["state"] != "x" {
+		t.Fatalf("page %#v", be.pages.last)
+	}
+	// Confirming without the CSRF token fails and ends nothing.
+	post := func(csrf bool) *http.Response {
+		form := url.Values{}
+		for k, v := range page.Hidden {
+			form.Set(k, v)
+		}
+		req, _ := http.NewRequest(http.MethodPost, be.issuer+PathLogout, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if csrf {
+			req.Header.Set("X-Test-CSRF", "ok")
+		}
+		resp, err := be.browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(false); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("confirm without CSRF: %d, want 403", resp.StatusCode)
+	}
+	u := expectRedirect(t, post(true), "http://127.0.0.1:9/bye")
+	if u.Query().Get("state") != "x" {
+		t.Fatalf("%v", u)
+	}
+	req := httptest.NewRequest(http.MethodGet, be.issuer, nil)
+	for _, c := range be.browser.Jar.Cookies(mustURL(be.issuer)) {
+		req.AddCookie(c)
+	}
+	if s, _ := be.sessions.Current(req); s != nil {
+		t.Fatal("session survived logout")
+	}
+	for name, q := range map[string]string{
+		"unregistered post-logout URI":   "client_id=" + r.client.ID + "&post_logout_redirect_uri=https://evil.example/",
+		"post-logout URI without client": "post_logout_redirect_uri=http://127.0.0.1:9/bye",
+		"forged hint":                    "id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.",
+		"unknown client":                 "client_id=nope",
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := be.get(be.issuer + PathLogout + "?" + q)
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Fatalf("%d Location %q, want 400 error page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+	// No session, no redirect: the signed-out page.
+	expectRedirect(t, be.get(be.issuer+PathLogout), be.issuer+PathSignedOut)
+}
+
+func TestUserInfoErrors(t *testing.T) {
+	be := newBrowserEnv(t)
+	c, secret := be.ccClient()
+	noOpenID := be.token(c.ID, secret, "api")
+	for name, tc := range map[string]struct {
+		auth string
+		want int
+	}{
+		"no token":        {"", 401},
+		"garbage token":   {"Bearer nope", 401},
+		"wrong scheme":    {"Basic Zm9vOmJhcg==", 400},
+		"no openid scope": {"Bearer " + noOpenID, 403},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, be.issuer+PathUserInfo, nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("%d %q, want %d with a Bearer challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.want)
+			}
+		})
+	}
+}
