@@ -18,7 +18,14 @@ const (
 	// RevokeSubject matches every token of one subject (sub) issued before
 	// RevokedAt; tokens issued later stay valid.
 	RevokeSubject RevocationKind = "subject"
+	// RevokeClientSubject matches the tokens of one subject at one client
+	// (Value is ClientSubjectKey) issued before RevokedAt: what revoking
+	// consent to an application ends.
+	RevokeClientSubject RevocationKind = "client_subject"
 )
+
+// ClientSubjectKey is the Value of a RevokeClientSubject entry.
+func ClientSubjectKey(clientID, subject string) string { return clientID + " " + subject }
 
 // Revocation is one entry of the revocation set.
 type Revocation struct {

@@ -98,6 +98,10 @@ type Tokens interface {
 	// RevokeSubjectTokens ends every grant of subject: its refresh tokens
 	// become inactive and access tokens issued until now are revoked.
 	RevokeSubjectTokens(ctx context.Context, subject string) error
+	// RevokeClientSubjectTokens ends every grant of subject at clientID:
+	// refresh tokens become inactive, access tokens issued until now are
+	// revoked.
+	RevokeClientSubjectTokens(ctx context.Context, clientID, subject string) error
 	// DeleteExpired removes token state and bookkeeping that has expired at
 	// now, returning how many records it removed.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)

@@ -30,7 +30,7 @@ type entry struct {
 // NewRevocationSet returns an empty set.
 func NewRevocationSet() *RevocationSet {
 	s := &RevocationSet{entries: map[storage.RevocationKind]map[string]entry{}}
-	for _, k := range []storage.RevocationKind{storage.RevokeToken, storage.RevokeGrant, storage.RevokeSession, storage.RevokeSubject} {
+	for _, k := range []storage.RevocationKind{storage.RevokeToken, storage.RevokeGrant, storage.RevokeSession, storage.RevokeSubject, storage.RevokeClientSubject} {
 		s.entries[k] = map[string]entry{}
 	}
 	return s
@@ -54,7 +54,7 @@ func (s *RevocationSet) Add(r storage.Revocation) {
 
 // Token is what a revocation check needs to know about an access token.
 type Token struct {
-	JTI, GrantID, SessionID, Subject string
+	JTI, GrantID, SessionID, Subject, ClientID string
 	// IssuedAtMs is when the token was issued, in Unix milliseconds.
 	IssuedAtMs int64
 }
@@ -82,6 +82,11 @@ func (s *RevocationSet) Revoked(t Token, now time.Time) bool {
 	}
 	if e, ok := live(storage.RevokeSubject, t.Subject); ok && t.IssuedAtMs <= e.revokedAtMs {
 		return true
+	}
+	if t.ClientID != "" && t.Subject != "" {
+		if e, ok := live(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject)); ok && t.IssuedAtMs <= e.revokedAtMs {
+			return true
+		}
 	}
 	return false
 }

@@ -81,3 +81,22 @@ func TestRevocationSetConcurrent(t *testing.T) {
 		t.Fatalf("Len = %d, want 1600", s.Len())
 	}
 }
+
+func TestRevocationSetClientSubject(t *testing.T) {
+	now := time.Unix(5000, 0)
+	s := NewRevocationSet()
+	s.Add(storage.Revocation{Kind: storage.RevokeClientSubject, Value: storage.ClientSubjectKey("app", "alice"), RevokedAt: now, ExpiresAt: now.Add(time.Hour)})
+	for _, tc := range []struct {
+		tok  Token
+		want bool
+	}{
+		{Token{Subject: "alice", ClientID: "app", IssuedAtMs: now.UnixMilli()}, true},
+		{Token{Subject: "alice", ClientID: "other", IssuedAtMs: now.UnixMilli()}, false},
+		{Token{Subject: "bob", ClientID: "app", IssuedAtMs: now.UnixMilli()}, false},
+		{Token{Subject: "alice", ClientID: "app", IssuedAtMs: now.UnixMilli() + 1}, false},
+	} {
+		if got := s.Revoked(tc.tok, now); got != tc.want {
+			t.Errorf("Revoked(%+v) = %v, want %v", tc.tok, got, tc.want)
+		}
+	}
+}

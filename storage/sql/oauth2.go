@@ -359,24 +359,35 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 
 // RevokeSessionTokens implements storage.Tokens.
 func (s *Store) RevokeSessionTokens(ctx context.Context, sid string, includeOffline bool) error {
-	return s.revokeTokensWhere(ctx, "session_id = ?", sid, includeOffline,
+	return s.revokeTokensWhere(ctx, "session_id = ?", []any{sid}, includeOffline,
 		storage.Revocation{Kind: storage.RevokeSession, Value: sid})
 }
 
 // RevokeSubjectTokens implements storage.Tokens.
 func (s *Store) RevokeSubjectTokens(ctx context.Context, subject string) error {
-	return s.revokeTokensWhere(ctx, "subject = ?", subject, true,
+	return s.revokeTokensWhere(ctx, "subject = ?", []any{subject}, true,
 		storage.Revocation{Kind: storage.RevokeSubject, Value: subject})
 }
 
-func (s *Store) revokeTokensWhere(ctx context.Context, where, arg string, includeOffline bool, rev storage.Revocation) error {
-	if arg == "" {
-		return errors.New("sql: refusing to revoke tokens for an empty id")
+// RevokeClientSubjectTokens implements storage.Tokens.
+func (s *Store) RevokeClientSubjectTokens(ctx context.Context, clientID, subject string) error {
+	if clientID == "" {
+		return errors.New("sql: refusing to revoke tokens for an empty client id")
+	}
+	return s.revokeTokensWhere(ctx, "client_id = ? AND subject = ?", []any{clientID, subject}, true,
+		storage.Revocation{Kind: storage.RevokeClientSubject, Value: storage.ClientSubjectKey(clientID, subject)})
+}
+
+func (s *Store) revokeTokensWhere(ctx context.Context, where string, args []any, includeOffline bool, rev storage.Revocation) error {
+	for _, a := range args {
+		if a == "" {
+			return errors.New("sql: refusing to revoke tokens for an empty id")
+		}
 	}
 	now := s.now()
 	rev.RevokedAt, rev.ExpiresAt = now, now.Add(s.maxAccessTTL)
 	return s.inTx(ctx, func(tx txDB) error {
-		q := tx.Model(&refreshRow{}).Where(where+" AND active", arg)
+		q := tx.Model(&refreshRow{}).Where(where+" AND active", args...)
 		if !includeOffline {
 			q = q.Where("NOT offline")
 		}

@@ -1099,6 +1099,26 @@ var tokenRevocationTests = []namedTest{
 		}
 		checkStates(t, e, `RevokeSubjectTokens("")`, map[string]string{"rt-bob": "active"})
 	}},
+	{"RevokeClientSubjectTokens", func(t *testing.T, e *env) {
+		app := mustCreateClient(t, e, "app")
+		other := mustCreateClient(t, e, "other")
+		createTokens(t, e, app, []tokenSpec{
+			{"rt-alice-app", "g1", "alice", "s1", []string{"openid", "offline_access"}},
+			{"rt-bob-app", "g2", "bob", "s1", []string{"openid"}},
+		})
+		createTokens(t, e, other, []tokenSpec{{"rt-alice-other", "g3", "alice", "s1", []string{"openid"}}})
+		now := e.now()
+		mustNoErr(t, `RevokeClientSubjectTokens("app", "alice")`, e.s.RevokeClientSubjectTokens(e.ctx, "app", "alice"))
+		checkStates(t, e, `RevokeClientSubjectTokens("app", "alice")`,
+			map[string]string{"rt-alice-app": "inactive", "rt-bob-app": "active", "rt-alice-other": "active"})
+		got := listRevocations(t, e, time.Time{}, now)
+		if r := findRevocation(got, storage.RevokeClientSubject, storage.ClientSubjectKey("app", "alice")); r == nil || !r.RevokedAt.Equal(ms(now)) {
+			t.Errorf("ListRevocations = %s, want a %q entry for app/alice", revocationString(got), storage.RevokeClientSubject)
+		}
+		if err := e.s.RevokeClientSubjectTokens(e.ctx, "", "alice"); err == nil {
+			t.Error(`RevokeClientSubjectTokens("", "alice") = nil, want an error`)
+		}
+	}},
 	{"RevokeSessionTokens", func(t *testing.T, e *env) {
 		specs := []tokenSpec{
 			{"rt-s1", "g1", "alice", "s1", []string{"openid"}},
