@@ -47,6 +47,21 @@ type accessClaims struct {
 var registeredClaims = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
 	"jti": true, "client_id": true, "scope": true, "sid": true, "grant_id": true, "auth_time": true, "acr": true, "amr": true}
 
+// foldsToRegistered reports whether encoding/json would decode the claim
+// name into a registered field: it matches names case-insensitively
+// (Unicode simple folding, so "ſub" is "sub" too).
+func foldsToRegistered(name string) bool {
+	if registeredClaims[name] {
+		return true
+	}
+	for r := range registeredClaims {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *accessClaims) MarshalJSON() ([]byte, error) {
 	type plain accessClaims
 	b, err := json.Marshal((*plain)(c))
@@ -55,7 +70,7 @@ func (c *accessClaims) MarshalJSON() ([]byte, error) {
 	}
 	extra := make(map[string]any, len(c.Extra))
 	for k, v := range c.Extra {
-		if !registeredClaims[k] {
+		if !foldsToRegistered(k) { // "ISS" would decode over "iss"
 			extra[k] = v
 		}
 	}
@@ -81,6 +96,9 @@ func (c *accessClaims) UnmarshalJSON(b []byte) error {
 	for k, v := range all {
 		if registeredClaims[k] {
 			continue
+		}
+		if foldsToRegistered(k) {
+			return fmt.Errorf("claim %q is a registered claim name in another case", k)
 		}
 		if c.Extra == nil {
 			c.Extra = map[string]any{}
@@ -122,7 +140,7 @@ func (c *accessClaims) issuedAtMs() int64 {
 }
 
 func (c *accessClaims) revocationKey() memory.Token {
-	return memory.Token{JTI: c.JTI, GrantID: c.GrantID, SessionID: c.SID, Subject: c.Subject, IssuedAtMs: c.issuedAtMs()}
+	return memory.Token{JTI: c.JTI, GrantID: c.GrantID, SessionID: c.SID, Subject: c.Subject, ClientID: c.ClientID, IssuedAtMs: c.issuedAtMs()}
 }
 
 // accessTokenStrategy issues RFC 9068 JWT access tokens and, for fosite,
@@ -237,8 +255,11 @@ func (p *Provider) parseAccessToken(token string, now time.Time) (*accessClaims,
 	if len(token) > maxTokenLength {
 		return nil, errTokenInactive.WithHint("The token is too long.")
 	}
+	if !canonicalCompactJWS(token) {
+		return nil, errTokenInactive.WithHint("The token is not a JWS in canonical compact serialization.")
+	}
 	ks := p.keys.Load()
-	jws, err := jose.ParseSigned(token, ks.publicAlgs)
+	jws, err := jose.ParseSignedCompact(token, ks.publicAlgs)
 	if err != nil {
 		return nil, errTokenInactive.WithHint("The token is not a JWS signed with an accepted algorithm.").WithWrap(err)
 	}
@@ -279,6 +300,50 @@ func (p *Provider) parseAccessToken(token string, now time.Time) (*accessClaims,
 
 // maxTokenLength bounds tokens we are willing to parse.
 const maxTokenLength = 8 << 10
+
+// canonicalCompactJWS reports whether token is three base64url parts in
+// the one encoding authd writes (RFC 7515 §7.1; RFC 4648 §5 without
+// padding, unused bits zero, §3.5). go-jose alone would also take the JSON
+// serialization, strip whitespace anywhere and ignore padding bits, so one
+// token could be presented as endless different strings.
+func canonicalCompactJWS(token string) bool {
+	n := 0
+	for part := range strings.SplitSeq(token, ".") {
+		if n++; n > 3 || !canonicalBase64URL(part) {
+			return false
+		}
+	}
+	return n == 3
+}
+
+func canonicalBase64URL(s string) bool {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z':
+			last = int(c - 'A')
+		case 'a' <= c && c <= 'z':
+			last = int(c-'a') + 26
+		case '0' <= c && c <= '9':
+			last = int(c-'0') + 52
+		case c == '-':
+			last = 62
+		case c == '_':
+			last = 63
+		default:
+			return false
+		}
+	}
+	switch len(s) % 4 {
+	case 1:
+		return false
+	case 2:
+		return last&0x0f == 0
+	case 3:
+		return last&0x03 == 0
+	}
+	return true
+}
 
 // looksLikeJWT reports whether token has the three-part compact shape.
 func looksLikeJWT(token string) bool { return strings.Count(token, ".") == 2 }

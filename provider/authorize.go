@@ -196,11 +196,9 @@ func (p *Provider) decideConsent(ctx context.Context, ar fosite.AuthorizeRequest
 	switch {
 	case stored && rec.ConsentDenied:
 		return nil, false, fosite.ErrAccessDenied.WithHint("The person denied the request.")
-	case stored && rec.ConsentGiven:
-		return intersect(requested, rec.GrantedScopes), false, nil
 	case client != nil && client.FirstParty:
 		return requested, false, nil
-	case promptConsent:
+	case promptConsent && !(stored && rec.ConsentGiven):
 		return nil, true, nil
 	}
 	prior, err := p.store.GetConsent(ctx, user.ID, ar.GetClient().GetID())
@@ -210,12 +208,19 @@ func (p *Provider) decideConsent(ctx context.Context, ar fosite.AuthorizeRequest
 	if err != nil {
 		return nil, false, fosite.ErrServerError.WithWrap(err)
 	}
-	for _, s := range requested {
+	// Consent given on the consent page during this request: grant what was
+	// allowed, but only if this user's stored consent covers it, so a
+	// consent cannot pass to whoever holds the browser session at resume.
+	want := requested
+	if stored && rec.ConsentGiven {
+		want = intersect(requested, rec.GrantedScopes)
+	}
+	for _, s := range want {
 		if !slices.Contains(prior.Scopes, s) {
 			return nil, true, nil
 		}
 	}
-	return requested, false, nil
+	return want, false, nil
 }
 
 // redirectToStep stores the request (if new) and sends the browser to a

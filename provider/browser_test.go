@@ -387,6 +387,19 @@ func TestAuthorizeErrors(t *testing.T) {
 			t.Fatalf("%v, want consent_required", u)
 		}
 	})
+	t.Run("consent does not pass to another user", func(t *testing.T) {
+		other := be.newRP(ClientSpec{})
+		login := expectRedirect(t, be.get(with("client_id", other.client.ID)), be.issuer+PathLogin)
+		ar := login.Query().Get("ar")
+		be.signIn(ar, "alice")
+		expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+ar), be.issuer+PathConsent)
+		be.consent(ar, true, "openid")
+		be.users.mu.Lock()
+		be.users.users["mallory"] = &storage.User{ID: "mallory", Email: "m@example.com"}
+		be.users.mu.Unlock()
+		be.signIn("", "mallory") // the browser's session changes hands before resume
+		expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+ar), be.issuer+PathConsent)
+	})
 	t.Run("tampered resume id", func(t *testing.T) {
 		if resp := be.get(be.issuer + PathResume + "?ar=forged"); resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("%d, want 400", resp.StatusCode)

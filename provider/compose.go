@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strings"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
@@ -26,11 +27,40 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	return c, nil
 }
 
+// canonicalOpaque is fosite's HMAC strategy for refresh tokens and codes,
+// validating only the exact encoding it issues: fosite's base64 decoding
+// skips CR/LF and ignores padding bits, so a token would otherwise validate
+// in many spellings (one lookup key, many accepted strings).
+type canonicalOpaque struct {
+	*oauth2.HMACSHAStrategyUnPrefixed
+}
+
+func (s canonicalOpaque) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
+	if !canonicalOpaqueToken(token) {
+		return fosite.ErrInvalidTokenFormat
+	}
+	return s.HMACSHAStrategyUnPrefixed.ValidateRefreshToken(ctx, r, token)
+}
+
+func (s canonicalOpaque) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, token string) error {
+	if !canonicalOpaqueToken(token) {
+		return fosite.ErrInvalidTokenFormat
+	}
+	return s.HMACSHAStrategyUnPrefixed.ValidateAuthorizeCode(ctx, r, token)
+}
+
+// canonicalOpaqueToken reports whether token is "key.mac" in canonical
+// unpadded base64url, as fosite's HMAC strategy writes it.
+func canonicalOpaqueToken(token string) bool {
+	key, mac, ok := strings.Cut(token, ".")
+	return ok && key != "" && mac != "" && canonicalBase64URL(key) && canonicalBase64URL(mac)
+}
+
 // composeHandlers registers the grant, introspection and revocation
 // handlers, typed and in order. Refresh tokens and authorization codes are
 // fosite's opaque HMAC tokens; access tokens are our JWTs.
 func (p *Provider) composeHandlers(store *fositeStore) {
-	opaque := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: p.fcfg}, p.fcfg)
+	opaque := canonicalOpaque{oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: p.fcfg}, p.fcfg)}
 	access := accessTokenStrategy{p: p}
 
 	authorizeCode := &oauth2.AuthorizeExplicitGrantHandler{

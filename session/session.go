@@ -54,6 +54,7 @@ type Store interface {
 	GetSessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (*storage.Session, error)
 	GetSession(ctx context.Context, id string) (*storage.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
+	RenewSession(ctx context.Context, id string, secretHash []byte, authTime time.Time, amr []string, acr string) error
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]*storage.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID, except string) ([]string, error)
@@ -134,17 +135,29 @@ func (m *Manager) Current(r *http.Request) (*storage.Session, error) {
 	return s, nil
 }
 
-// Start begins a new session for userID and sets its cookie. Any session
-// the browser had is ended first: the id always changes at sign-in, so a
-// session id planted before sign-in is worthless afterwards.
+// Start records a sign-in of userID in this browser and sets the cookie.
+// The cookie secret always changes at sign-in, so a cookie planted before
+// sign-in is worthless afterwards. The same person signing in again keeps
+// the session (and its sid, so tokens issued in it stay valid and logout
+// still ends them all); another person's session is ended first.
 func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, acr string) (*storage.Session, error) {
+	now := m.now().UTC()
+	secret := randomToken(32)
 	if old, err := m.Current(r); err == nil && old != nil {
-		if err := m.End(ctx, old); err != nil {
+		if old.UserID == userID {
+			err := m.store.RenewSession(ctx, old.ID, hashSecret(secret), now, amr, acr)
+			if err == nil {
+				old.AuthTime, old.AMR, old.ACR, old.LastSeenAt = now, amr, acr, now
+				m.setCookie(w, secret, old.ExpiresAt)
+				return old, nil
+			}
+			if !errors.Is(err, storage.ErrNotFound) {
+				return nil, fmt.Errorf("renew session: %w", err)
+			}
+		} else if err := m.End(ctx, old); err != nil {
 			return nil, err
 		}
 	}
-	now := m.now().UTC()
-	secret := randomToken(32)
 	s := &storage.Session{
 		ID: randomToken(16), UserID: userID, AuthTime: now, AMR: amr, ACR: acr,
 		IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512),
@@ -153,11 +166,15 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := m.store.CreateSession(ctx, s, hashSecret(secret)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
+	m.setCookie(w, secret, s.ExpiresAt)
+	return s, nil
+}
+
+func (m *Manager) setCookie(w http.ResponseWriter, secret string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name: m.CookieName(), Value: secret, Path: "/", HttpOnly: true, Secure: m.secure,
-		SameSite: http.SameSiteLaxMode, Expires: s.ExpiresAt, MaxAge: int(m.cfg.AbsoluteTimeout.Seconds()),
+		SameSite: http.SameSiteLaxMode, Expires: expires, MaxAge: int(time.Until(expires).Seconds()),
 	})
-	return s, nil
 }
 
 // ClearCookie removes the session cookie from the browser.

@@ -36,6 +36,10 @@ type Sessions interface {
 	GetSessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (*Session, error)
 	// GetSession returns the session by public id, or ErrNotFound.
 	GetSession(ctx context.Context, id string) (*Session, error)
+	// RenewSession records a new sign-in in session id: a new cookie
+	// secret (the old one stops working), auth time and methods; LastSeenAt
+	// moves to authTime. ErrNotFound if absent.
+	RenewSession(ctx context.Context, id string, secretHash []byte, authTime time.Time, amr []string, acr string) error
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	// ListUserSessions returns the user's sessions not expired at now,

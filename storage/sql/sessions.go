@@ -73,6 +73,21 @@ func (s *Store) GetSession(ctx context.Context, id string) (*storage.Session, er
 	return row.toSession(), nil
 }
 
+// RenewSession implements storage.Sessions.
+func (s *Store) RenewSession(ctx context.Context, id string, secretHash []byte, authTime time.Time, amr []string, acr string) error {
+	res := s.conn(ctx).Model(&sessionRow{}).Where("id = ?", id).Updates(map[string]any{
+		"secret_hash": hex.EncodeToString(secretHash), "auth_time": millis(authTime), "amr": strings.Join(amr, " "),
+		"acr": acr, "last_seen_at": millis(authTime),
+	})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
 // TouchSession implements storage.Sessions.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return mapErr(s.conn(ctx).Model(&sessionRow{}).Where("id = ?", id).Update("last_seen_at", millis(at)).Error)
