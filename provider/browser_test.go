@@ -389,10 +389,9 @@ func TestAuthorizeErrors(t *testing.T) {
 	})
 	t.Run("consent does not pass to another user", func(t *testing.T) {
 		other := be.newRP(ClientSpec{})
-		login := expectRedirect(t, be.get(with("client_id", other.client.ID)), be.issuer+PathLogin)
-		ar := login.Query().Get("ar")
-		be.signIn(ar, "alice")
-		expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+ar), be.issuer+PathConsent)
+		be.signIn("", "alice")
+		consent := expectRedirect(t, be.get(with("client_id", other.client.ID)), be.issuer+PathConsent)
+		ar := consent.Query().Get("ar")
 		be.consent(ar, true, "openid")
 		be.users.mu.Lock()
 		be.users.users["mallory"] = &storage.User{ID: "mallory", Email: "m@example.com"}
