@@ -1,0 +1,260 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/templates"
+)
+
+// signedIn returns the browser's session and user, or sends the browser to
+// sign in (coming back to the account page) and returns ok=false.
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (*storage.Session, *storage.User, bool) {
+	s := p.currentSession(r)
+	if s == nil {
+		p.redirect(w, r, pathLogin+"?return_to="+url.QueryEscape(pathAccount))
+		return nil, nil, false
+	}
+	u, err := p.users.GetUser(r.Context(), s.UserID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled:
+		// The account is gone or disabled: so is this session.
+		if err := p.sessions.End(r.Context(), s); err != nil {
+			p.log.ErrorContext(r.Context(), "end session of missing user", "err", err)
+		}
+		p.sessions.ClearCookie(w)
+		p.redirect(w, r, pathLogin+"?return_to="+url.QueryEscape(pathAccount))
+		return nil, nil, false
+	case err != nil:
+		p.internal(w, r, "load user", err)
+		return nil, nil, false
+	}
+	return s, u, true
+}
+
+// accountPage shows the account.
+func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
+		Locale: u.Locale, Phone: u.Phone}
+	data.Notice = notices[r.URL.Query().Get("notice")]
+	p.renderAccount(w, r, http.StatusOK, s, u, data)
+}
+
+// renderAccount adds the sessions and applications to data and renders it.
+func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data templates.AccountData) {
+	ctx := r.Context()
+	data.Lang = templates.Lang(u.Locale)
+	sessions, err := p.sessions.List(ctx, u.ID)
+	if err != nil {
+		p.internal(w, r, "list sessions", err)
+		return
+	}
+	now := p.now()
+	for _, o := range sessions {
+		data.Sessions = append(data.Sessions, templates.SessionItem{ID: o.ID, Device: describeDevice(o.UserAgent), IP: o.IP,
+			LastSeen: o.LastSeenAt, LastSeenText: ago(now, o.LastSeenAt), Current: o.ID == s.ID})
+	}
+	consents, err := p.consents.ListUserConsents(ctx, u.ID)
+	if err != nil {
+		p.internal(w, r, "list consents", err)
+		return
+	}
+	for _, c := range consents {
+		name := c.ClientID
+		switch cl, err := p.clients.GetStoredClient(ctx, c.ClientID); {
+		case err == nil && cl.Name != "":
+			name = cl.Name
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			p.internal(w, r, "load client", err)
+			return
+		}
+		data.Apps = append(data.Apps, templates.AppItem{ClientID: c.ClientID, ClientName: name, Scopes: describeScopes(c.Scopes)})
+	}
+	p.render.Render(w, r, status, "account", data)
+}
+
+// profileSubmit saves the profile.
+func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pu := ProfileUpdate{
+		Name:    strings.TrimSpace(r.PostForm.Get("name")),
+		Picture: strings.TrimSpace(r.PostForm.Get("picture")),
+		Locale:  strings.TrimSpace(r.PostForm.Get("locale")),
+		Phone:   strings.TrimSpace(r.PostForm.Get("phone")),
+	}
+	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: truncate(pu.Name, maxNameLen),
+		Picture: truncate(pu.Picture, 2048), Locale: truncate(pu.Locale, 35), Phone: truncate(pu.Phone, 32)}
+	data.Errors = checkProfile(pu)
+	if len(data.Errors) == 0 {
+		err := p.accounts.UpdateProfile(r.Context(), u.ID, pu, p.meta(r, "", s.ID))
+		if err == nil {
+			p.redirect(w, r, pathAccount+"?notice=profile_saved")
+			return
+		}
+		c := p.classify(err)
+		if c.Kind != KindInvalidInput {
+			p.internal(w, r, "update profile", err)
+			return
+		}
+		for _, m := range c.Messages {
+			data.Errors = data.Errors.Add(fieldOf(c.Field, "name", "picture", "locale", "phone"), m)
+		}
+	}
+	p.renderAccount(w, r, http.StatusBadRequest, s, u, data)
+}
+
+// checkProfile catches what is plainly wrong; the account service has the
+// last word.
+func checkProfile(pu ProfileUpdate) templates.Errors {
+	var errs templates.Errors
+	if len(pu.Name) > maxNameLen {
+		errs = errs.Add("name", "Enter a shorter name.")
+	}
+	if pu.Picture != "" {
+		u, err := url.Parse(pu.Picture)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(pu.Picture) > 2048 {
+			errs = errs.Add("picture", "Enter a link starting with https://, or leave it empty.")
+		}
+	}
+	if pu.Locale != "" && templates.Lang(pu.Locale) != pu.Locale {
+		errs = errs.Add("locale", "Enter a language code like en or fr-CA, or leave it empty.")
+	}
+	if pu.Phone != "" && !phoneOK(pu.Phone) {
+		errs = errs.Add("phone", "Enter a phone number like +44 20 7946 0000, or leave it empty.")
+	}
+	return errs
+}
+
+func phoneOK(s string) bool {
+	digits := 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '+' && i == 0, c == ' ', c == '-', c == '(', c == ')', c == '.':
+		default:
+			return false
+		}
+	}
+	return digits >= 4 && digits <= 15 && len(s) <= 32
+}
+
+// passwordSubmit changes the password.
+func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
+	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
+		Locale: u.Locale, Phone: u.Phone}
+	if current == "" {
+		data.Errors = data.Errors.Add("current_password", "Enter your current password.")
+	}
+	if next == "" {
+		data.Errors = data.Errors.Add("new_password", "Enter a new password.")
+	}
+	if len(data.Errors) == 0 {
+		err := p.accounts.ChangePassword(r.Context(), u.ID, current, next, p.meta(r, "", s.ID))
+		if err == nil {
+			p.redirect(w, r, pathAccount+"?notice=password_changed")
+			return
+		}
+		switch c := p.classify(err); c.Kind {
+		case KindInvalidCredentials:
+			data.Errors = data.Errors.Add("current_password", "Your current password is incorrect.")
+		case KindLocked:
+			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+minutes(c.RetryAfter)+".")
+		case KindPolicy:
+			for _, m := range c.Messages {
+				data.Errors = data.Errors.Add("new_password", m)
+			}
+		default:
+			p.internal(w, r, "change password", err)
+			return
+		}
+	}
+	p.renderAccount(w, r, http.StatusBadRequest, s, u, data)
+}
+
+// endSession signs one of the person's sessions out. Ending this
+// browser's own session signs it out.
+func (p *Pages) endSession(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	sid := r.PostForm.Get("sid")
+	if sid == s.ID {
+		if err := p.sessions.End(r.Context(), s); err != nil {
+			p.internal(w, r, "end session", err)
+			return
+		}
+		p.sessions.ClearCookie(w)
+		p.redirect(w, r, pathSignedOut)
+		return
+	}
+	// Someone else's session, or one already ended: the same answer.
+	if err := p.sessions.EndByID(r.Context(), u.ID, sid); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		p.internal(w, r, "end session", err)
+		return
+	}
+	p.redirect(w, r, pathAccount+"?notice=session_ended")
+}
+
+// endAllSessions signs the person out everywhere, here included.
+func (p *Pages) endAllSessions(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if err := p.sessions.EndUserSessions(r.Context(), u.ID, ""); err != nil {
+		p.internal(w, r, "end all sessions", err)
+		return
+	}
+	p.sessions.ClearCookie(w)
+	p.redirect(w, r, pathSignedOut)
+}
+
+// revokeConsent removes an application's access: its tokens for this
+// person first (revoking is idempotent), then the remembered consent.
+func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	clientID := r.PostForm.Get("client_id")
+	if clientID == "" || len(clientID) > 255 {
+		p.fail(w, r, http.StatusBadRequest, "No application chosen",
+			"Go back to your account and choose the application to remove.", &templates.Link{Href: p.base + pathAccount, Text: "Back to your account"})
+		return
+	}
+	if _, err := p.consents.GetConsent(ctx, u.ID, clientID); errors.Is(err, storage.ErrNotFound) {
+		p.redirect(w, r, pathAccount+"?notice=app_revoked") // nothing to revoke; same answer
+		return
+	} else if err != nil {
+		p.internal(w, r, "load consent", err)
+		return
+	}
+	if err := p.tokens.RevokeClientSubjectTokens(ctx, clientID, u.ID); err != nil {
+		p.internal(w, r, "revoke client tokens", err)
+		return
+	}
+	if err := p.consents.DeleteConsent(ctx, u.ID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		p.internal(w, r, "delete consent", err)
+		return
+	}
+	p.auditEvent(r, "consent.revoked", u.ID, clientID, nil)
+	p.redirect(w, r, pathAccount+"?notice=app_revoked")
+}

@@ -1,0 +1,130 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/templates"
+)
+
+// scopeDescriptions say in plain words what the scopes authd knows allow.
+var scopeDescriptions = map[string]string{
+	"openid":         "Confirm who you are",
+	"profile":        "See your name, profile picture and language",
+	"email":          "See your email address",
+	"phone":          "See your phone number",
+	"address":        "See your postal address",
+	"offline_access": "Keep access while you are not using it",
+}
+
+// describeScopes returns scopes in plain words, in the order given.
+func describeScopes(scopes []string) []templates.Scope {
+	out := make([]templates.Scope, 0, len(scopes))
+	for _, s := range scopes {
+		out = append(out, templates.Scope{Name: s, Description: scopeDescriptions[s]})
+	}
+	return out
+}
+
+// requestedScopes are the request's scopes, without duplicates.
+func requestedScopes(ar *storage.AuthRequest) []string {
+	var out []string
+	for _, s := range strings.Fields(ar.Form.Get("scope")) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// consentFlow loads the request and checks that the browser is signed in
+// as the person it is for: the session that signed in during this request
+// when one did, else any session (the provider found one to send us here).
+// Otherwise it sends the browser to sign in and returns ok=false.
+func (p *Pages) consentFlow(w http.ResponseWriter, r *http.Request, id string) (*flow, *storage.Session, *storage.User, bool) {
+	if id == "" {
+		p.fail(w, r, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in took too long or was already completed. Go back to the application and start again.", nil)
+		return nil, nil, nil, false
+	}
+	f, ok := p.loadFlow(w, r, id)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	s := p.currentSession(r)
+	if s == nil || (f.ar.SessionID != "" && f.ar.SessionID != s.ID) {
+		p.redirect(w, r, pathLogin+"?ar="+url.QueryEscape(f.ar.ID))
+		return nil, nil, nil, false
+	}
+	u, err := p.users.GetUser(r.Context(), s.UserID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled:
+		p.redirect(w, r, pathLogin+"?ar="+url.QueryEscape(f.ar.ID))
+		return nil, nil, nil, false
+	case err != nil:
+		p.internal(w, r, "load user", err)
+		return nil, nil, nil, false
+	}
+	return f, s, u, true
+}
+
+// consentForm shows what the client asks for.
+func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
+	f, _, u, ok := p.consentFlow(w, r, r.URL.Query().Get("ar"))
+	if !ok {
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "consent", templates.ConsentData{
+		Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.ar.ID, ClientName: f.clientName(),
+		UserEmail: u.Email, Scopes: describeScopes(requestedScopes(f.ar))})
+}
+
+// consentSubmit records Allow or Deny and returns to the provider.
+func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
+	action := r.PostForm.Get("action")
+	if action != "allow" && action != "deny" {
+		p.fail(w, r, http.StatusBadRequest, "Choose Allow or Deny",
+			"The form did not say whether you allow access. Go back and choose Allow or Deny.", nil)
+		return
+	}
+	f, s, u, ok := p.consentFlow(w, r, r.PostForm.Get("ar"))
+	if !ok {
+		return
+	}
+	if action == "deny" {
+		f.ar.ConsentGiven, f.ar.ConsentDenied, f.ar.GrantedScopes = false, true, nil
+		p.updateFlow(w, r, f)
+		return
+	}
+	scopes := requestedScopes(f.ar)
+	if err := p.rememberConsent(r, u.ID, f.ar.ClientID, scopes); err != nil {
+		p.internal(w, r, "save consent", err)
+		return
+	}
+	p.auditEvent(r, "consent.granted", u.ID, f.ar.ClientID, map[string]any{"scopes": scopes, "sid": s.ID})
+	f.ar.ConsentGiven, f.ar.ConsentDenied, f.ar.GrantedScopes = true, false, scopes
+	p.updateFlow(w, r, f)
+}
+
+// rememberConsent adds scopes to what userID granted clientID before.
+func (p *Pages) rememberConsent(r *http.Request, userID, clientID string, scopes []string) error {
+	ctx := r.Context()
+	all := slices.Clone(scopes)
+	prior, err := p.consents.GetConsent(ctx, userID, clientID)
+	switch {
+	case err == nil:
+		all = slices.Clone(prior.Scopes)
+		for _, s := range scopes {
+			if !slices.Contains(all, s) {
+				all = append(all, s)
+			}
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return p.consents.SaveConsent(ctx, &storage.Consent{UserID: userID, ClientID: clientID, Scopes: all})
+}

@@ -1,0 +1,472 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/authd/authd/csrf"
+	"github.com/authd/authd/session"
+	"github.com/authd/authd/static"
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/templates"
+)
+
+// Config configures the hosted pages.
+type Config struct {
+	// Registration lets people create accounts themselves (/register).
+	Registration bool `koanf:"registration"`
+}
+
+// DefaultConfig returns the defaults: registration on.
+func DefaultConfig() Config { return Config{Registration: true} }
+
+// Validate reports every problem; there are none to find yet.
+func (c Config) Validate() error { return nil }
+
+// Meta describes the request an account operation comes from, for the
+// audit trail and risk checks. Its fields mirror account.Meta, so an
+// adapter converts with account.Meta(m).
+type Meta struct {
+	IP, UserAgent, RequestID, ClientID, SID string
+}
+
+// ProfileUpdate is the account page's profile form: every field replaces
+// the stored one ("" clears it). It mirrors account.ProfileUpdate.
+type ProfileUpdate struct {
+	Name, Picture, Locale, Phone string
+}
+
+// Accounts is the account service, as the pages use it. Errors are
+// interpreted by Deps.Classify.
+type Accounts interface {
+	// Register creates an unverified account and mails a verification
+	// link. It returns nil when the email already has an account (and
+	// mails that person instead): the answer never reveals it.
+	Register(ctx context.Context, email, password, name string, meta Meta) error
+	// VerifyEmail consumes a verification token.
+	VerifyEmail(ctx context.Context, token string, meta Meta) (*storage.User, error)
+	// ResendVerification mails a new link if the address has an
+	// unverified account; nil otherwise too.
+	ResendVerification(ctx context.Context, email string, meta Meta) error
+	// Authenticate checks a password.
+	Authenticate(ctx context.Context, email, password string, meta Meta) (*storage.User, error)
+	// RequestPasswordReset mails a reset link if the address has an
+	// account; nil otherwise too.
+	RequestPasswordReset(ctx context.Context, email string, meta Meta) error
+	// ResetPassword consumes a reset token and sets the password.
+	ResetPassword(ctx context.Context, token, newPassword string, meta Meta) (*storage.User, error)
+	ChangePassword(ctx context.Context, userID, current, newPassword string, meta Meta) error
+	UpdateProfile(ctx context.Context, userID string, u ProfileUpdate, meta Meta) error
+}
+
+// Kind is what an account error means to the pages.
+type Kind int
+
+// The kinds of account errors.
+const (
+	// KindUnknown: unexpected (storage down, a bug): logged, a generic
+	// error page.
+	KindUnknown Kind = iota
+	// KindInvalidCredentials: wrong email or password (or current password).
+	KindInvalidCredentials
+	// KindLocked: too many failed attempts; Class.RetryAfter says how long.
+	KindLocked
+	// KindUnverified: the email address is not verified yet.
+	KindUnverified
+	// KindDisabled: the account is disabled.
+	KindDisabled
+	// KindPolicy: the new password breaks the policy; Class.Messages says how.
+	KindPolicy
+	// KindInvalidToken: a verification or reset token is unknown, expired
+	// or used.
+	KindInvalidToken
+	// KindInvalidInput: a field is invalid; Class.Messages (and Field,
+	// when known) say which and why.
+	KindInvalidInput
+)
+
+// Class is an account error, classified.
+type Class struct {
+	Kind Kind
+	// RetryAfter is how long a lock lasts (KindLocked).
+	RetryAfter time.Duration
+	// Messages are shown to the person as they are (KindPolicy,
+	// KindInvalidInput): plain sentences, no secrets.
+	Messages []string
+	// Field is the form field the messages belong to ("email", "name",
+	// "picture", "locale", "phone"), or "".
+	Field string
+}
+
+// Classifier classifies the account service's errors (never called with nil).
+type Classifier func(error) Class
+
+// AuthRequests is what the pages do with authorization requests in
+// progress (storage.AuthRequests).
+type AuthRequests interface {
+	// GetAuthRequest returns the request or storage.ErrNotFound (also once
+	// expired at now).
+	GetAuthRequest(ctx context.Context, id string, now time.Time) (*storage.AuthRequest, error)
+	// UpdateAuthRequest stores the progress fields; storage.ErrNotFound if
+	// absent.
+	UpdateAuthRequest(ctx context.Context, r *storage.AuthRequest) error
+}
+
+// Consents is remembered consent (storage.Consents).
+type Consents interface {
+	GetConsent(ctx context.Context, userID, clientID string) (*storage.Consent, error)
+	SaveConsent(ctx context.Context, c *storage.Consent) error
+	ListUserConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
+	// DeleteConsent returns storage.ErrNotFound if there is none.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// Clients looks up registered clients; storage.ErrNotFound if unknown.
+type Clients interface {
+	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
+}
+
+// Users looks up accounts; storage.ErrNotFound if unknown.
+type Users interface {
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+}
+
+// Tokens revokes what an application holds for a person when they revoke
+// its access (storage.Tokens).
+type Tokens interface {
+	// RevokeClientSubjectTokens ends every grant of subject at clientID.
+	RevokeClientSubjectTokens(ctx context.Context, clientID, subject string) error
+}
+
+// Auditor appends to the audit trail.
+type Auditor interface {
+	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
+}
+
+// Deps are the pages' collaborators. All are required.
+type Deps struct {
+	Accounts     Accounts
+	Classify     Classifier
+	Sessions     *session.Manager
+	AuthRequests AuthRequests
+	Consents     Consents
+	Clients      Clients
+	Users        Users
+	Tokens       Tokens
+	Audit        Auditor
+	Renderer     *templates.Renderer
+	CSRF         *csrf.Protector
+	Logger       *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Pages serves the hosted pages.
+type Pages struct {
+	cfg      Config
+	accounts Accounts
+	classify Classifier
+	sessions *session.Manager
+	ars      AuthRequests
+	consents Consents
+	clients  Clients
+	users    Users
+	tokens   Tokens
+	audit    Auditor
+	render   *templates.Renderer
+	csrf     *csrf.Protector
+	log      *slog.Logger
+	now      func() time.Time
+	base     string // path prefix of every page (templates.Renderer.BasePath)
+}
+
+// New returns the pages. It panics when a required dependency is missing:
+// that is a wiring mistake, found at start-up.
+func New(cfg Config, d Deps) *Pages {
+	switch {
+	case d.Accounts == nil, d.Classify == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
+		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Renderer == nil, d.CSRF == nil, d.Logger == nil:
+		panic("login: New: a required dependency is nil")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Pages{
+		cfg: cfg, accounts: d.Accounts, classify: d.Classify, sessions: d.Sessions, ars: d.AuthRequests,
+		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit,
+		render: d.Renderer, csrf: d.CSRF, log: d.Logger, now: d.Now, base: d.Renderer.BasePath(),
+	}
+}
+
+// Paths the pages send browsers to.
+const (
+	pathResume    = "/oauth2/authorize/resume"
+	pathLogin     = "/login"
+	pathAccount   = "/account"
+	pathSignedOut = "/signed-out"
+)
+
+// maxFormBytes caps POST bodies.
+const maxFormBytes = 64 << 10
+
+// Routes registers the pages on mux.
+func (p *Pages) Routes(mux *http.ServeMux) {
+	mux.Handle("GET "+static.Prefix, static.Handler())
+	get := func(path string, h http.HandlerFunc) { mux.Handle("GET "+path, p.page(h)) }
+	post := func(path string, h http.HandlerFunc) { mux.Handle("POST "+path, p.form(h)) }
+
+	get("/login", p.loginForm)
+	post("/login", p.loginSubmit)
+	if p.cfg.Registration {
+		get("/register", p.registerForm)
+		post("/register", p.registerSubmit)
+	}
+	get("/verify-email", p.verifyEmail)
+	post("/verify-email/resend", p.resendVerification)
+	get("/forgot-password", p.forgotForm)
+	post("/forgot-password", p.forgotSubmit)
+	get("/reset-password", p.resetForm)
+	post("/reset-password", p.resetSubmit)
+	get("/consent", p.consentForm)
+	post("/consent", p.consentSubmit)
+	get("/account", p.accountPage)
+	post("/account/profile", p.profileSubmit)
+	post("/account/password", p.passwordSubmit)
+	post("/account/sessions/end", p.endSession)
+	post("/account/sessions/end-all", p.endAllSessions)
+	post("/account/consents/revoke", p.revokeConsent)
+	get("/signed-out", p.signedOut)
+}
+
+// page wraps a GET handler: the page headers go on every answer,
+// redirects included.
+func (p *Pages) page(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		templates.SetHeaders(w)
+		h(w, r)
+	})
+}
+
+// form wraps a POST handler: headers, a bounded body, and the CSRF checks.
+// A request failing them gets an error page and changes nothing.
+func (p *Pages) form(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		templates.SetHeaders(w)
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := p.csrf.Verify(r); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				p.fail(w, r, http.StatusRequestEntityTooLarge, "The form is too large",
+					"What you sent is larger than this page accepts. Go back and try again with less.", nil)
+				return
+			}
+			p.log.WarnContext(r.Context(), "form refused by the CSRF checks", "path", r.URL.Path, "err", err)
+			p.fail(w, r, http.StatusForbidden, "This form has expired",
+				"The form was sent from another site, or it is too old. Go back, reload the page and try again. Cookies must be enabled.", nil)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// fail renders the error page: a plain message; details belong in the log.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, link *templates.Link) {
+	p.render.Render(w, r, status, "error", templates.ErrorData{Title: title, Message: msg, Link: link})
+}
+
+// internal logs err once and renders the generic error page.
+func (p *Pages) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.log.ErrorContext(r.Context(), what, "err", err)
+	p.fail(w, r, http.StatusInternalServerError, "Something went wrong",
+		"We could not complete your request. Please try again in a moment.", nil)
+}
+
+// redirect answers 303 See Other to a path of ours.
+func (p *Pages) redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, p.base+path, http.StatusSeeOther)
+}
+
+// resume sends the browser back to the provider to continue request id.
+func (p *Pages) resume(w http.ResponseWriter, r *http.Request, id string) {
+	p.redirect(w, r, pathResume+"?ar="+url.QueryEscape(id))
+}
+
+// flow is an authorization request in progress and its client.
+type flow struct {
+	ar     *storage.AuthRequest
+	client *storage.Client
+}
+
+func (f *flow) id() string {
+	if f == nil {
+		return ""
+	}
+	return f.ar.ID
+}
+
+func (f *flow) clientID() string {
+	if f == nil {
+		return ""
+	}
+	return f.ar.ClientID
+}
+
+// clientName is how the pages name the client.
+func (f *flow) clientName() string {
+	switch {
+	case f == nil:
+		return ""
+	case f.client.Name != "":
+		return f.client.Name
+	}
+	return f.client.ID
+}
+
+// lang is the first ui_locales tag, for the lang attribute.
+func (f *flow) lang() string {
+	if f == nil {
+		return ""
+	}
+	return templates.Lang(f.ar.Form.Get("ui_locales"))
+}
+
+// loadFlow loads authorization request id, or returns nil for id "". An
+// unknown, expired or malformed id gets the error page and ok=false.
+func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, id string) (f *flow, ok bool) {
+	if id == "" {
+		return nil, true
+	}
+	ctx := r.Context()
+	var ar *storage.AuthRequest
+	err := storage.ErrNotFound
+	if validID(id) {
+		ar, err = p.ars.GetAuthRequest(ctx, id, p.now())
+	}
+	var c *storage.Client
+	if err == nil {
+		c, err = p.clients.GetStoredClient(ctx, ar.ClientID)
+	}
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		p.fail(w, r, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in took too long or was already completed. Go back to the application and start again.", nil)
+		return nil, false
+	case err != nil:
+		p.internal(w, r, "load authorization request", err)
+		return nil, false
+	}
+	return &flow{ar: ar, client: c}, true
+}
+
+// updateFlow stores f's progress and sends the browser back to the
+// provider.
+func (p *Pages) updateFlow(w http.ResponseWriter, r *http.Request, f *flow) {
+	err := p.ars.UpdateAuthRequest(r.Context(), f.ar)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		p.fail(w, r, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in took too long or was already completed. Go back to the application and start again.", nil)
+	case err != nil:
+		p.internal(w, r, "update authorization request", err)
+	default:
+		p.resume(w, r, f.ar.ID)
+	}
+}
+
+// validID accepts what the provider generates: short, URL-safe.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// meta describes r for the account service and the audit trail.
+func (p *Pages) meta(r *http.Request, clientID, sid string) Meta {
+	return Meta{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
+		ClientID: clientID, SID: sid}
+}
+
+// auditEvent appends an audit event; a failure is logged, not shown: the
+// person's action has already taken effect.
+func (p *Pages) auditEvent(r *http.Request, typ, userID, clientID string, details map[string]any) {
+	ctx := r.Context()
+	e := storage.AuditEvent{Time: p.now().UTC(), Type: typ, ActorID: userID, SubjectID: userID, ClientID: clientID,
+		IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(ctx), Details: details}
+	if err := p.audit.AppendAuditEvent(ctx, e); err != nil {
+		p.log.ErrorContext(ctx, "append audit event", "type", typ, "err", err)
+	}
+}
+
+// currentSession returns the browser's session, or nil. A failure to read
+// it is logged and treated as no session.
+func (p *Pages) currentSession(r *http.Request) *storage.Session {
+	s, err := p.sessions.Current(r)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "read session", "err", err)
+		return nil
+	}
+	return s
+}
+
+// notices are the confirmations a redirect can ask a page to show, by code:
+// the page never shows text taken from the URL.
+var notices = map[string]string{
+	"password_reset":   "Your password has been changed. Sign in with your new password.",
+	"password_changed": "Your password has been changed.",
+	"profile_saved":    "Your profile has been saved.",
+	"session_ended":    "That device has been signed out.",
+	"app_revoked":      "The application no longer has access to your account.",
+}
+
+// safeReturnTo returns s when it is a path on this server, else "": never
+// an open redirect. Only absolute paths without a host qualify; "//host",
+// "/\host" and anything a browser could read as another origin do not.
+func safeReturnTo(s string) string {
+	if s == "" || len(s) > 512 || s[0] != '/' || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\") {
+		return ""
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return ""
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.HasPrefix(u.Path, "//") {
+		return ""
+	}
+	// Paths that would loop or are not pages.
+	for _, p := range []string{"/login", "/register", "/signed-out", "/static/"} {
+		if u.Path == p || strings.HasPrefix(u.Path, p+"/") || strings.HasPrefix(u.Path, p) && strings.HasSuffix(p, "/") {
+			return ""
+		}
+	}
+	return s
+}
+
+// clientIP is the peer address without the port (as session records it).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,80 @@
+package login
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/authd/authd/templates"
+)
+
+// forgotForm asks for the address to send a reset link to.
+func (p *Pages) forgotForm(w http.ResponseWriter, r *http.Request) {
+	p.render.Render(w, r, http.StatusOK, "forgot_password", templates.ForgotPasswordData{})
+}
+
+// forgotSubmit requests a reset link and gives the same answer whether or
+// not the address has an account.
+func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	data := templates.ForgotPasswordData{Email: truncate(email, maxEmailLen)}
+	if data.Errors = checkEmail(nil, email); len(data.Errors) > 0 {
+		p.render.Render(w, r, http.StatusBadRequest, "forgot_password", data)
+		return
+	}
+	if err := p.accounts.RequestPasswordReset(r.Context(), email, p.meta(r, "", "")); err != nil {
+		if p.classify(err).Kind == KindUnknown {
+			p.internal(w, r, "request password reset", err)
+			return
+		}
+	}
+	p.render.Render(w, r, http.StatusOK, "forgot_password", templates.ForgotPasswordData{Sent: true})
+}
+
+// badResetLink is the page for a reset token that does not work.
+func (p *Pages) badResetLink(w http.ResponseWriter, r *http.Request) {
+	p.fail(w, r, http.StatusBadRequest, "This link does not work",
+		"The password reset link is not valid: it may have expired or already been used. You can ask for a new one.",
+		&templates.Link{Href: p.base + "/forgot-password", Text: "Send me a new link"})
+}
+
+// resetForm asks for the new password. The token is checked on submit.
+func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" || len(token) > 512 {
+		p.badResetLink(w, r)
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "reset_password", templates.ResetPasswordData{Token: token})
+}
+
+// resetSubmit sets the new password and sends the person to sign in.
+func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
+	token := r.PostForm.Get("token")
+	password := r.PostForm.Get("new_password")
+	if token == "" || len(token) > 512 {
+		p.badResetLink(w, r)
+		return
+	}
+	data := templates.ResetPasswordData{Token: token}
+	if password == "" {
+		data.Errors = data.Errors.Add("new_password", "Enter a new password.")
+		p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)
+		return
+	}
+	if _, err := p.accounts.ResetPassword(r.Context(), token, password, p.meta(r, "", "")); err != nil {
+		c := p.classify(err)
+		switch c.Kind {
+		case KindInvalidToken:
+			p.badResetLink(w, r)
+		case KindPolicy:
+			for _, m := range c.Messages {
+				data.Errors = data.Errors.Add("new_password", m)
+			}
+			p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)
+		default:
+			p.internal(w, r, "reset password", err)
+		}
+		return
+	}
+	p.redirect(w, r, pathLogin+"?notice=password_reset")
+}

@@ -1,0 +1,133 @@
+package login
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/authd/authd/templates"
+)
+
+// maxNameLen bounds display names.
+const maxNameLen = 200
+
+// registerForm shows the registration form.
+func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) {
+	f, ok := p.loadFlow(w, r, r.URL.Query().Get("ar"))
+	if !ok {
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "register", templates.RegisterData{
+		Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName()})
+}
+
+// registerSubmit registers and says to check the mail, whether or not the
+// address had an account.
+func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := p.loadFlow(w, r, r.PostForm.Get("ar"))
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	data := templates.RegisterData{Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(),
+		Email: truncate(email, maxEmailLen), Name: truncate(name, maxNameLen)}
+	data.Errors = checkEmail(data.Errors, email)
+	if password == "" {
+		data.Errors = data.Errors.Add("password", "Enter a password.")
+	}
+	if len(name) > maxNameLen {
+		data.Errors = data.Errors.Add("name", "Enter a shorter name.")
+	}
+	if len(data.Errors) > 0 {
+		p.render.Render(w, r, http.StatusBadRequest, "register", data)
+		return
+	}
+	if err := p.accounts.Register(r.Context(), email, password, name, p.meta(r, f.clientID(), "")); err != nil {
+		c := p.classify(err)
+		switch c.Kind {
+		case KindPolicy:
+			for _, m := range c.Messages {
+				data.Errors = data.Errors.Add("password", m)
+			}
+		case KindInvalidInput:
+			for _, m := range c.Messages {
+				data.Errors = data.Errors.Add(fieldOf(c.Field, "email", "password", "name"), m)
+			}
+		default:
+			p.internal(w, r, "register", err)
+			return
+		}
+		p.render.Render(w, r, http.StatusBadRequest, "register", data)
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
+		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+}
+
+// verifyEmail consumes the verification link's token.
+func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" || len(token) > 512 {
+		p.render.Render(w, r, http.StatusBadRequest, "verify_email", templates.VerifyEmailData{})
+		return
+	}
+	if _, err := p.accounts.VerifyEmail(r.Context(), token, p.meta(r, "", "")); err != nil {
+		if p.classify(err).Kind != KindInvalidToken {
+			p.internal(w, r, "verify email", err)
+			return
+		}
+		p.render.Render(w, r, http.StatusBadRequest, "verify_email", templates.VerifyEmailData{})
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "verify_email", templates.VerifyEmailData{Verified: true})
+}
+
+// resendVerification sends a new verification link and says to check the
+// mail, whatever the address.
+func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
+	f, ok := p.loadFlow(w, r, r.PostForm.Get("ar"))
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	if errs := checkEmail(nil, email); len(errs) > 0 {
+		p.fail(w, r, http.StatusBadRequest, "Enter your email address",
+			"We need a valid email address to send the link to. Go back and try again.", &templates.Link{Href: p.base + pathLogin, Text: "Back to sign in"})
+		return
+	}
+	if err := p.accounts.ResendVerification(r.Context(), email, p.meta(r, f.clientID(), "")); err != nil {
+		if p.classify(err).Kind == KindUnknown {
+			p.internal(w, r, "resend verification", err)
+			return
+		}
+	}
+	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
+		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+}
+
+// checkEmail adds a problem with an email address to errs, if it has one.
+// The account service validates properly; this catches what is plainly
+// not an address.
+func checkEmail(errs templates.Errors, email string) templates.Errors {
+	switch {
+	case email == "":
+		return errs.Add("email", "Enter your email address.")
+	case len(email) > maxEmailLen:
+		return errs.Add("email", "Enter a shorter email address.")
+	case !strings.Contains(email, "@") || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") || strings.ContainsAny(email, " \t\r\n<>"):
+		return errs.Add("email", "Enter an email address like name@example.com.")
+	}
+	return errs
+}
+
+// fieldOf returns field when it is one of the form's fields, else "" (the
+// form as a whole).
+func fieldOf(field string, fields ...string) string {
+	for _, f := range fields {
+		if f == field {
+			return f
+		}
+	}
+	return ""
+}

@@ -1,0 +1,137 @@
+package login
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authd/authd/templates"
+)
+
+// maxEmailLen bounds email input (RFC 5321 §4.5.3.1.3 allows 254 in a path).
+const maxEmailLen = 254
+
+// loginForm shows the sign-in form. Without an authorization request, a
+// browser that is signed in already goes straight on.
+func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, ok := p.loadFlow(w, r, q.Get("ar"))
+	if !ok {
+		return
+	}
+	returnTo := safeReturnTo(q.Get("return_to"))
+	if f == nil && p.currentSession(r) != nil {
+		p.redirect(w, r, orDefault(returnTo, pathAccount))
+		return
+	}
+	data := p.loginData(f, returnTo)
+	data.Notice = notices[q.Get("notice")]
+	if f != nil {
+		data.Email = truncate(strings.TrimSpace(f.ar.Form.Get("login_hint")), maxEmailLen)
+	}
+	p.render.Render(w, r, http.StatusOK, "login", data)
+}
+
+func (p *Pages) loginData(f *flow, returnTo string) templates.LoginData {
+	d := templates.LoginData{Page: templates.Page{Lang: f.lang()}, ClientName: f.clientName(),
+		AuthRequestID: f.id(), HideRegister: !p.cfg.Registration}
+	if f == nil {
+		d.ReturnTo = returnTo
+	}
+	return d
+}
+
+// loginSubmit checks the password, starts the session and continues.
+func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, ok := p.loadFlow(w, r, r.PostForm.Get("ar"))
+	if !ok {
+		return
+	}
+	returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	data := p.loginData(f, returnTo)
+	data.Email = truncate(email, maxEmailLen)
+
+	switch {
+	case email == "":
+		data.Errors = data.Errors.Add("email", "Enter your email address.")
+	case len(email) > maxEmailLen:
+		data.Errors = data.Errors.Add("email", "Enter a shorter email address.")
+	}
+	if password == "" {
+		data.Errors = data.Errors.Add("password", "Enter your password.")
+	}
+	if len(data.Errors) > 0 {
+		p.render.Render(w, r, http.StatusBadRequest, "login", data)
+		return
+	}
+
+	user, err := p.accounts.Authenticate(ctx, email, password, p.meta(r, f.clientID(), ""))
+	if err != nil {
+		p.loginFailed(w, r, data, err)
+		return
+	}
+	s, err := p.sessions.Start(ctx, w, r, user.ID, []string{"pwd"}, "")
+	if err != nil {
+		p.internal(w, r, "start session", err)
+		return
+	}
+	if f == nil {
+		p.redirect(w, r, orDefault(returnTo, pathAccount))
+		return
+	}
+	f.ar.SessionID, f.ar.LoginAt = s.ID, p.now().UTC()
+	p.updateFlow(w, r, f)
+}
+
+// loginFailed shows why sign-in failed, without saying whether the email
+// has an account.
+func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data templates.LoginData, err error) {
+	c := p.classify(err)
+	status := http.StatusUnauthorized
+	switch c.Kind {
+	case KindInvalidCredentials:
+		data.Errors = data.Errors.Add("password", "Incorrect email or password.")
+	case KindLocked:
+		status = http.StatusTooManyRequests
+		data.Locked = true
+		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", minutes(c.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(c.RetryAfter.Round(time.Second), time.Second)/time.Second)))
+	case KindUnverified:
+		status = http.StatusForbidden
+		data.Unverified = true
+		data.Errors = data.Errors.Add("", "Verify your email address first. We can send you a new link.")
+	case KindDisabled:
+		status = http.StatusForbidden
+		data.Errors = data.Errors.Add("", "This account is disabled. Contact your administrator.")
+	default:
+		p.internal(w, r, "authenticate", err)
+		return
+	}
+	p.render.Render(w, r, status, "login", data)
+}
+
+// minutes says d in whole minutes, rounded up: "1 minute", "15 minutes".
+func minutes(d time.Duration) string {
+	n := int((d + time.Minute - 1) / time.Minute)
+	if n <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(n) + " minutes"
+}
+
+// signedOut is the page after signing out.
+func (p *Pages) signedOut(w http.ResponseWriter, r *http.Request) {
+	p.render.Render(w, r, http.StatusOK, "signed_out", templates.SignedOutData{})
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,240 @@
+package templates
+
+import (
+	"strings"
+	"time"
+)
+
+// Page is embedded in every page's data: what the layout shows around the
+// page itself.
+type Page struct {
+	// Lang is the page's language tag (BCP 47) for the html lang
+	// attribute; "en" when empty or malformed.
+	Lang string
+	// Notice is a confirmation shown at the top of the page
+	// (role="status"), e.g. "Your password has been changed."; plain text.
+	Notice string
+}
+
+func (p Page) page() Page { return p }
+
+// FieldError is one problem with the submitted form. Field names the input
+// (its name and id) the problem belongs to; "" for the form as a whole.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// Errors are a form's problems, in the order the fields appear. Pages list
+// them in a summary (role="alert") linking to the fields, and next to each
+// field, which is then marked aria-invalid and described by its messages.
+type Errors []FieldError
+
+// Add returns e with a problem added.
+func (e Errors) Add(field, message string) Errors { return append(e, FieldError{field, message}) }
+
+// For returns the messages for field.
+func (e Errors) For(field string) []string {
+	var out []string
+	for _, fe := range e {
+		if fe.Field == field {
+			out = append(out, fe.Message)
+		}
+	}
+	return out
+}
+
+// LoginData is the sign-in page.
+type LoginData struct {
+	Page
+	// ClientName is the application the person signs in to; "" outside an
+	// authorization request.
+	ClientName string
+	// AuthRequestID is the authorization request in progress ("ar"), or "".
+	AuthRequestID string
+	// ReturnTo is the local path to go to after sign-in without an
+	// authorization request; already checked to be local.
+	ReturnTo string
+	Email    string
+	Errors   Errors
+	// Locked: too many attempts; the page links to the password reset.
+	Locked bool
+	// Unverified: the email is not verified; the page offers to resend the
+	// verification link to Email.
+	Unverified bool
+	// HideRegister hides the link to registration (registration is off).
+	HideRegister bool
+}
+
+// RegisterData is the registration page.
+type RegisterData struct {
+	Page
+	AuthRequestID string
+	ClientName    string
+	Email         string
+	Name          string
+	Errors        Errors
+}
+
+// CheckEmailData is shown after registration or a resend: a link is on
+// its way. It never says whether the address has an account.
+type CheckEmailData struct {
+	Page
+	Email string
+	// AuthRequestID, when set, makes "Back to sign in" continue that
+	// authorization request.
+	AuthRequestID string
+}
+
+// VerifyEmailData is the result of following a verification link.
+type VerifyEmailData struct {
+	Page
+	// Verified is true when the address is now verified; false when the
+	// link was invalid, expired or used (the page then offers a new one).
+	Verified bool
+}
+
+// ForgotPasswordData is the page asking for the address to send a reset
+// link to.
+type ForgotPasswordData struct {
+	Page
+	Email  string
+	Errors Errors
+	// Sent: the request was taken; the page says a link was sent if an
+	// account exists, and nothing more.
+	Sent bool
+}
+
+// ResetPasswordData is the page choosing a new password.
+type ResetPasswordData struct {
+	Page
+	// Token is the reset token from the link, carried in a hidden field.
+	Token  string
+	Errors Errors
+}
+
+// Scope is one requested scope in plain words.
+type Scope struct {
+	Name string
+	// Description says in plain words what the scope allows; "" for scopes
+	// authd does not know, which are shown by name.
+	Description string
+}
+
+// ConsentData is the consent page.
+type ConsentData struct {
+	Page
+	AuthRequestID string
+	ClientName    string
+	// UserEmail is who is signed in.
+	UserEmail string
+	Scopes    []Scope
+}
+
+// SessionItem is one browser session on the account page.
+type SessionItem struct {
+	ID string
+	// Device is the browser and system in plain words ("Firefox on Windows").
+	Device   string
+	IP       string
+	LastSeen time.Time
+	// LastSeenText is LastSeen in words ("5 minutes ago").
+	LastSeenText string
+	// Current marks the session of this browser.
+	Current bool
+}
+
+// AppItem is one application the person has consented to.
+type AppItem struct {
+	ClientID   string
+	ClientName string
+	Scopes     []Scope
+}
+
+// AccountData is the account page.
+type AccountData struct {
+	Page
+	Email         string
+	EmailVerified bool
+	Name          string
+	Picture       string
+	Locale        string
+	Phone         string
+	// Errors belong to the form that was submitted; field names are
+	// unique across the page's forms.
+	Errors   Errors
+	Sessions []SessionItem
+	Apps     []AppItem
+}
+
+// SignedOutData is the page shown after signing out.
+type SignedOutData struct {
+	Page
+	// Message replaces the default "You have signed out." when set.
+	Message string
+}
+
+// Link is a link on a page.
+type Link struct {
+	Href string
+	Text string
+}
+
+// ErrorData is the error page. Message is plain and safe to show; details
+// belong in the log, correlated by RequestID.
+type ErrorData struct {
+	Page
+	Title   string
+	Message string
+	// RequestID defaults to the request's id (telemetry.RequestID).
+	RequestID string
+	// Link, when set, is offered as the way on ("Back to sign in").
+	Link *Link
+}
+
+// LogoutConfirmData is the RP-initiated logout confirmation: a form
+// POSTing to /oauth2/logout with the Hidden fields (sorted by name) plus
+// the CSRF field, and a "Sign out" button.
+type LogoutConfirmData struct {
+	Page
+	// ClientName is the application asking to sign out, if known.
+	ClientName string
+	// Hidden are the logout request's parameters to carry through the form.
+	Hidden map[string]string
+}
+
+// langOK reports whether tag looks like a BCP 47 language tag: letters,
+// digits and hyphens, starting with a 2–8 letter language.
+func langOK(tag string) bool {
+	if len(tag) < 2 || len(tag) > 35 {
+		return false
+	}
+	parts := strings.Split(tag, "-")
+	if len(parts[0]) > 8 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" || len(p) > 8 {
+			return false
+		}
+		for _, c := range p {
+			isLetter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+			isDigit := c >= '0' && c <= '9'
+			if !isLetter && (i == 0 || !isDigit) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Lang returns the first well-formed tag of a space-separated preference
+// list (OpenID Connect ui_locales), or "".
+func Lang(prefs string) string {
+	for _, t := range strings.Fields(prefs) {
+		if langOK(t) {
+			return t
+		}
+	}
+	return ""
+}

@@ -1,0 +1,253 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/authd/authd/static"
+	"github.com/authd/authd/telemetry"
+)
+
+// TokenSource issues CSRF form tokens (csrf.Protector implements it).
+type TokenSource interface {
+	Token(w http.ResponseWriter, r *http.Request) string
+}
+
+// Options are the renderer's collaborators.
+type Options struct {
+	// CSRF issues the token every form carries; nil renders forms without
+	// one (tests of pages without forms).
+	CSRF TokenSource
+	// Logger hears about templates that fail to execute; never nil.
+	Logger *slog.Logger
+	// ProductName is shown in the header and titles; "authd" when empty.
+	ProductName string
+	// BasePath is the issuer's path ("" for an issuer at the root of its
+	// host, else like "/auth"): links and form actions start with it, for
+	// a proxy that strips it before authd sees the request.
+	BasePath string
+}
+
+// Renderer executes the pages. It is safe for concurrent use.
+type Renderer struct {
+	pages   map[string]*template.Template // by page name; each holds the layout
+	base    string                        // BasePath, without a trailing slash
+	csrf    TokenSource
+	log     *slog.Logger
+	product string
+}
+
+// View is what every template executes with: the page's data and what the
+// renderer adds to it.
+type View struct {
+	// Page is Data's Page, normalised (Lang is always set).
+	Page
+	// Data is the page's data, e.g. LoginData.
+	Data      any
+	CSRFToken string
+	// CSRFField is the form field the token goes in.
+	CSRFField string
+	RequestID string
+	Product   string
+}
+
+// CSRFFieldName is the hidden field carrying the CSRF token (csrf.FieldName).
+const CSRFFieldName = "csrf_token"
+
+// New parses every page.
+func New(o Options) (*Renderer, error) {
+	if o.ProductName == "" {
+		o.ProductName = "authd"
+	}
+	if o.Logger == nil {
+		return nil, fmt.Errorf("templates: Logger is nil")
+	}
+	base := strings.TrimRight(o.BasePath, "/")
+	if base != "" && !strings.HasPrefix(base, "/") {
+		return nil, fmt.Errorf("templates: BasePath %q must start with a slash", o.BasePath)
+	}
+	funcs := template.FuncMap{
+		"asset": func(name string) string { return base + static.Path(name) },
+		"path":  func(p string) string { return base + p },
+		"input": newInput,
+	}
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	names, err := fs.Glob(files, "*.html")
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{pages: map[string]*template.Template{}, base: base, csrf: o.CSRF, log: o.Logger, product: o.ProductName}
+	for _, file := range names {
+		if file == "layout.html" {
+			continue
+		}
+		t, err := layout.Clone()
+		if err == nil {
+			t, err = t.ParseFS(files, file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		r.pages[strings.TrimSuffix(path.Base(file), ".html")] = t
+	}
+	return r, nil
+}
+
+// BasePath returns the path prefix of every hosted page ("" at the root).
+func (rd *Renderer) BasePath() string { return rd.base }
+
+// Names returns the page names.
+func (rd *Renderer) Names() []string {
+	out := make([]string, 0, len(rd.pages))
+	for n := range rd.pages {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Render writes page name with data and status, adding the common data
+// (CSRF token, request id, language) and the page headers (SetHeaders). It
+// executes into a buffer first: a template failure is logged and answered
+// with a plain 500, never half a page.
+func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	ctx := r.Context()
+	t, ok := rd.pages[name]
+	if !ok {
+		rd.log.ErrorContext(ctx, "render: no such page", "page", name)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	v := View{Data: data, CSRFField: CSRFFieldName, RequestID: telemetry.RequestID(ctx), Product: rd.product}
+	if p, ok := data.(interface{ page() Page }); ok {
+		v.Page = p.page()
+	}
+	if !langOK(v.Lang) {
+		v.Lang = "en"
+	}
+	if rd.csrf != nil {
+		v.CSRFToken = rd.csrf.Token(w, r)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		rd.log.ErrorContext(ctx, "render: execute template", "page", name, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	SetHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// ContentSecurityPolicy is the hosted pages' policy. There is no
+// form-action directive on purpose: Chrome applies form-action to the
+// redirects that follow a form POST, and sign-in ends in a redirect to the
+// client's redirect_uri on another origin.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// SetHeaders sets the headers every hosted page and redirect carries:
+// the policy, no sniffing, no referrer (links carry tokens), no caching.
+func SetHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+}
+
+// Input describes one form field for the "field" template: a label tied
+// to the input, an optional hint, and the field's errors tied by
+// aria-describedby and aria-invalid.
+type Input struct {
+	ID, Name, Label, Type, Value, Autocomplete, Hint, InputMode string
+	Required, Autofocus                                         bool
+	Errors                                                      []string
+}
+
+// DescribedBy is the value for aria-describedby, or "".
+func (in Input) DescribedBy() string {
+	var ids []string
+	if in.Hint != "" {
+		ids = append(ids, in.ID+"-hint")
+	}
+	if len(in.Errors) > 0 {
+		ids = append(ids, in.ID+"-error")
+	}
+	return strings.Join(ids, " ")
+}
+
+// newInput builds an Input from key/value pairs: {{input "name" "email"
+// "label" "Email" ...}}. The id defaults to the name; the type to "text".
+func newInput(kv ...any) (Input, error) {
+	var in Input
+	if len(kv)%2 != 0 {
+		return in, fmt.Errorf("input: odd number of arguments")
+	}
+	for i := 0; i < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		switch v := kv[i+1].(type) {
+		case string:
+			switch k {
+			case "id":
+				in.ID = v
+			case "name":
+				in.Name = v
+			case "label":
+				in.Label = v
+			case "type":
+				in.Type = v
+			case "value":
+				in.Value = v
+			case "autocomplete":
+				in.Autocomplete = v
+			case "hint":
+				in.Hint = v
+			case "inputmode":
+				in.InputMode = v
+			default:
+				return in, fmt.Errorf("input: unknown string key %q", k)
+			}
+		case bool:
+			switch k {
+			case "required":
+				in.Required = v
+			case "autofocus":
+				in.Autofocus = v
+			default:
+				return in, fmt.Errorf("input: unknown bool key %q", k)
+			}
+		case []string:
+			if k != "errors" {
+				return in, fmt.Errorf("input: unknown list key %q", k)
+			}
+			in.Errors = v
+		case nil:
+			if k != "errors" {
+				return in, fmt.Errorf("input: nil value for %q", k)
+			}
+		default:
+			return in, fmt.Errorf("input: key %q has unsupported type %T", k, v)
+		}
+	}
+	if in.Name == "" || in.Label == "" {
+		return in, fmt.Errorf("input: name and label are required")
+	}
+	if in.ID == "" {
+		in.ID = in.Name
+	}
+	if in.Type == "" {
+		in.Type = "text"
+	}
+	return in, nil
+}
