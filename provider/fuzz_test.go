@@ -37,7 +37,7 @@ import (
 // re-encoded or re-serialised variant of a genuine token is accepted.
 func FuzzParseAccessToken(f *testing.F) {
 	e := newFuzzEnv(f)
-	for _, name := range sortedKeys(e.seeds) {
+	for _, name := range fuzzSortedKeys(e.seeds) {
 		f.Add(e.seeds[name])
 	}
 	// Tokens issued at run time (e.at, e.rt) are not added: every fuzz
@@ -94,8 +94,8 @@ func FuzzAccessClaimsJSON(f *testing.F) {
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("Unmarshal(%s): %v", out, err)
 		}
-		if want := normalizedRegistered(t, in); !reflect.DeepEqual(registeredOf(&got), want) {
-			t.Fatalf("registered claims changed in the round trip:\n got %+v\nwant %+v\njson %s", registeredOf(&got), want, out)
+		if want := normalizedRegistered(t, in); !reflect.DeepEqual(registeredFieldsOf(&got), want) {
+			t.Fatalf("registered claims changed in the round trip:\n got %+v\nwant %+v\njson %s", registeredFieldsOf(&got), want, out)
 		}
 		for k, v := range in.Extra {
 			if registeredClaims[k] || shadowsRegistered(k) {
@@ -126,7 +126,7 @@ func FuzzAccessClaimsJSON(f *testing.F) {
 			if err := json.Unmarshal(b, &c2); err != nil {
 				t.Fatalf("re-Unmarshal of %s: %v", b, err)
 			}
-			if !reflect.DeepEqual(registeredOf(&c2), normalizedRegistered(t, &c)) || !reflect.DeepEqual(jsonNormalize(t, c2.Extra), jsonNormalize(t, c.Extra)) {
+			if !reflect.DeepEqual(registeredFieldsOf(&c2), normalizedRegistered(t, &c)) || !reflect.DeepEqual(jsonNormalize(t, c2.Extra), jsonNormalize(t, c.Extra)) {
 				t.Fatalf("decode/encode/decode is not stable for %q:\n%+v\n%+v", v1, c, c2)
 			}
 		}
@@ -141,11 +141,11 @@ func FuzzTokenEndpoint(f *testing.F) {
 	e := newFuzzEnv(f)
 	// Oversized bodies are checked in TestFuzzSeedsBehave: as seeds they
 	// stall the fuzzer, which minimises every interesting input.
-	f.Add([]byte("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="+placeholderAT+"&client_id=fuzz-basic"), "", formType)
+	f.Add([]byte("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="+placeholderAT+"&client_id=fuzz-basic"), "", fuzzFormType)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, body []byte, auth, contentType string) {
-		auth, ok1 := headerValue(auth)
-		contentType, ok2 := headerValue(contentType)
+		auth, ok1 := fuzzHeaderValue(auth)
+		contentType, ok2 := fuzzHeaderValue(contentType)
 		if !ok1 || !ok2 {
 			return
 		}
@@ -179,8 +179,8 @@ func FuzzTokenEndpoint(f *testing.F) {
 func FuzzIntrospection(f *testing.F) {
 	e := newFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, body []byte, auth, contentType string) {
-		auth, ok1 := headerValue(auth)
-		contentType, ok2 := headerValue(contentType)
+		auth, ok1 := fuzzHeaderValue(auth)
+		contentType, ok2 := fuzzHeaderValue(contentType)
 		if !ok1 || !ok2 {
 			return
 		}
@@ -198,7 +198,7 @@ func FuzzIntrospection(f *testing.F) {
 		}
 		switch m["active"] {
 		case true:
-			if tok := formToken(body, contentType); !e.signed[tok] {
+			if tok := fuzzFormToken(body, contentType); !e.signed[tok] {
 				t.Fatalf("introspection says active for a token never issued: %q -> %s", tok, rec.Body)
 			}
 		case false:
@@ -221,7 +221,7 @@ func TestFuzzSeedsBehave(t *testing.T) {
 		// itself could sign such a payload.
 		"signed_duplicate_iss_first": true,
 	}
-	for _, name := range sortedKeys(e.seeds) {
+	for _, name := range fuzzSortedKeys(e.seeds) {
 		tok := e.seeds[name]
 		c, err := e.p.parseAccessToken(tok, time.Now())
 		if (err == nil) != accept[name] {
@@ -234,9 +234,9 @@ func TestFuzzSeedsBehave(t *testing.T) {
 	if c, _ := e.p.parseAccessToken(e.seeds["genuine_extra_claims"], time.Now()); c == nil || c.Extra["tenant"] != "t1" {
 		t.Errorf("extra claims not decoded: %+v", c)
 	}
-	basic := basicAuth("fuzz-basic", e.secrets["fuzz-basic"])
+	basic := fuzzBasic("fuzz-basic", e.secrets["fuzz-basic"])
 	for _, tok := range []string{e.at, e.rt, e.seeds["genuine"], fuzzES256Token} {
-		code, m := e.do(PathIntrospect, []byte("token="+url.QueryEscape(tok)), basic, formType)
+		code, m := e.do(PathIntrospect, []byte("token="+url.QueryEscape(tok)), basic, fuzzFormType)
 		if code != 200 || m["active"] != true {
 			t.Errorf("introspect %.20s…: %d %v", tok, code, m)
 		}
@@ -248,17 +248,17 @@ func TestFuzzSeedsBehave(t *testing.T) {
 		"leading newline": "\n" + e.rt, "CRLF in key": key[:5] + "\r\n" + key[5:] + "." + mac,
 		"non-canonical key": key[:len(key)-1] + nonCanonicalTail(key) + "." + mac,
 	} {
-		if code, m := e.do(PathIntrospect, []byte("token="+url.QueryEscape(tok)), basic, formType); code != 200 || m["active"] != false {
+		if code, m := e.do(PathIntrospect, []byte("token="+url.QueryEscape(tok)), basic, fuzzFormType); code != 200 || m["active"] != false {
 			t.Errorf("refresh token, %s: %d %v", name, code, m)
 		}
 		form := "grant_type=refresh_token&refresh_token=" + url.QueryEscape(tok)
-		if code, m := e.do(PathToken, []byte(form), basicAuth("fuzz-code", e.secrets["fuzz-code"]), formType); code != 400 {
+		if code, m := e.do(PathToken, []byte(form), fuzzBasic("fuzz-code", e.secrets["fuzz-code"]), fuzzFormType); code != 400 {
 			t.Errorf("refresh grant, %s: %d %v", name, code, m)
 		}
 	}
 	// The committed endpoint seeds reach the success paths.
 	introspection, token := introspectionSeeds(e), tokenSeeds(e)
-	for _, name := range sortedKeys(introspection) {
+	for _, name := range fuzzSortedKeys(introspection) {
 		s := introspection[name]
 		code, m := e.do(PathIntrospect, e.expand([]byte(s.body)), s.auth, s.contentType)
 		if want := strings.HasPrefix(name, "access_token") || strings.HasPrefix(name, "literal_") || strings.Contains(name, "refresh_token") ||
@@ -266,7 +266,7 @@ func TestFuzzSeedsBehave(t *testing.T) {
 			t.Errorf("introspection seed %s: %d %v, want active=%v", name, code, m, want)
 		}
 	}
-	for _, name := range sortedKeys(token) {
+	for _, name := range fuzzSortedKeys(token) {
 		s := token[name]
 		code, m := e.do(PathToken, e.expand([]byte(s.body)), s.auth, s.contentType)
 		// Lenient but sound: media type parameters are ignored, the Basic
@@ -280,7 +280,7 @@ func TestFuzzSeedsBehave(t *testing.T) {
 	// Bodies over the limit are refused as requests, not server errors.
 	pad := "&pad=" + strings.Repeat("x", maxFormBytes)
 	for path, body := range map[string]string{PathToken: "grant_type=client_credentials" + pad, PathIntrospect: "token=" + e.seeds["genuine"] + pad} {
-		rec := e.serve(path, []byte(body), basic, formType)
+		rec := e.serve(path, []byte(body), basic, fuzzFormType)
 		if m := checkJSONResponse(t, rec.Code, rec.Body.Bytes()); rec.Code != 400 || m["error"] != "invalid_request" {
 			t.Errorf("%s with %d bytes: %d %v", path, len(body), rec.Code, m)
 		}
@@ -288,11 +288,11 @@ func TestFuzzSeedsBehave(t *testing.T) {
 	// The odd client authenticates only with percent-encoded Basic
 	// credentials (RFC 6749 §2.3.1).
 	cc := []byte("grant_type=client_credentials")
-	if code, m := e.do(PathToken, cc, basicAuth("fuzz+odd", e.secrets["fuzz+odd"]), formType); code != 200 {
+	if code, m := e.do(PathToken, cc, fuzzBasic("fuzz+odd", e.secrets["fuzz+odd"]), fuzzFormType); code != 200 {
 		t.Errorf("odd client, encoded: %d %v", code, m)
 	}
 	raw := "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz+odd:"+e.secrets["fuzz+odd"]))
-	if code, m := e.do(PathToken, cc, raw, formType); code == 200 || m["error"] == nil {
+	if code, m := e.do(PathToken, cc, raw, fuzzFormType); code == 200 || m["error"] == nil {
 		t.Errorf("odd client, not encoded: %d %v", code, m)
 	}
 }
@@ -356,21 +356,21 @@ func shadowsRegistered(name string) bool {
 	return false
 }
 
-type registered struct {
+type registeredFields struct {
 	Issuer, Subject, JTI, ClientID, Scope, SID, GrantID, ACR string
 	Audience, AMR                                            []string
 	Expiry, IssuedAt, NotBefore, AuthTime                    int64
 }
 
-func registeredOf(c *accessClaims) registered {
-	return registered{c.Issuer, c.Subject, c.JTI, c.ClientID, c.Scope, c.SID, c.GrantID, c.ACR, c.Audience, c.AMR,
+func registeredFieldsOf(c *accessClaims) registeredFields {
+	return registeredFields{c.Issuer, c.Subject, c.JTI, c.ClientID, c.Scope, c.SID, c.GrantID, c.ACR, c.Audience, c.AMR,
 		c.Expiry, c.IssuedAt, c.NotBefore, c.AuthTime}
 }
 
 // normalizedRegistered is c's registered claims as they read back from
 // JSON (encoding/json replaces invalid UTF-8).
-func normalizedRegistered(t *testing.T, c *accessClaims) registered {
-	r := registeredOf(c)
+func normalizedRegistered(t *testing.T, c *accessClaims) registeredFields {
+	r := registeredFieldsOf(c)
 	s := func(v string) string { return jsonNormalize(t, v).(string) }
 	ss := func(v []string) []string {
 		if v == nil {
@@ -382,7 +382,7 @@ func normalizedRegistered(t *testing.T, c *accessClaims) registered {
 		}
 		return out
 	}
-	return registered{s(r.Issuer), s(r.Subject), s(r.JTI), s(r.ClientID), s(r.Scope), s(r.SID), s(r.GrantID), s(r.ACR),
+	return registeredFields{s(r.Issuer), s(r.Subject), s(r.JTI), s(r.ClientID), s(r.Scope), s(r.SID), s(r.GrantID), s(r.ACR),
 		ss(r.Audience), ss(r.AMR), r.Expiry, r.IssuedAt, r.NotBefore, r.AuthTime}
 }
 
@@ -400,7 +400,7 @@ func jsonNormalize(t *testing.T, v any) any {
 	return x
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func fuzzSortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -440,7 +440,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("AUTHD_WRITE_FUZZ_SEEDS") == "" {
 		t.Skip("set AUTHD_WRITE_FUZZ_SEEDS=1 to regenerate the fuzz seed corpora")
 	}
-	es, err := fuzzSign(fuzzESKey, jose.ES256, fuzzESKID, typAccessToken, mustJSON(fuzzClaims("01942176-8000-7000-8000-0000000000e5")))
+	es, err := fuzzSign(fuzzESKey, jose.ES256, fuzzESKID, typAccessToken, fuzzJSON(fuzzClaims("01942176-8000-7000-8000-0000000000e5")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,48 +494,48 @@ func TestWriteFuzzSeeds(t *testing.T) {
 type endpointSeed struct{ body, auth, contentType string }
 
 func tokenSeeds(e *fuzzEnv) map[string]endpointSeed {
-	basic := basicAuth("fuzz-basic", e.secrets["fuzz-basic"])
-	code := basicAuth("fuzz-code", e.secrets["fuzz-code"])
-	odd := basicAuth("fuzz+odd", e.secrets["fuzz+odd"])
+	basic := fuzzBasic("fuzz-basic", e.secrets["fuzz-basic"])
+	code := fuzzBasic("fuzz-code", e.secrets["fuzz-code"])
+	odd := fuzzBasic("fuzz+odd", e.secrets["fuzz+odd"])
 	rawOdd := "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz+odd:"+e.secrets["fuzz+odd"]))
 	post := "client_id=fuzz-post&client_secret=" + url.QueryEscape(e.secrets["fuzz-post"])
 	cc := "grant_type=client_credentials"
 	return map[string]endpointSeed{
-		"genuine_basic":               {cc + "&scope=api+read", basic, formType},
-		"genuine_post":                {cc + "&scope=api&" + post, "", formType},
-		"genuine_odd_encoded":         {cc, odd, formType},
-		"odd_not_percent_encoded":     {cc, rawOdd, formType},
-		"wrong_secret":                {cc, basicAuth("fuzz-basic", "fuzz-basic-secret-0123456789abcdefghiJ"), formType},
-		"secret_of_other_client":      {cc, basicAuth("fuzz-basic", e.secrets["fuzz-post"]), formType},
-		"post_client_via_basic":       {cc, basicAuth("fuzz-post", e.secrets["fuzz-post"]), formType},
-		"basic_client_via_post":       {cc + "&client_id=fuzz-basic&client_secret=" + url.QueryEscape(e.secrets["fuzz-basic"]), "", formType},
-		"basic_and_post":              {cc + "&" + post, basic, formType},
-		"duplicate_client_id":         {cc + "&client_id=fuzz-basic&" + post, "", formType},
-		"duplicate_grant_type":        {cc + "&grant_type=password&" + post, "", formType},
-		"refresh_genuine":             {"grant_type=refresh_token&refresh_token=" + placeholderRT, code, formType},
-		"refresh_public_client":       {"grant_type=refresh_token&refresh_token=" + placeholderRT + "&client_id=fuzz-public", "", formType},
-		"refresh_other_client":        {"grant_type=refresh_token&refresh_token=" + placeholderRT, basic, formType},
-		"access_token_as_refresh":     {"grant_type=refresh_token&refresh_token=" + placeholderAT, code, formType},
-		"code_bogus":                  {"grant_type=authorization_code&code=bogus.code&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&code_verifier=" + strings.Repeat("v", 43), code, formType},
-		"code_public_no_verifier":     {"grant_type=authorization_code&code=a.b&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&client_id=fuzz-public", "", formType},
-		"unsupported_grant":           {"grant_type=password&username=a&password=b", basic, formType},
-		"missing_grant":               {"scope=api", basic, formType},
-		"no_client_auth":              {cc, "", formType},
-		"empty_body":                  {"", basic, formType},
-		"bad_percent_encoding":        {"grant_type=%zz&client_id=%", basic, formType},
-		"nul_and_control_bytes":       {"grant_type=client_credentials\x00&scope=\x01api", basic, formType},
-		"scope_invalid_chars":         {cc + "&scope=%22api%5C+%7F", basic, formType},
-		"audience_param":              {cc + "&audience=https%3A%2F%2Fevil.example&audience=", basic, formType},
-		"assertion_junk":              {cc + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c", "", formType},
-		"auth_bearer":                 {cc, "Bearer " + e.seeds["genuine"], formType},
-		"auth_basic_not_base64":       {cc, "Basic !!!not-base64", formType},
-		"auth_basic_no_colon":         {cc, "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz-basic")), formType},
-		"auth_basic_empty":            {cc, "Basic ", formType},
-		"auth_basic_lowercase_scheme": {cc, "basic " + strings.TrimPrefix(basic, "Basic "), formType},
-		"auth_basic_bad_escape":       {cc, "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz%zz:%")), formType},
+		"genuine_basic":               {cc + "&scope=api+read", basic, fuzzFormType},
+		"genuine_post":                {cc + "&scope=api&" + post, "", fuzzFormType},
+		"genuine_odd_encoded":         {cc, odd, fuzzFormType},
+		"odd_not_percent_encoded":     {cc, rawOdd, fuzzFormType},
+		"wrong_secret":                {cc, fuzzBasic("fuzz-basic", "fuzz-basic-secret-0123456789abcdefghiJ"), fuzzFormType},
+		"secret_of_other_client":      {cc, fuzzBasic("fuzz-basic", e.secrets["fuzz-post"]), fuzzFormType},
+		"post_client_via_basic":       {cc, fuzzBasic("fuzz-post", e.secrets["fuzz-post"]), fuzzFormType},
+		"basic_client_via_post":       {cc + "&client_id=fuzz-basic&client_secret=" + url.QueryEscape(e.secrets["fuzz-basic"]), "", fuzzFormType},
+		"basic_and_post":              {cc + "&" + post, basic, fuzzFormType},
+		"duplicate_client_id":         {cc + "&client_id=fuzz-basic&" + post, "", fuzzFormType},
+		"duplicate_grant_type":        {cc + "&grant_type=password&" + post, "", fuzzFormType},
+		"refresh_genuine":             {"grant_type=refresh_token&refresh_token=" + placeholderRT, code, fuzzFormType},
+		"refresh_public_client":       {"grant_type=refresh_token&refresh_token=" + placeholderRT + "&client_id=fuzz-public", "", fuzzFormType},
+		"refresh_other_client":        {"grant_type=refresh_token&refresh_token=" + placeholderRT, basic, fuzzFormType},
+		"access_token_as_refresh":     {"grant_type=refresh_token&refresh_token=" + placeholderAT, code, fuzzFormType},
+		"code_bogus":                  {"grant_type=authorization_code&code=bogus.code&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&code_verifier=" + strings.Repeat("v", 43), code, fuzzFormType},
+		"code_public_no_verifier":     {"grant_type=authorization_code&code=a.b&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&client_id=fuzz-public", "", fuzzFormType},
+		"unsupported_grant":           {"grant_type=password&username=a&password=b", basic, fuzzFormType},
+		"missing_grant":               {"scope=api", basic, fuzzFormType},
+		"no_client_auth":              {cc, "", fuzzFormType},
+		"empty_body":                  {"", basic, fuzzFormType},
+		"bad_percent_encoding":        {"grant_type=%zz&client_id=%", basic, fuzzFormType},
+		"nul_and_control_bytes":       {"grant_type=client_credentials\x00&scope=\x01api", basic, fuzzFormType},
+		"scope_invalid_chars":         {cc + "&scope=%22api%5C+%7F", basic, fuzzFormType},
+		"audience_param":              {cc + "&audience=https%3A%2F%2Fevil.example&audience=", basic, fuzzFormType},
+		"assertion_junk":              {cc + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c", "", fuzzFormType},
+		"auth_bearer":                 {cc, "Bearer " + e.seeds["genuine"], fuzzFormType},
+		"auth_basic_not_base64":       {cc, "Basic !!!not-base64", fuzzFormType},
+		"auth_basic_no_colon":         {cc, "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz-basic")), fuzzFormType},
+		"auth_basic_empty":            {cc, "Basic ", fuzzFormType},
+		"auth_basic_lowercase_scheme": {cc, "basic " + strings.TrimPrefix(basic, "Basic "), fuzzFormType},
+		"auth_basic_bad_escape":       {cc, "Basic " + base64.StdEncoding.EncodeToString([]byte("fuzz%zz:%")), fuzzFormType},
 		"json_body":                   {`{"grant_type":"client_credentials","client_id":"fuzz-post","client_secret":"` + e.secrets["fuzz-post"] + `"}`, "", "application/json"},
 		"no_content_type":             {cc, basic, ""},
-		"charset_param":               {cc, basic, formType + "; charset=utf-16"},
+		"charset_param":               {cc, basic, fuzzFormType + "; charset=utf-16"},
 		"bogus_content_type":          {cc, basic, `"; ;=`},
 		"multipart": {"--XX\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--XX\r\n" +
 			"Content-Disposition: form-data; name=\"client_id\"\r\n\r\nfuzz-post\r\n--XX\r\nContent-Disposition: form-data; name=\"client_secret\"\r\n\r\n" +
@@ -545,34 +545,34 @@ func tokenSeeds(e *fuzzEnv) map[string]endpointSeed {
 }
 
 func introspectionSeeds(e *fuzzEnv) map[string]endpointSeed {
-	basic := basicAuth("fuzz-basic", e.secrets["fuzz-basic"])
+	basic := fuzzBasic("fuzz-basic", e.secrets["fuzz-basic"])
 	post := "&client_id=fuzz-post&client_secret=" + url.QueryEscape(e.secrets["fuzz-post"])
 	q := url.QueryEscape
 	parts := strings.Split(e.seeds["genuine"], ".")
 	return map[string]endpointSeed{
-		"access_token":            {"token=" + placeholderAT, basic, formType},
-		"access_token_hint":       {"token=" + placeholderAT + "&token_type_hint=refresh_token", basic, formType},
-		"refresh_token":           {"token=" + placeholderRT + "&token_type_hint=refresh_token", basic, formType},
-		"literal_genuine":         {"token=" + q(e.seeds["genuine"]), basic, formType},
-		"literal_es256":           {"token=" + q(fuzzES256Token) + post, "", formType},
-		"tampered_payload":        {"token=" + q(e.seeds["tampered_payload"]), basic, formType},
-		"tampered_signature":      {"token=" + q(e.seeds["tampered_signature"]), basic, formType},
-		"non_canonical_signature": {"token=" + q(e.seeds["signature_non_canonical_base64"]), basic, formType},
-		"plus_is_space":           {"token=" + parts[0] + "+." + parts[1] + "." + parts[2], basic, formType},
-		"newline_inside":          {"token=" + parts[0] + "%0A." + parts[1] + "." + parts[2], basic, formType},
-		"jws_json":                {"token=" + q(e.seeds["jws_json_with_dots"]), basic, formType},
-		"alg_none":                {"token=" + q(e.seeds["alg_none"]), basic, formType},
-		"refresh_tampered":        {"token=" + placeholderRT + "x", basic, formType},
-		"two_tokens":              {"token=garbage&token=" + placeholderAT, basic, formType},
-		"no_token":                {"token_type_hint=access_token", basic, formType},
-		"no_client_auth":          {"token=" + placeholderAT, "", formType},
-		"wrong_secret":            {"token=" + placeholderAT, basicAuth("fuzz-basic", "nope"), formType},
-		"public_client":           {"token=" + placeholderAT + "&client_id=fuzz-public", "", formType},
-		"code_client_basic":       {"token=" + placeholderRT, basicAuth("fuzz-code", e.secrets["fuzz-code"]), formType},
+		"access_token":            {"token=" + placeholderAT, basic, fuzzFormType},
+		"access_token_hint":       {"token=" + placeholderAT + "&token_type_hint=refresh_token", basic, fuzzFormType},
+		"refresh_token":           {"token=" + placeholderRT + "&token_type_hint=refresh_token", basic, fuzzFormType},
+		"literal_genuine":         {"token=" + q(e.seeds["genuine"]), basic, fuzzFormType},
+		"literal_es256":           {"token=" + q(fuzzES256Token) + post, "", fuzzFormType},
+		"tampered_payload":        {"token=" + q(e.seeds["tampered_payload"]), basic, fuzzFormType},
+		"tampered_signature":      {"token=" + q(e.seeds["tampered_signature"]), basic, fuzzFormType},
+		"non_canonical_signature": {"token=" + q(e.seeds["signature_non_canonical_base64"]), basic, fuzzFormType},
+		"plus_is_space":           {"token=" + parts[0] + "+." + parts[1] + "." + parts[2], basic, fuzzFormType},
+		"newline_inside":          {"token=" + parts[0] + "%0A." + parts[1] + "." + parts[2], basic, fuzzFormType},
+		"jws_json":                {"token=" + q(e.seeds["jws_json_with_dots"]), basic, fuzzFormType},
+		"alg_none":                {"token=" + q(e.seeds["alg_none"]), basic, fuzzFormType},
+		"refresh_tampered":        {"token=" + placeholderRT + "x", basic, fuzzFormType},
+		"two_tokens":              {"token=garbage&token=" + placeholderAT, basic, fuzzFormType},
+		"no_token":                {"token_type_hint=access_token", basic, fuzzFormType},
+		"no_client_auth":          {"token=" + placeholderAT, "", fuzzFormType},
+		"wrong_secret":            {"token=" + placeholderAT, fuzzBasic("fuzz-basic", "nope"), fuzzFormType},
+		"public_client":           {"token=" + placeholderAT + "&client_id=fuzz-public", "", fuzzFormType},
+		"code_client_basic":       {"token=" + placeholderRT, fuzzBasic("fuzz-code", e.secrets["fuzz-code"]), fuzzFormType},
 		"json_body":               {`{"token":"` + e.seeds["genuine"] + `"}`, basic, "application/json"},
-		"query_style_body":        {"?token=" + placeholderAT, basic, formType},
-		"huge_token":              {"token=" + strings.Repeat("A", maxTokenLength+1), basic, formType},
-		"dots_token":              {"token=..", basic, formType},
+		"query_style_body":        {"?token=" + placeholderAT, basic, fuzzFormType},
+		"huge_token":              {"token=" + strings.Repeat("A", maxTokenLength+1), basic, fuzzFormType},
+		"dots_token":              {"token=..", basic, fuzzFormType},
 		"bad_content_type":        {"token=" + placeholderAT, basic, "text/plain"},
 	}
 }

@@ -211,7 +211,7 @@ func (e *fuzzEnv) signClaims(typ string, claims map[string]any) string {
 	return e.signRaw(typ, b)
 }
 
-func with(claims map[string]any, kv ...any) map[string]any {
+func claimsWith(claims map[string]any, kv ...any) map[string]any {
 	out := make(map[string]any, len(claims))
 	for k, v := range claims {
 		out[k] = v
@@ -226,7 +226,7 @@ func with(claims map[string]any, kv ...any) map[string]any {
 	return out
 }
 
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+func fuzzB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 // signTokens signs the genuine seed tokens (and hostile payloads under the
 // real key), and derives unsigned hostile shapes from them.
@@ -235,31 +235,31 @@ func (e *fuzzEnv) signTokens() {
 	e.seeds["genuine"] = good
 	e.seeds["genuine_es256"] = fuzzES256Token
 	e.signed[fuzzES256Token] = true
-	e.seeds["genuine_extra_claims"] = e.signClaims(typAccessToken, with(fuzzClaims("01942176-8000-7000-8000-0000000000e0"),
+	e.seeds["genuine_extra_claims"] = e.signClaims(typAccessToken, claimsWith(fuzzClaims("01942176-8000-7000-8000-0000000000e0"),
 		"roles", []any{"admin", map[string]any{"nested": []any{1, 2, map[string]any{"deep": true}}}}, "tenant", "t1"))
-	e.seeds["genuine_application_typ"] = e.signRaw("application/at+jwt", mustJSON(fuzzClaims("01942176-8000-7000-8000-0000000000a0")))
+	e.seeds["genuine_application_typ"] = e.signRaw("application/at+jwt", fuzzJSON(fuzzClaims("01942176-8000-7000-8000-0000000000a0")))
 
 	// Signed with the real key, but with claims the provider must refuse.
 	base := fuzzClaims("01942176-8000-7000-8000-000000000bad")
-	e.seeds["signed_exp_string"] = e.signClaims(typAccessToken, with(base, "exp", "4102444800"))
-	e.seeds["signed_aud_number"] = e.signClaims(typAccessToken, with(base, "aud", 42))
-	e.seeds["signed_iss_object"] = e.signClaims(typAccessToken, with(base, "iss", map[string]any{"iss": fuzzIssuer}))
-	e.seeds["signed_wrong_issuer"] = e.signClaims(typAccessToken, with(base, "iss", "https://evil.example"))
-	e.seeds["signed_no_jti"] = e.signClaims(typAccessToken, with(base, "jti", nil))
-	e.seeds["signed_expired"] = e.signClaims(typAccessToken, with(base, "exp", fuzzIat+1))
-	e.seeds["signed_future_iat"] = e.signClaims(typAccessToken, with(base, "iat", int64(fuzzExp-10)))
+	e.seeds["signed_exp_string"] = e.signClaims(typAccessToken, claimsWith(base, "exp", "4102444800"))
+	e.seeds["signed_aud_number"] = e.signClaims(typAccessToken, claimsWith(base, "aud", 42))
+	e.seeds["signed_iss_object"] = e.signClaims(typAccessToken, claimsWith(base, "iss", map[string]any{"iss": fuzzIssuer}))
+	e.seeds["signed_wrong_issuer"] = e.signClaims(typAccessToken, claimsWith(base, "iss", "https://evil.example"))
+	e.seeds["signed_no_jti"] = e.signClaims(typAccessToken, claimsWith(base, "jti", nil))
+	e.seeds["signed_expired"] = e.signClaims(typAccessToken, claimsWith(base, "exp", fuzzIat+1))
+	e.seeds["signed_future_iat"] = e.signClaims(typAccessToken, claimsWith(base, "iat", int64(fuzzExp-10)))
 	e.seeds["signed_wrong_typ"] = e.signClaims("JWT", base)
 	e.seeds["signed_not_json"] = e.signRaw(typAccessToken, []byte("not json"))
 	e.seeds["signed_array"] = e.signRaw(typAccessToken, []byte(`[1,2,3]`))
 	// Duplicate claims: encoding/json keeps the last.
-	dup := strings.TrimSuffix(string(mustJSON(base)), "}") + `,"iss":"https://evil.example"}`
+	dup := strings.TrimSuffix(string(fuzzJSON(base)), "}") + `,"iss":"https://evil.example"}`
 	e.seeds["signed_duplicate_iss"] = e.signRaw(typAccessToken, []byte(dup))
-	dup2 := `{"iss":"https://evil.example",` + strings.TrimPrefix(string(mustJSON(base)), "{")
+	dup2 := `{"iss":"https://evil.example",` + strings.TrimPrefix(string(fuzzJSON(base)), "{")
 	e.seeds["signed_duplicate_iss_first"] = e.signRaw(typAccessToken, []byte(dup2))
 	// A registered claim spelled in another case (encoding/json matches
 	// names case-insensitively).
 	e.seeds["signed_case_folded_client_id"] = e.signRaw(typAccessToken,
-		[]byte(strings.TrimSuffix(string(mustJSON(base)), "}")+`,"CLIENT_ID":"fuzz-post","ſub":"admin"}`))
+		[]byte(strings.TrimSuffix(string(fuzzJSON(base)), "}")+`,"CLIENT_ID":"fuzz-post","ſub":"admin"}`))
 
 	// Unsigned hostile shapes derived from the genuine token.
 	parts := strings.Split(good, ".")
@@ -273,22 +273,22 @@ func (e *fuzzEnv) signTokens() {
 		}
 		return string(b)
 	}
-	e.seeds["tampered_header"] = b64(`{"alg":"EdDSA","kid":"`+fuzzEdKID+`","typ":"JWT"}`) + "." + payload + "." + sig
-	e.seeds["tampered_payload"] = hdr + "." + b64(`{"iss":"`+fuzzIssuer+`","sub":"admin","client_id":"fuzz-basic","jti":"x","exp":4102444800}`) + "." + sig
+	e.seeds["tampered_header"] = fuzzB64(`{"alg":"EdDSA","kid":"`+fuzzEdKID+`","typ":"JWT"}`) + "." + payload + "." + sig
+	e.seeds["tampered_payload"] = hdr + "." + fuzzB64(`{"iss":"`+fuzzIssuer+`","sub":"admin","client_id":"fuzz-basic","jti":"x","exp":4102444800}`) + "." + sig
 	e.seeds["tampered_signature"] = hdr + "." + payload + "." + flip(sig, 10)
 	e.seeds["tampered_signature_last_char"] = hdr + "." + payload + "." + flip(sig, len(sig)-1)
 	e.seeds["signature_non_canonical_base64"] = hdr + "." + payload + "." + sig[:len(sig)-1] + nonCanonicalTail(sig)
-	e.seeds["alg_none"] = b64(`{"alg":"none","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "."
-	e.seeds["alg_none_sig_kept"] = b64(`{"alg":"none","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
-	e.seeds["alg_es256_with_ed_kid"] = b64(`{"alg":"ES256","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
-	e.seeds["alg_eddsa_with_es_kid"] = b64(`{"alg":"EdDSA","kid":"`+fuzzESKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
-	e.seeds["alg_hs256"] = b64(`{"alg":"HS256","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + b64(strings.Repeat("k", 32))
-	e.seeds["unknown_kid"] = b64(`{"alg":"EdDSA","kid":"nope","typ":"at+jwt"}`) + "." + payload + "." + sig
-	e.seeds["header_wrong_types"] = b64(`{"alg":["EdDSA"],"kid":7,"typ":{"t":"at+jwt"},"crit":"x"}`) + "." + payload + "." + sig
-	e.seeds["header_crit"] = b64(`{"alg":"EdDSA","kid":"`+fuzzEdKID+`","typ":"at+jwt","crit":["exp"]}`) + "." + payload + "." + sig
-	e.seeds["payload_wrong_types"] = hdr + "." + b64(`{"iss":1,"sub":{"a":[]},"aud":42,"exp":"soon","iat":true,"jti":null,"client_id":[1]}`) + "." + sig
-	e.seeds["payload_duplicate_claims"] = hdr + "." + b64(`{"iss":"x","iss":"`+fuzzIssuer+`","exp":1,"exp":4102444800,"jti":"a","client_id":"b"}`) + "." + sig
-	e.seeds["payload_deeply_nested"] = hdr + "." + b64(strings.Repeat(`{"a":`, 900)+"1"+strings.Repeat("}", 900)) + "." + sig
+	e.seeds["alg_none"] = fuzzB64(`{"alg":"none","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "."
+	e.seeds["alg_none_sig_kept"] = fuzzB64(`{"alg":"none","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
+	e.seeds["alg_es256_with_ed_kid"] = fuzzB64(`{"alg":"ES256","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
+	e.seeds["alg_eddsa_with_es_kid"] = fuzzB64(`{"alg":"EdDSA","kid":"`+fuzzESKID+`","typ":"at+jwt"}`) + "." + payload + "." + sig
+	e.seeds["alg_hs256"] = fuzzB64(`{"alg":"HS256","kid":"`+fuzzEdKID+`","typ":"at+jwt"}`) + "." + payload + "." + fuzzB64(strings.Repeat("k", 32))
+	e.seeds["unknown_kid"] = fuzzB64(`{"alg":"EdDSA","kid":"nope","typ":"at+jwt"}`) + "." + payload + "." + sig
+	e.seeds["header_wrong_types"] = fuzzB64(`{"alg":["EdDSA"],"kid":7,"typ":{"t":"at+jwt"},"crit":"x"}`) + "." + payload + "." + sig
+	e.seeds["header_crit"] = fuzzB64(`{"alg":"EdDSA","kid":"`+fuzzEdKID+`","typ":"at+jwt","crit":["exp"]}`) + "." + payload + "." + sig
+	e.seeds["payload_wrong_types"] = hdr + "." + fuzzB64(`{"iss":1,"sub":{"a":[]},"aud":42,"exp":"soon","iat":true,"jti":null,"client_id":[1]}`) + "." + sig
+	e.seeds["payload_duplicate_claims"] = hdr + "." + fuzzB64(`{"iss":"x","iss":"`+fuzzIssuer+`","exp":1,"exp":4102444800,"jti":"a","client_id":"b"}`) + "." + sig
+	e.seeds["payload_deeply_nested"] = hdr + "." + fuzzB64(strings.Repeat(`{"a":`, 900)+"1"+strings.Repeat("}", 900)) + "." + sig
 	e.seeds["whitespace_inside"] = hdr + "\n." + payload + " ." + sig
 	e.seeds["whitespace_around"] = " \t" + good + "\r\n"
 	e.seeds["padded_base64"] = hdr + "==." + payload + "." + sig
@@ -302,7 +302,7 @@ func (e *fuzzEnv) signTokens() {
 	e.seeds["non_utf8"] = "\xff\xfe.\x00\x01.\x80"
 	e.seeds["huge"] = strings.Repeat("A", maxTokenLength+1) + ".b.c"
 	e.seeds["just_under_limit"] = hdr + "." + payload + "." + sig + strings.Repeat("A", maxTokenLength-len(good)-1)
-	e.seeds["payload_null"] = hdr + "." + b64("null") + "." + sig
+	e.seeds["payload_null"] = hdr + "." + fuzzB64("null") + "." + sig
 }
 
 // nonCanonicalTail returns a last character for a base64url segment that
@@ -323,7 +323,7 @@ func nonCanonicalTail(seg string) string {
 	return string(alphabet[last|(1<<unused-1)])
 }
 
-func mustJSON(v any) []byte {
+func fuzzJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
@@ -336,7 +336,7 @@ func mustJSON(v any) []byte {
 func (e *fuzzEnv) issueTokens() {
 	e.tb.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api"}}
-	code, m := e.do(PathToken, []byte(form.Encode()), basicAuth("fuzz-basic", e.secrets["fuzz-basic"]), formType)
+	code, m := e.do(PathToken, []byte(form.Encode()), fuzzBasic("fuzz-basic", e.secrets["fuzz-basic"]), fuzzFormType)
 	if code != 200 {
 		e.tb.Fatalf("client_credentials: %d %v", code, m)
 	}
@@ -364,7 +364,7 @@ func (e *fuzzEnv) issueTokens() {
 		e.tb.Fatalf("NewAuthorizeResponse: %v", fosite.ErrorToRFC6749Error(err).WithExposeDebug(true).GetDescription())
 	}
 	form = url.Values{"grant_type": {"authorization_code"}, "code": {resp.GetCode()}, "redirect_uri": {"http://127.0.0.1/cb"}, "code_verifier": {verifier}}
-	code, m = e.do(PathToken, []byte(form.Encode()), basicAuth("fuzz-code", e.secrets["fuzz-code"]), formType)
+	code, m = e.do(PathToken, []byte(form.Encode()), fuzzBasic("fuzz-code", e.secrets["fuzz-code"]), fuzzFormType)
 	if code != 200 || m["refresh_token"] == nil {
 		e.tb.Fatalf("code exchange: %d %v", code, m)
 	}
@@ -373,9 +373,9 @@ func (e *fuzzEnv) issueTokens() {
 	e.signed[e.rt] = true
 }
 
-const formType = "application/x-www-form-urlencoded"
+const fuzzFormType = "application/x-www-form-urlencoded"
 
-func basicAuth(id, secret string) string {
+func fuzzBasic(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
@@ -417,10 +417,10 @@ func (e *fuzzEnv) expand(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte(placeholderRT), []byte(url.QueryEscape(e.rt)))
 }
 
-// headerValue returns v as a server would see it, and false when a client
+// fuzzHeaderValue returns v as a server would see it, and false when a client
 // could not send it at all (net/http refuses control characters other than
 // tab in header values; surrounding blanks are trimmed).
-func headerValue(v string) (string, bool) {
+func fuzzHeaderValue(v string) (string, bool) {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
 			return "", false
@@ -482,9 +482,9 @@ func (e *fuzzEnv) anyGenuineClient(body []byte, auth, contentType string) bool {
 	return false
 }
 
-// formToken returns the token parameter as the introspection handler
+// fuzzFormToken returns the token parameter as the introspection handler
 // reads it (url-encoded body only).
-func formToken(body []byte, contentType string) string {
+func fuzzFormToken(body []byte, contentType string) string {
 	req := newFuzzRequest("/", body, "", contentType)
 	if err := req.ParseForm(); err != nil {
 		return ""

@@ -47,8 +47,11 @@ func (h ClientSecretHasher) Compare(_ context.Context, hash, secret []byte) erro
 	if !ok {
 		return ErrMalformed
 	}
+	// Only the canonical encoding Hash writes: the decoder alone would also
+	// take CR/LF anywhere and non-zero padding bits, so many strings would
+	// match one secret.
 	want, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil {
+	if err != nil || base64.RawURLEncoding.EncodeToString(want) != enc {
 		return ErrMalformed
 	}
 	mk, ok := h.Keyring.byID[id]

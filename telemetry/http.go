@@ -65,7 +65,9 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
+	// 1xx responses other than 101 are interim (RFC 9110 §15.2): the final
+	// status is still to come.
+	if !w.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status, w.wrote = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)
