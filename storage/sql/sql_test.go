@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
+	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/sql"
 	"github.com/authd/authd/storage/storagetest"
@@ -449,4 +450,34 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("CreateClient after concurrent Migrate: %v", err)
 		}
 	})
+}
+
+func TestTxFromContext(t *testing.T) {
+	for name, url := range map[string]string{"sqlite": testdb.SQLite(t), "postgres": testdb.Postgres(t)} {
+		t.Run(name, func(t *testing.T) {
+			s, err := sql.Open(url, sql.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			if _, ok := sql.TxFromContext(ctx); ok {
+				t.Fatal("a plain context carries a transaction")
+			}
+			txCtx, err := s.BeginTX(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, ok := sql.TxFromContext(txCtx)
+			if !ok || tx == nil {
+				t.Fatal("no *sql.Tx in the transaction's context")
+			}
+			if _, err := tx.ExecContext(txCtx, "SELECT 1"); err != nil {
+				t.Fatalf("the *sql.Tx does not work: %v", err)
+			}
+			if err := s.Rollback(txCtx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

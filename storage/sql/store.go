@@ -249,3 +249,20 @@ type txDB = *gorm.DB
 const timeMilli = time.Millisecond
 
 func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// TxFromContext returns the database/sql transaction carried by ctx (see
+// BeginTX), so that other code on the same database (the job queue) can
+// write inside it. On SQLite that is a must: the transaction holds the
+// only write lock, and a write on another connection would wait for it.
+func TxFromContext(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return nil, false
+	}
+	pool := tx.Statement.ConnPool
+	if p, ok := pool.(*gorm.PreparedStmtTX); ok {
+		pool = p.Tx
+	}
+	sqlTx, ok := pool.(*sql.Tx)
+	return sqlTx, ok
+}
