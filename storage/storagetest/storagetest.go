@@ -129,6 +129,7 @@ func RunTests(t *testing.T, newStore Factory) {
 		{"Transactions", txTests},
 		{"Concurrency", concurrencyTests},
 		{"DeleteExpired", deleteExpiredTests},
+		{"Sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,323 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Options configure a Client. The zero value is usable.
+type Options struct {
+	// Prefix starts every key authd reads or writes, so that deployments
+	// (or tests) can share one Redis. Default "authd:".
+	Prefix string
+	// Timeout bounds every command: a Redis that stalls never holds a
+	// request longer than this. Default 200 ms.
+	Timeout time.Duration
+	// DialTimeout bounds connecting (and each reconnection attempt).
+	// Default 2 s.
+	DialTimeout time.Duration
+	// CacheTTL caps how long an answer stays in the client-side cache;
+	// Redis's invalidation messages normally evict it much sooner.
+	// Default 30 s.
+	CacheTTL time.Duration
+	// CacheBytes is the client-side cache size per connection. Default
+	// 32 MiB.
+	CacheBytes int
+	// TLSConfig, when set, is used for the TLS schemes instead of the
+	// system roots (a private CA, client certificates). Its ServerName is
+	// filled in from the URL for single-node URLs when empty.
+	TLSConfig *tls.Config
+	// Logger receives state changes (Redis lost, Redis back); discarded
+	// when nil.
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultPrefix      = "authd:"
+	DefaultTimeout     = 200 * time.Millisecond
+	DefaultDialTimeout = 2 * time.Second
+	DefaultCacheTTL    = 30 * time.Second
+	DefaultCacheBytes  = 32 << 20
+)
+
+func (o Options) withDefaults() (Options, error) {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Timeout", o.Timeout}, {"DialTimeout", o.DialTimeout}, {"CacheTTL", o.CacheTTL}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("redis: %s must not be negative, got %v", d.name, d.v))
+		}
+	}
+	if o.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("redis: CacheBytes must not be negative, got %d", o.CacheBytes))
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = DefaultCacheTTL
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, errors.Join(errs...)
+}
+
+// Client is a connection to one Redis deployment (a single server, a
+// Sentinel-managed primary or a Cluster), shared by the revocation set,
+// the session store and the rate limiter built on it. It tracks whether
+// Redis is reachable: after a failure it probes in the background until
+// Redis answers again, and the parts built on it fall back meanwhile.
+//
+// Safe for concurrent use.
+type Client struct {
+	rc       rueidis.Client
+	prefix   string
+	timeout  time.Duration
+	cacheTTL time.Duration
+	log      *slog.Logger
+	url      string // redacted
+
+	// down is set while Redis is considered unreachable.
+	down atomic.Bool
+	mu   sync.Mutex
+	// downErr and downSince describe the outage while down. Guarded by mu.
+	downErr   error
+	downSince time.Time
+	// probing is set while the prober runs. Guarded by mu.
+	probing bool
+	// onUp are called (without mu) each time Redis is back. Guarded by mu.
+	onUp []func()
+
+	ctx    context.Context // ends when the client is closed
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open connects to Redis at rawURL and checks that it answers. It fails
+// when Redis cannot be reached, so that a wrong URL or password surfaces at
+// start-up; once open, outages are survived (see the package
+// documentation).
+func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	copt, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	copt.Dialer.Timeout = opts.DialTimeout
+	copt.CacheSizeEachConn = opts.CacheBytes
+	// Tear down a connection that stops answering well before the OS
+	// would; commands themselves are bounded by Timeout.
+	copt.ConnWriteTimeout = max(10*opts.Timeout, 2*time.Second)
+	// One connection per node: rueidis pipelines concurrent commands on it
+	// anyway, there is one client-side cache to keep warm, and a check's
+	// entries are served from it without fanning out to goroutines.
+	copt.PipelineMultiplex = -1
+	if copt.ClientName == "" {
+		copt.ClientName = "authd"
+	}
+	if opts.TLSConfig != nil && copt.TLSConfig != nil {
+		t := opts.TLSConfig.Clone()
+		if t.ServerName == "" {
+			t.ServerName = copt.TLSConfig.ServerName
+		}
+		copt.TLSConfig = t
+		if copt.Sentinel.TLSConfig != nil {
+			copt.Sentinel.TLSConfig = t.Clone()
+		}
+	}
+	redacted := redactURL(rawURL)
+	rc, err := rueidis.NewClient(copt)
+	if err != nil {
+		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{rc: rc, prefix: opts.Prefix, timeout: opts.Timeout, cacheTTL: opts.CacheTTL, log: opts.Logger,
+		url: redacted, ctx: cctx, cancel: cancel}
+	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer pcancel()
+	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis: %s does not answer: %w", redacted, err)
+	}
+	return c, nil
+}
+
+// Ping checks that Redis answers within the timeout; for /readyz.
+func (c *Client) Ping(ctx context.Context) error {
+	cctx, cancel := c.cmdContext(ctx)
+	defer cancel()
+	err := c.rc.Do(cctx, c.rc.B().Ping().Build()).Error()
+	if err == nil {
+		c.markUp()
+		return nil
+	}
+	c.failed(ctx, err)
+	return fmt.Errorf("redis: ping %s: %w", c.url, err)
+}
+
+// Healthy returns nil while Redis is reachable, and otherwise an error
+// saying since when and why it is not.
+func (c *Client) Healthy() error {
+	if !c.down.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Errorf("redis %s unreachable since %s: %w", c.url, c.downSince.UTC().Format(time.RFC3339), c.downErr)
+}
+
+// Close stops the background prober and closes the connections. The
+// parts built on the client must be closed first.
+func (c *Client) Close() {
+	c.cancel()
+	c.rc.Close()
+	c.wg.Wait()
+}
+
+// key returns the full name of a key.
+func (c *Client) key(parts ...string) string {
+	return c.prefix + strings.Join(parts, ":")
+}
+
+// cmdContext bounds one command by the client's timeout.
+func (c *Client) cmdContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// available reports whether Redis is worth asking.
+func (c *Client) available() bool { return !c.down.Load() }
+
+// onRecover registers f to be called each time Redis is back.
+func (c *Client) onRecover(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onUp = append(c.onUp, f)
+}
+
+// failed classifies err from a command run under a context derived (by
+// cmdContext) from parent: it returns true, and marks Redis unreachable,
+// when err says Redis cannot serve us (network errors, our own timeout, a
+// server loading or failing over). Redis nil, data errors (WRONGTYPE, a
+// script error) and the caller's context ending are not outages.
+func (c *Client) failed(parent context.Context, err error) bool {
+	if !unavailable(err) || parent.Err() != nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	c.markDown(err)
+	return true
+}
+
+func unavailable(err error) bool {
+	if err == nil || rueidis.IsRedisNil(err) {
+		return false
+	}
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		if re.IsLoading() || re.IsClusterDown() || re.IsTryAgain() {
+			return true
+		}
+		msg := re.Error()
+		for _, p := range []string{"MASTERDOWN", "READONLY", "NOREPLICAS", "OOM", "BUSY", "NOAUTH", "WRONGPASS", "NOPERM"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func (c *Client) markDown(err error) {
+	if c.ctx.Err() != nil {
+		return // closed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.down.Load() {
+		c.down.Store(true)
+		c.downErr, c.downSince = err, time.Now()
+		c.log.Warn("redis unreachable; revocation checks and rate limits fall back to this process until it is back",
+			"redis", c.url, "err", err)
+	}
+	if !c.probing {
+		c.probing = true
+		c.wg.Add(1)
+		go c.probe()
+	}
+}
+
+func (c *Client) markUp() {
+	c.mu.Lock()
+	if !c.down.Load() {
+		c.mu.Unlock()
+		return
+	}
+	c.down.Store(false)
+	since := c.downSince
+	hooks := append([]func(){}, c.onUp...)
+	c.mu.Unlock()
+	c.log.Info("redis reachable again", "redis", c.url, "down_for", time.Since(since).Round(time.Millisecond))
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// Prober backoff.
+const (
+	probeFirst = 50 * time.Millisecond
+	probeMax   = time.Second
+)
+
+// probe pings Redis with backoff until it answers or the client closes.
+func (c *Client) probe() {
+	defer c.wg.Done()
+	delay := probeFirst
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := c.cmdContext(c.ctx)
+		err := c.rc.Do(ctx, c.rc.B().Ping().Build()).Error()
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			c.probing = false
+			c.mu.Unlock()
+			c.markUp()
+			return
+		}
+		c.mu.Lock()
+		c.downErr = err
+		c.mu.Unlock()
+		delay = min(2*delay, probeMax)
+		t.Reset(delay)
+	}
+}

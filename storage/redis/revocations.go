@@ -1,0 +1,545 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/memory"
+)
+
+// RevocationSet is the revocation set shared by every replica through
+// Redis, with the method set of memory.RevocationSet so that the provider
+// can take either.
+//
+// Each entry is the string key <prefix>rev:<kind>:<value>, holding its
+// RevokedAt in Unix milliseconds and expiring at its ExpiresAt. Revoked
+// reads the entries a token could match through rueidis's server-assisted
+// client-side cache: once warm, a check makes no round trip, and Redis
+// pushes an invalidation to every replica holding a key when anyone writes
+// it.
+//
+// Beside Redis the set keeps an in-process mirror (a memory.RevocationSet)
+// holding every entry this process added, and every revoked answer it read
+// from Redis for as long as that answer was fresh in the cache. Revoked
+// consults the mirror first, and only the mirror while Redis is
+// unreachable. See the package documentation for the failure behaviour.
+//
+// Safe for concurrent use.
+type RevocationSet struct {
+	c      *Client
+	mirror *memory.RevocationSet
+
+	mu sync.Mutex
+	// pending are entries still to be written to Redis. Guarded by mu.
+	pending map[revKey]revTimes
+	// recent are entries this process wrote lately, so that adding them
+	// again (the database poll re-reads a few seconds) costs no write.
+	// Guarded by mu.
+	recent map[revKey]recentWrite
+
+	// flushMu serialises flushes, so that Flush returns only once what was
+	// pending when it was called, including writes in flight, is done.
+	flushMu sync.Mutex
+
+	wake chan struct{} // capacity 1: the writer has work
+	done chan struct{} // closed by Close
+	wg   sync.WaitGroup
+
+	stats revStats
+}
+
+type revKey struct {
+	kind  storage.RevocationKind
+	value string
+}
+
+type revTimes struct{ revokedAtMs, expiresAtMs int64 }
+
+func (a revTimes) covers(b revTimes) bool {
+	return a.revokedAtMs >= b.revokedAtMs && a.expiresAtMs >= b.expiresAtMs
+}
+
+func (a revTimes) merge(b revTimes) revTimes {
+	return revTimes{max(a.revokedAtMs, b.revokedAtMs), max(a.expiresAtMs, b.expiresAtMs)}
+}
+
+type recentWrite struct {
+	revTimes
+	at time.Time
+}
+
+type revStats struct {
+	checks, lookups, roundTrips, cacheMisses, errors, untrusted, degraded, writes atomic.Uint64
+}
+
+// RevocationStats counts what Revoked did, for metrics and tests.
+type RevocationStats struct {
+	// Checks is the number of Revoked calls.
+	Checks uint64
+	// Lookups is how many of them consulted Redis (through its cache);
+	// the others were answered by the mirror alone.
+	Lookups uint64
+	// RoundTrips is how many lookups had to ask Redis for at least one
+	// entry (the rest were served entirely from the client-side cache).
+	RoundTrips uint64
+	// CacheMisses is how many entries were read from Redis rather than
+	// from the client-side cache.
+	CacheMisses uint64
+	// Errors is how many lookups failed; those were answered by the
+	// mirror.
+	Errors uint64
+	// Untrusted is how many entries held a value authd could not have
+	// written; they were treated as absent.
+	Untrusted uint64
+	// Degraded is how many checks skipped Redis because it was
+	// unreachable.
+	Degraded uint64
+	// Writes is how many entries were written to Redis.
+	Writes uint64
+	// Pending is how many entries wait to be written to Redis.
+	Pending int
+}
+
+// revKinds are the kinds of entries, in the order Revoked looks them up.
+var revKinds = []storage.RevocationKind{storage.RevokeToken, storage.RevokeGrant, storage.RevokeSession,
+	storage.RevokeSubject, storage.RevokeClientSubject}
+
+// maxFutureRevokedAt is how far past this process's clock a RevokedAt
+// read from Redis may be and still be trusted (replicas' clocks differ a
+// little, never by this much).
+const maxFutureRevokedAt = time.Hour
+
+// recentWindow is how long a written entry is remembered to absorb
+// repeated adds: well past the provider's poll overlap (5 s). Entries are
+// forgotten by Sweep.
+const recentWindow = 20 * time.Second
+
+// writeBatch bounds the entries written in one pipelined round trip.
+const writeBatch = 256
+
+// retryEvery is how often the writer retries entries that failed to be
+// written for a reason other than Redis being unreachable.
+const retryEvery = time.Second
+
+// NewRevocationSet returns the set kept in c's Redis. Close it before c.
+func NewRevocationSet(c *Client) *RevocationSet {
+	s := &RevocationSet{c: c, mirror: memory.NewRevocationSet(), pending: map[revKey]revTimes{},
+		recent: map[revKey]recentWrite{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.onRecover(s.signal)
+	s.wg.Add(1)
+	go s.writer()
+	return s
+}
+
+func (s *RevocationSet) entryKey(kind storage.RevocationKind, value string) string {
+	return s.c.prefix + "rev:" + string(kind) + ":" + value
+}
+
+func (s *RevocationSet) epochKey() string   { return s.c.prefix + "rev:epoch" }
+func (s *RevocationSet) rebuildKey() string { return s.c.prefix + "rev:rebuilding" }
+
+// Add records r: at once in the mirror, and in Redis by a background
+// writer (which batches, and retries until Redis takes it). For an
+// existing (kind, value) the later times win, here and in Redis. It never
+// blocks on Redis.
+func (s *RevocationSet) Add(r storage.Revocation) {
+	if !knownKind(r.Kind) {
+		return // an unknown kind matches nothing
+	}
+	s.mirror.Add(r)
+	k, t := revKey{r.Kind, r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
+	s.mu.Lock()
+	if w, ok := s.recent[k]; ok && w.covers(t) {
+		s.mu.Unlock()
+		return
+	}
+	if p, ok := s.pending[k]; ok {
+		t = t.merge(p)
+	}
+	s.pending[k] = t
+	s.mu.Unlock()
+	s.signal()
+}
+
+func knownKind(k storage.RevocationKind) bool {
+	for _, kind := range revKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *RevocationSet) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writer writes pending entries whenever there are some and Redis is
+// reachable.
+func (s *RevocationSet) writer() {
+	defer s.wg.Done()
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+		if s.c.available() {
+			_ = s.flush(s.c.ctx)
+		}
+	}
+}
+
+// Flush writes the pending entries now, and reports an error if some are
+// still pending afterwards.
+func (s *RevocationSet) Flush(ctx context.Context) error {
+	return s.flush(ctx)
+}
+
+func (s *RevocationSet) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	batch := s.pending
+	if len(batch) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.pending = map[revKey]revTimes{}
+	s.mu.Unlock()
+
+	keys := make([]revKey, 0, len(batch))
+	for k := range batch {
+		keys = append(keys, k)
+	}
+	var errs []error
+	for len(keys) > 0 {
+		n := min(len(keys), writeBatch)
+		if err := s.write(ctx, keys[:n], batch); err != nil {
+			errs = append(errs, err)
+		}
+		keys = keys[n:]
+	}
+	return errors.Join(errs...)
+}
+
+// write writes the entries keys of batch in one round trip; those that
+// fail go back to pending.
+func (s *RevocationSet) write(ctx context.Context, keys []revKey, batch map[revKey]revTimes) error {
+	now := time.Now()
+	trustUntil := strconv.FormatInt(now.Add(maxFutureRevokedAt).UnixMilli(), 10)
+	execs := make([]rueidis.LuaExec, 0, len(keys))
+	live := make([]revKey, 0, len(keys))
+	for _, k := range keys {
+		t := batch[k]
+		ttl := t.expiresAtMs - now.UnixMilli()
+		if ttl <= 0 {
+			continue // expired meanwhile: nothing to share
+		}
+		live = append(live, k)
+		execs = append(execs, rueidis.LuaExec{Keys: []string{s.entryKey(k.kind, k.value)},
+			Args: []string{strconv.FormatInt(t.revokedAtMs, 10), strconv.FormatInt(ttl, 10), trustUntil}})
+	}
+	if len(execs) == 0 {
+		return nil
+	}
+	cctx, cancel := s.c.cmdContext(ctx)
+	defer cancel()
+	res := addRevocationScript.execMulti(cctx, s.c.rc, execs)
+	var firstErr error
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range res {
+		k, t := live[i], batch[live[i]]
+		if err := r.Error(); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			if p, ok := s.pending[k]; ok {
+				t = t.merge(p)
+			}
+			s.pending[k] = t
+			continue
+		}
+		s.recent[k] = recentWrite{t, now}
+		s.stats.writes.Add(1)
+	}
+	if firstErr != nil {
+		s.c.failed(ctx, firstErr)
+		return fmt.Errorf("redis: write %d revocation entries: %w", len(s.pending), firstErr)
+	}
+	return nil
+}
+
+// Revoked reports whether any entry matches t: one the mirror holds, or
+// one in Redis (through the client-side cache). now is used for the
+// mirror's expiry; Redis expires its entries itself. While Redis is
+// unreachable only the mirror answers.
+func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
+	s.stats.checks.Add(1)
+	if s.mirror.Revoked(t, now) {
+		return true
+	}
+	if !s.c.available() {
+		s.stats.degraded.Add(1)
+		return false
+	}
+	var kinds [5]storage.RevocationKind
+	var values [5]string
+	var cmds [5]rueidis.CacheableTTL
+	n := 0
+	lookup := func(kind storage.RevocationKind, v string) {
+		if v == "" {
+			return
+		}
+		kinds[n], values[n] = kind, v
+		cmds[n] = rueidis.CT(s.c.rc.B().Get().Key(s.entryKey(kind, v)).Cache(), s.c.cacheTTL)
+		n++
+	}
+	lookup(storage.RevokeToken, t.JTI)
+	lookup(storage.RevokeGrant, t.GrantID)
+	lookup(storage.RevokeSession, t.SessionID)
+	lookup(storage.RevokeSubject, t.Subject)
+	if t.ClientID != "" && t.Subject != "" {
+		lookup(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject))
+	}
+	if n == 0 {
+		return false
+	}
+	s.stats.lookups.Add(1)
+	ctx, cancel := s.c.cmdContext(context.Background())
+	res := s.c.rc.DoMultiCache(ctx, cmds[:n]...)
+	cancel()
+	revoked, misses, failed := false, 0, false
+	for i, r := range res {
+		v, err := r.ToString()
+		if err != nil {
+			if !rueidis.IsRedisNil(err) {
+				failed = true
+				s.c.failed(context.Background(), err)
+			} else if !r.IsCacheHit() {
+				misses++
+			}
+			continue
+		}
+		if !r.IsCacheHit() {
+			misses++
+		}
+		at, ok := trustedRevokedAt(v, time.Now())
+		if !ok {
+			s.stats.untrusted.Add(1)
+			continue
+		}
+		switch kinds[i] {
+		case storage.RevokeSubject, storage.RevokeClientSubject:
+			if t.IssuedAtMs > at {
+				continue // issued after the cut-off
+			}
+		}
+		revoked = true
+		s.learn(kinds[i], values[i], at, r.CachePXAT())
+	}
+	if misses > 0 {
+		s.stats.roundTrips.Add(1)
+		s.stats.cacheMisses.Add(uint64(misses))
+	}
+	if failed {
+		s.stats.errors.Add(1)
+	}
+	return revoked
+}
+
+// trustedRevokedAt parses an entry's value: a RevokedAt in Unix ms that is
+// not negative and not far in the future.
+func trustedRevokedAt(v string, now time.Time) (int64, bool) {
+	at, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || at < 0 || at > now.Add(maxFutureRevokedAt).UnixMilli() {
+		return 0, false
+	}
+	return at, true
+}
+
+// learn keeps a revoked answer read from Redis in the mirror until the
+// cache would have held it (pxat, Unix ms), so that it survives losing
+// Redis. A revocation never becomes untrue before it expires, so keeping
+// it is safe.
+func (s *RevocationSet) learn(kind storage.RevocationKind, value string, at, pxat int64) {
+	exp := time.UnixMilli(pxat)
+	if pxat <= 0 {
+		exp = time.Now().Add(s.c.cacheTTL)
+	}
+	s.mirror.Add(storage.Revocation{Kind: kind, Value: value, RevokedAt: time.UnixMilli(at), ExpiresAt: exp})
+}
+
+// Sweep forgets mirrored entries that expired before now, and the write
+// bookkeeping that is no longer needed; it returns how many mirrored
+// entries it forgot. Redis expires its entries itself.
+func (s *RevocationSet) Sweep(now time.Time) int {
+	n := s.mirror.Sweep(now)
+	wall := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, w := range s.recent {
+		if wall.Sub(w.at) > recentWindow || w.expiresAtMs <= wall.UnixMilli() {
+			delete(s.recent, k)
+		}
+	}
+	for k, p := range s.pending {
+		if p.expiresAtMs <= wall.UnixMilli() {
+			delete(s.pending, k)
+		}
+	}
+	return n
+}
+
+// Len returns the number of entries in the mirror: those this process
+// added or recently read as revoked. Redis may hold many more.
+func (s *RevocationSet) Len() int { return s.mirror.Len() }
+
+// Healthy returns nil while Redis is reachable, and otherwise why checks
+// are answered by this process alone.
+func (s *RevocationSet) Healthy() error {
+	if err := s.c.Healthy(); err != nil {
+		s.mu.Lock()
+		n := len(s.pending)
+		s.mu.Unlock()
+		return fmt.Errorf("revocation set degraded: answering from this process's own revocations (%d not yet shared): %w", n, err)
+	}
+	return nil
+}
+
+// Stats returns counters of what the set did.
+func (s *RevocationSet) Stats() RevocationStats {
+	s.mu.Lock()
+	pending := len(s.pending)
+	s.mu.Unlock()
+	return RevocationStats{Checks: s.stats.checks.Load(), Lookups: s.stats.lookups.Load(),
+		RoundTrips: s.stats.roundTrips.Load(), CacheMisses: s.stats.cacheMisses.Load(), Errors: s.stats.errors.Load(),
+		Untrusted: s.stats.untrusted.Load(), Degraded: s.stats.degraded.Load(), Writes: s.stats.writes.Load(), Pending: pending}
+}
+
+// NeedsRebuild reports whether Redis has lost the set: its epoch key,
+// written by Rebuild, is missing (after a flush, or a restart without
+// persistence, or on a fresh Redis). The check goes through the
+// client-side cache, so calling it every poll costs nothing until Redis
+// changes. It returns false when Redis cannot be asked.
+//
+// On a Cluster the epoch lives on one shard: a shard that loses its data
+// alone is not detected.
+func (s *RevocationSet) NeedsRebuild(ctx context.Context) bool {
+	if !s.c.available() {
+		return false
+	}
+	cctx, cancel := s.c.cmdContext(ctx)
+	defer cancel()
+	err := s.c.rc.DoCache(cctx, s.c.rc.B().Get().Key(s.epochKey()).Cache(), s.c.cacheTTL).Error()
+	if rueidis.IsRedisNil(err) {
+		return true
+	}
+	if err != nil {
+		s.c.failed(ctx, err)
+	}
+	return false
+}
+
+// ErrRebuildInterrupted is returned by Rebuild when Redis lost its data
+// again while the set was being rebuilt; rebuild again.
+var ErrRebuildInterrupted = errors.New("redis: revocation set lost during rebuild")
+
+// Rebuild writes revs (every live entry of the durable copy) to Redis and
+// the mirror, then marks the set complete so that NeedsRebuild turns
+// false. Replicas rebuilding at once do no harm: entries merge.
+func (s *RevocationSet) Rebuild(ctx context.Context, revs []storage.Revocation) error {
+	token := make([]byte, 8)
+	rand.Read(token)
+	marker := hex.EncodeToString(token)
+	cctx, cancel := s.c.cmdContext(ctx)
+	err := s.c.rc.Do(cctx, s.c.rc.B().Set().Key(s.rebuildKey()).Value(marker).Px(10*time.Minute).Build()).Error()
+	cancel()
+	if err != nil {
+		s.c.failed(ctx, err)
+		return fmt.Errorf("redis: rebuild revocation set: %w", err)
+	}
+	batch := map[revKey]revTimes{}
+	for _, r := range revs {
+		if !knownKind(r.Kind) {
+			continue
+		}
+		s.mirror.Add(r)
+		k, t := revKey{r.Kind, r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
+		if p, ok := batch[k]; ok {
+			t = t.merge(p)
+		}
+		batch[k] = t
+	}
+	s.mu.Lock()
+	clear(s.recent) // what was written before the loss is gone
+	s.mu.Unlock()
+	keys := make([]revKey, 0, len(batch))
+	for k := range batch {
+		keys = append(keys, k)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), writeBatch)
+		if err := s.write(ctx, keys[:n], batch); err != nil {
+			return fmt.Errorf("redis: rebuild revocation set: %w", err)
+		}
+		keys = keys[n:]
+	}
+	if err := s.flush(ctx); err != nil { // what this process added meanwhile
+		return fmt.Errorf("redis: rebuild revocation set: %w", err)
+	}
+	cctx, cancel = s.c.cmdContext(ctx)
+	defer cancel()
+	got, err := s.c.rc.Do(cctx, s.c.rc.B().Get().Key(s.rebuildKey()).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return ErrRebuildInterrupted
+	}
+	if err == nil && got != marker {
+		// Another replica started rebuilding after us: its rebuild covers
+		// everything, and it marks the set complete.
+		return nil
+	}
+	if err == nil {
+		epoch := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		err = s.c.rc.Do(cctx, s.c.rc.B().Set().Key(s.epochKey()).Value(epoch).Build()).Error()
+	}
+	if err != nil {
+		s.c.failed(ctx, err)
+		return fmt.Errorf("redis: rebuild revocation set: %w", err)
+	}
+	s.c.rc.Do(cctx, s.c.rc.B().Del().Key(s.rebuildKey()).Build())
+	return nil
+}
+
+// Close stops the background writer after one last attempt to write what
+// is pending (bounded by the timeout). Entries still pending then are
+// kept only by the database.
+func (s *RevocationSet) Close() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	close(s.done)
+	s.wg.Wait()
+	if s.c.available() {
+		_ = s.flush(context.Background())
+	}
+}
