@@ -1,17 +1,162 @@
 package storage
 
-import "time"
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
 
-// AuditEvent is one entry of the append-only audit trail.
+// Audit event types.
+const (
+	AuditLoginSucceeded   = "login.succeeded"
+	AuditLoginFailed      = "login.failed"
+	AuditUserRegistered   = "user.registered"
+	AuditEmailVerified    = "email.verified"
+	AuditPasswordChanged  = "password.changed"
+	AuditPasswordReset    = "password.reset"
+	AuditProfileUpdated   = "profile.updated"
+	AuditConsentGranted   = "consent.granted"
+	AuditConsentRevoked   = "consent.revoked"
+	AuditLogout           = "logout"
+	AuditUserCreated      = "user.created"
+	AuditUserDisabled     = "user.disabled"
+	AuditUserEnabled      = "user.enabled"
+	AuditUserDeleted      = "user.deleted"
+	AuditPasswordResetReq = "password.reset_requested"
+	AuditVerificationSent = "email.verification_sent"
+)
+
+// AuditEvent is one entry of the append-only audit log. Details never hold
+// secrets (passwords, tokens, codes) and name changed fields rather than
+// their values.
 type AuditEvent struct {
-	ID        string         `json:"id"`
-	Time      time.Time      `json:"time"`
-	Type      string         `json:"type"`
-	ActorID   string         `json:"actor_id,omitempty"`
+	// ID is the event's position in the log: 1, 2, 3, ... without gaps.
+	// Assigned by the store.
+	ID int64 `json:"id"`
+	// Time is when it happened (UTC, millisecond precision); the store
+	// sets it when zero.
+	Time time.Time `json:"time"`
+	Type string    `json:"type"`
+	// ActorID is who acted: a user id, "cli", an admin's id; empty when
+	// the subject acted themself or nobody is known.
+	ActorID string `json:"actor_id,omitempty"`
+	// SubjectID is the user the event is about.
 	SubjectID string         `json:"subject_id,omitempty"`
 	ClientID  string         `json:"client_id,omitempty"`
 	IP        string         `json:"ip,omitempty"`
 	UserAgent string         `json:"user_agent,omitempty"`
 	RequestID string         `json:"request_id,omitempty"`
 	Details   map[string]any `json:"details,omitempty"`
+	// Hash chains the log (see AuditChainHash); hex, set by the store.
+	Hash string `json:"hash"`
+}
+
+// AuditFilter selects events for ListAuditEvents.
+type AuditFilter struct {
+	// SubjectID, when set, selects the events about one user.
+	SubjectID string
+	// Before, when positive, selects events with ID < Before: the cursor
+	// for the next page is the last ID of the previous one.
+	Before int64
+	// Limit is the most events returned: default 100, at most 1000.
+	Limit int
+}
+
+// Audit is the append-only, tamper-evident audit log.
+//
+// Every event stores hash = SHA-256(previous event's hash || canonical JSON
+// of the event) (see AuditChainHash; the first event's previous hash is 32
+// zero bytes), so changing, removing or reordering any stored event breaks
+// every hash after it, which VerifyAuditChain detects.
+type Audit interface {
+	// AppendAuditEvent adds e at the end of the log, giving it the next
+	// ID, its Hash, and the current time when Time is zero (e's own ID and
+	// Hash are ignored). Called with a context carrying a transaction
+	// (BeginTX), it joins it, so the event is committed with the change it
+	// records or not at all. Appends are serialised until the transaction
+	// ends: make it the last write before Commit.
+	AppendAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns events matching f, newest first.
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// VerifyAuditChain recomputes every hash from the first event and
+	// returns an error matching ErrAuditTampered naming the first event
+	// that does not match, is missing or is out of order; nil if the log
+	// is intact.
+	VerifyAuditChain(ctx context.Context) error
+}
+
+// ErrAuditTampered: the audit log does not verify.
+var ErrAuditTampered = errors.New("storage: audit log tampered with")
+
+// AuditTamperedError says where the audit chain broke.
+type AuditTamperedError struct {
+	// ID is the first event that does not verify (for a truncated log, the
+	// first one missing).
+	ID     int64
+	Reason string
+}
+
+func (e *AuditTamperedError) Error() string {
+	return fmt.Sprintf("storage: audit log tampered with at event %d: %s", e.ID, e.Reason)
+}
+
+func (e *AuditTamperedError) Is(target error) bool { return target == ErrAuditTampered }
+
+// MarshalAuditDetails returns the canonical JSON of details: object keys
+// sorted (encoding/json sorts map keys), no insignificant space, HTML
+// characters not escaped; "{}" for none. Stores keep exactly these bytes,
+// so the hash can be recomputed from what was stored.
+func MarshalAuditDetails(details map[string]any) (json.RawMessage, error) {
+	if len(details) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(details); err != nil {
+		return nil, fmt.Errorf("audit details: %w", err)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// canonicalAuditEvent fixes the field order of the hashed JSON.
+type canonicalAuditEvent struct {
+	ID        int64           `json:"id"`
+	Time      int64           `json:"time"` // Unix milliseconds
+	Type      string          `json:"type"`
+	ActorID   string          `json:"actor_id"`
+	SubjectID string          `json:"subject_id"`
+	ClientID  string          `json:"client_id"`
+	IP        string          `json:"ip"`
+	UserAgent string          `json:"user_agent"`
+	RequestID string          `json:"request_id"`
+	Details   json.RawMessage `json:"details"`
+}
+
+// AuditChainHash returns SHA-256(prev || canonical JSON of e), where the
+// canonical JSON is
+//
+//	{"id":…,"time":<unix ms>,"type":…,"actor_id":…,"subject_id":…,"client_id":…,"ip":…,"user_agent":…,"request_id":…,"details":<details>}
+//
+// with details as MarshalAuditDetails wrote them (e.Details is not read).
+// prev is the previous event's hash, 32 zero bytes for the first.
+func AuditChainHash(prev []byte, e *AuditEvent, details json.RawMessage) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(canonicalAuditEvent{
+		ID: e.ID, Time: e.Time.UnixMilli(), Type: e.Type, ActorID: e.ActorID, SubjectID: e.SubjectID,
+		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: details,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
+	}
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(bytes.TrimRight(b.Bytes(), "\n"))
+	return h.Sum(nil), nil
 }

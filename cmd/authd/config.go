@@ -16,21 +16,35 @@ import (
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/authd/authd/account"
+	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/login"
+	"github.com/authd/authd/mail"
+	"github.com/authd/authd/password"
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/session"
 	storesql "github.com/authd/authd/storage/sql"
 )
 
 // Config is the whole configuration tree; config.example.yaml mirrors it.
 type Config struct {
-	Issuer   string               `koanf:"issuer"`
-	Tokens   provider.TokenConfig `koanf:"tokens"`
-	Keys     provider.KeyConfig   `koanf:"keys"`
-	Cache    provider.CacheConfig `koanf:"cache"`
-	HTTP     HTTPConfig           `koanf:"http"`
-	Database DatabaseConfig       `koanf:"database"`
-	Secrets  SecretsConfig        `koanf:"secrets"`
-	Log      LogConfig            `koanf:"log"`
+	Issuer string               `koanf:"issuer"`
+	Tokens provider.TokenConfig `koanf:"tokens"`
+	Keys   provider.KeyConfig   `koanf:"keys"`
+	Cache  provider.CacheConfig `koanf:"cache"`
+	// RequirePKCE requires PKCE from confidential clients too.
+	RequirePKCE bool            `koanf:"require_pkce"`
+	HTTP        HTTPConfig      `koanf:"http"`
+	Database    DatabaseConfig  `koanf:"database"`
+	Secrets     SecretsConfig   `koanf:"secrets"`
+	Log         LogConfig       `koanf:"log"`
+	Session     session.Config  `koanf:"session"`
+	Accounts    account.Config  `koanf:"accounts"`
+	Password    password.Config `koanf:"password"`
+	Login       login.Config    `koanf:"login"`
+	Mail        mail.Config     `koanf:"mail"`
+	Jobs        jobs.Config     `koanf:"jobs"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string `koanf:"data_dir"`
@@ -80,7 +94,9 @@ func defaultConfig() Config {
 		},
 		Database: DatabaseConfig{URL: "", AutoMigrate: true, MaxOpenConns: 0, ConnMaxLifetime: 30 * time.Minute},
 		Log:      LogConfig{Level: "info", Format: "json"},
-		DataDir:  "data",
+		Session:  session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
+		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
+		DataDir: "data",
 	}
 }
 
@@ -158,7 +174,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
-	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache}
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, RequirePKCE: c.RequirePKCE}
 }
 
 // embedded reports whether the config is the embedded default: SQLite.
@@ -167,8 +183,10 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 // Validate reports every problem, each naming its key.
 func (c Config) Validate() error {
 	var errs []error
-	if err := c.provider().Validate(); err != nil {
-		errs = append(errs, err)
+	for _, v := range []interface{ Validate() error }{c.provider(), c.Session, c.Accounts, c.Password, c.Login, c.Mail, c.Jobs} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("http.addr: want host:port, got %q", c.HTTP.Addr))

@@ -4,6 +4,8 @@
 //	authd migrate up|status          manage the database schema
 //	authd clients create|list|get|delete
 //	authd keys rotate|list
+//	authd users create|list|get|disable|enable|delete
+//	authd audit list|verify
 //
 // Every command reads the same configuration: the YAML file named by
 // -config (or AUTHD_CONFIG), then AUTHD_* environment variables.
@@ -51,6 +53,8 @@ commands:
   migrate up|status          apply or list database migrations
   clients create|list|get|delete
   keys rotate|list           rotate or list the signing keys
+  users create|list|get|disable|enable|delete
+  audit list|verify          read the audit trail, check its hash chain
 
 Configuration: the YAML file named by -config or AUTHD_CONFIG, then AUTHD_*
 environment variables (database.url -> AUTHD_DATABASE_URL). With none, authd
@@ -88,6 +92,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return clientsCmd(ctx, env, rest)
 	case "keys":
 		return keysCmd(ctx, env, rest)
+	case "users":
+		return usersCmd(ctx, env, rest)
+	case "audit":
+		return auditCmd(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

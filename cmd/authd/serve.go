@@ -28,19 +28,40 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer d.Close()
 	cfg := env.cfg
-	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.store, Keyring: d.keyring, Revoked: d.revoked})
+	app, err := openBrowserApp(ctx, cfg, d)
 	if err != nil {
 		return err
 	}
+	defer func() { // after the listeners stopped: finish running jobs
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := app.queue.Stop(sctx); err != nil {
+			d.log.WarnContext(sctx, "stopping the job queue", "err", err)
+		}
+	}()
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.store, Keyring: d.keyring,
+		Revoked: d.revoked, Browser: app.browser})
+	if err != nil {
+		return err
+	}
+	app.sessions.SetEndHook(p.SessionEnded)
 
 	mux := http.NewServeMux()
 	p.Routes(mux)
+	app.pages.Routes(mux)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
+	})
 	ops := http.NewServeMux()
 	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	ops.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := p.Ready(ctx); err != nil {
+		err := p.Ready(ctx)
+		if err == nil {
+			err = app.queue.Ready(ctx)
+		}
+		if err != nil {
 			d.log.WarnContext(ctx, "not ready", "err", err)
 			writeStatus(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
 			return

@@ -46,7 +46,7 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	store, err := storesql.Open(cfg.Database.URL, storesql.Options{
 		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, SimpleProtocol: cfg.Database.SimpleProtocol,
-		MaxAccessTokenTTL: cfg.Tokens.MaxAccessTokenTTL, OnRevoke: revoked.Add,
+		MaxAccessTokenTTL: cfg.Tokens.MaxAccessTokenTTL, OnRevoke: revoked.Add, Sealer: kr,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("database.url: %w", err)

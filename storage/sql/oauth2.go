@@ -38,6 +38,10 @@ var (
 	_ storage.Sessions                   = (*Store)(nil)
 	_ storage.Consents                   = (*Store)(nil)
 	_ storage.AuthRequests               = (*Store)(nil)
+	_ storage.Users                      = (*Store)(nil)
+	_ storage.AccountTokens              = (*Store)(nil)
+	_ storage.Attempts                   = (*Store)(nil)
+	_ storage.Audit                      = (*Store)(nil)
 )
 
 // key hashes a token signature (or a raw code, which fosite's OpenID
@@ -480,7 +484,8 @@ func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) err
 }
 
 // DeleteExpired implements storage.Tokens: it removes token state, replay
-// records, revocations and change-feed entries that can no longer matter.
+// records, revocations, sessions, authorization requests, account tokens,
+// lockout records and change-feed entries that can no longer matter.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	ms := millis(now)
@@ -497,6 +502,16 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	}
 	total += res.RowsAffected
 	res = s.conn(ctx).Where("created_at < ?", millis(now.Add(-time.Hour))).Delete(&changeRow{})
+	if res.Error != nil {
+		return total, mapErr(res.Error)
+	}
 	total += res.RowsAffected
-	return total, mapErr(res.Error)
+	for _, del := range []func(context.Context, time.Time) (int64, error){s.DeleteExpiredAccountTokens, s.DeleteExpiredAttempts} {
+		n, err := del(ctx, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }

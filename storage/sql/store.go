@@ -43,6 +43,9 @@ type Options struct {
 	// OnRevoke, when set, is called with every revocation entry this store
 	// writes, so the caller's in-process revocation set learns of it at once.
 	OnRevoke func(storage.Revocation)
+	// Sealer encrypts sensitive user fields (the phone number) at rest;
+	// *secrets.Keyring. Nil: storing such a field fails.
+	Sealer Sealer
 }
 
 // Store is the SQL backend. It is safe for concurrent use.
@@ -52,6 +55,7 @@ type Store struct {
 	now          func() time.Time
 	maxAccessTTL time.Duration
 	onRevoke     func(storage.Revocation)
+	sealer       Sealer
 }
 
 // Open connects to rawURL: "sqlite://path/to/file.db" or "postgres://...".
@@ -105,7 +109,7 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	if opts.MaxAccessTokenTTL <= 0 {
 		opts.MaxAccessTokenTTL = 24 * time.Hour
 	}
-	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke}, nil
+	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke, sealer: opts.Sealer}, nil
 }
 
 // ParseURL splits a database URL into the dialect and the driver's DSN.

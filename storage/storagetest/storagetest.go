@@ -130,6 +130,7 @@ func RunTests(t *testing.T, newStore Factory) {
 		{"Concurrency", concurrencyTests},
 		{"DeleteExpired", deleteExpiredTests},
 		{"Sessions", sessionTests},
+		{"Accounts", accountTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,164 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/authd/authd/storage"
+)
+
+// Paths of the hosted pages the mailed links open, under the issuer.
+const (
+	PathVerifyEmail   = "/verify-email"
+	PathResetPassword = "/reset-password"
+)
+
+// Register creates an unverified account for email and mails it a
+// verification link (<issuer>/verify-email?token=..., valid for
+// Config.VerifyEmailTTL). A password breaking the policy is a
+// *PolicyError, an invalid email or name an *InputError.
+//
+// When the address already has an account, Register creates nothing and
+// returns nil all the same (so the answer does not reveal the account),
+// and mails the address that someone tried to register with it. It hashes
+// the password either way, so both answers take as long.
+func (s *Service) Register(ctx context.Context, email, pw, name string, m Meta) error {
+	norm, err := normalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if err := validText("name", name); err != nil {
+		return err
+	}
+	hash, err := s.hashPassword(ctx, pw, norm)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.GetUserByEmail(ctx, norm); err == nil {
+		s.warnExisting(ctx, norm)
+		return nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	now := s.now()
+	u := &storage.User{Email: norm, Name: name, PasswordHash: hash, PasswordChangedAt: now}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		link, err := s.issueToken(ctx, u, storage.PurposeVerifyEmail, PathVerifyEmail, s.cfg.VerifyEmailTTL)
+		if err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, s.verifyMail(u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
+			return err
+		}
+		return s.audit(ctx, storage.AuditUserRegistered, u.ID, "", m, map[string]any{"method": "password"})
+	})
+	if errors.Is(err, storage.ErrConflict) { // registered concurrently
+		s.warnExisting(ctx, norm)
+		return nil
+	}
+	return err
+}
+
+// warnExisting mails the owner of an address that someone tried to
+// register with it. Failing to is logged, not returned: an error would
+// tell the caller the address has an account.
+func (s *Service) warnExisting(ctx context.Context, email string) {
+	if err := s.enqueue(ctx, s.alreadyRegisteredMail(email)); err != nil {
+		s.log.ErrorContext(ctx, "account: could not queue the already-registered mail", "err", err)
+	}
+}
+
+// VerifyEmail uses a verification token: the address it was sent to is
+// verified, if the account still has it. ErrInvalidToken if the token is
+// unknown, expired or used (or the account changed its address since).
+func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (*storage.User, error) {
+	if token == "" || len(token) > 256 {
+		return nil, ErrInvalidToken
+	}
+	var u *storage.User
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		t, err := s.consumeToken(ctx, token, storage.PurposeVerifyEmail)
+		if err != nil {
+			return err
+		}
+		if u, err = s.store.GetUserForUpdate(ctx, t.UserID); errors.Is(err, storage.ErrNotFound) {
+			return ErrInvalidToken
+		} else if err != nil {
+			return err
+		}
+		if u.Email != t.Email {
+			return ErrInvalidToken
+		}
+		if !u.EmailVerified {
+			u.EmailVerified = true
+			if err := s.store.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		// Other verification links have done their job.
+		if err := s.store.DeleteAccountTokens(ctx, u.ID, storage.PurposeVerifyEmail); err != nil {
+			return err
+		}
+		return s.audit(ctx, storage.AuditEmailVerified, u.ID, "", m, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ResendVerification mails a new verification link when email has an
+// account that is not verified (nor disabled); otherwise it does nothing
+// and returns nil as well.
+func (s *Service) ResendVerification(ctx context.Context, email string, m Meta) error {
+	norm, err := storage.NormalizeEmail(email)
+	if err != nil {
+		return nil
+	}
+	u, err := s.store.GetUserByEmail(ctx, norm)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case u.EmailVerified || u.Disabled:
+		return nil
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		link, err := s.issueToken(ctx, u, storage.PurposeVerifyEmail, PathVerifyEmail, s.cfg.VerifyEmailTTL)
+		if err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, s.verifyMail(u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
+			return err
+		}
+		return s.audit(ctx, storage.AuditVerificationSent, u.ID, "", m, nil)
+	})
+}
+
+// validText checks a free-text profile field: at most 256 characters, no
+// control or invisible formatting characters.
+func validText(field, v string) error {
+	if err := checkText(v, 256); err != "" {
+		return &InputError{Field: field, Message: err}
+	}
+	return nil
+}
+
+func checkText(v string, maxLen int) string {
+	n := 0
+	for _, r := range v {
+		n++
+		if r == '\uFFFD' || isControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	if n > maxLen {
+		return fmt.Sprintf("must be at most %d characters long", maxLen)
+	}
+	return ""
+}

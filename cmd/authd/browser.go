@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/authd/authd/account"
+	"github.com/authd/authd/csrf"
+	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/login"
+	"github.com/authd/authd/mail"
+	"github.com/authd/authd/password"
+	"github.com/authd/authd/provider"
+	"github.com/authd/authd/session"
+	"github.com/authd/authd/storage"
+	storesql "github.com/authd/authd/storage/sql"
+	"github.com/authd/authd/templates"
+)
+
+// browserApp is everything a person's browser meets: the hosted pages,
+// sessions, the account service and the job queue that sends its mail.
+type browserApp struct {
+	sessions *session.Manager
+	accounts *account.Service
+	queue    *jobs.Queue
+	pages    *login.Pages
+	browser  *provider.Browser
+}
+
+// openBrowserApp builds the browser side. The caller wires the provider's
+// end hook (SetEndHook) once the provider exists, and stops the queue.
+func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, error) {
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	iu, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	sender, err := mail.NewSender(cfg.Mail, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	workers := river.NewWorkers()
+	if err := mail.AddWorker(workers, sender, d.keyring, d.log); err != nil {
+		return nil, err
+	}
+	sqlDB, err := d.store.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	queue, err := jobs.Open(ctx, cfg.Jobs, jobs.Deps{DB: sqlDB, Dialect: d.store.Dialect(), Logger: d.log,
+		Workers: workers, SkipMigrate: !cfg.Database.AutoMigrate})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	app := &browserApp{queue: queue}
+	fail := func(err error) (*browserApp, error) {
+		_ = queue.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	app.sessions = session.New(cfg.Session, session.Options{Store: d.store, Logger: d.log, Secure: secure})
+	hasher, err := password.NewHasher(cfg.Password)
+	if err != nil {
+		return fail(fmt.Errorf("password: %w", err))
+	}
+	app.accounts, err = account.New(cfg.Accounts, account.Deps{
+		Store: d.store, Attempts: d.store, Hasher: hasher, MAC: d.keyring,
+		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
+		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	protector := csrf.New(d.keyring.MAC("csrf", []byte("authd csrf key v1")), secure)
+	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
+		return fail(fmt.Errorf("issuer: %w", err))
+	}
+	renderer, err := templates.New(templates.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path})
+	if err != nil {
+		return fail(err)
+	}
+	app.pages = login.New(cfg.Login, login.Deps{
+		Accounts: accountAdapter{app.accounts}, Classify: classifyAccountError, Sessions: app.sessions,
+		AuthRequests: d.store, Consents: d.store, Clients: d.store, Users: d.store, Tokens: d.store, Audit: d.store,
+		Renderer: renderer, CSRF: protector, Logger: d.log,
+	})
+	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Pages: pageAdapter{renderer}, CSRF: protector,
+		Logout: logoutQueue{queue}, Audit: d.store}
+	return app, nil
+}
+
+// txMailer queues mail inside the caller's transaction when its context
+// carries one (the account service sends mail from inside the change it
+// belongs to), else on its own.
+type txMailer struct{ q *mail.Queue }
+
+func (m txMailer) Enqueue(ctx context.Context, msg mail.Message) error {
+	if tx, ok := storesql.TxFromContext(ctx); ok {
+		return m.q.EnqueueTx(ctx, tx, msg)
+	}
+	return m.q.Enqueue(ctx, msg)
+}
+
+// logoutQueue queues back-channel logout deliveries, inside the caller's
+// transaction when there is one (sessions can end inside account changes).
+type logoutQueue struct{ q *jobs.Queue }
+
+func (l logoutQueue) EnqueueBackchannelLogout(ctx context.Context, clientID, uri, token string) error {
+	args := jobs.BackchannelLogoutArgs{ClientID: clientID, URI: uri, LogoutToken: token}
+	if tx, ok := storesql.TxFromContext(ctx); ok {
+		_, err := l.q.EnqueueTx(ctx, tx, args, nil)
+		return err
+	}
+	return l.q.EnqueueBackchannelLogout(ctx, args)
+}
+
+// pageAdapter renders the provider's pages with the hosted pages' templates.
+type pageAdapter struct{ r *templates.Renderer }
+
+func (a pageAdapter) Render(w http.ResponseWriter, r *http.Request, status int, p provider.Page) {
+	var data any
+	switch p := p.(type) {
+	case provider.ErrorPage:
+		data = templates.ErrorData{Title: p.Title, Message: p.Message}
+	case provider.LogoutConfirmPage:
+		data = templates.LogoutConfirmData{ClientName: p.ClientName, Hidden: p.Hidden}
+	case provider.SignedOutPage:
+		data = templates.SignedOutData{}
+	}
+	a.r.Render(w, r, status, provider.PageName(p), data)
+}
+
+// accountAdapter presents the account service as the pages declare it.
+type accountAdapter struct{ s *account.Service }
+
+func (a accountAdapter) Register(ctx context.Context, email, pw, name string, m login.Meta) error {
+	return a.s.Register(ctx, email, pw, name, account.Meta(m))
+}
+
+func (a accountAdapter) VerifyEmail(ctx context.Context, token string, m login.Meta) (*storage.User, error) {
+	return a.s.VerifyEmail(ctx, token, account.Meta(m))
+}
+
+func (a accountAdapter) ResendVerification(ctx context.Context, email string, m login.Meta) error {
+	return a.s.ResendVerification(ctx, email, account.Meta(m))
+}
+
+func (a accountAdapter) Authenticate(ctx context.Context, email, pw string, m login.Meta) (*storage.User, error) {
+	return a.s.Authenticate(ctx, email, pw, account.Meta(m))
+}
+
+func (a accountAdapter) RequestPasswordReset(ctx context.Context, email string, m login.Meta) error {
+	return a.s.RequestPasswordReset(ctx, email, account.Meta(m))
+}
+
+func (a accountAdapter) ResetPassword(ctx context.Context, token, pw string, m login.Meta) (*storage.User, error) {
+	return a.s.ResetPassword(ctx, token, pw, account.Meta(m))
+}
+
+func (a accountAdapter) ChangePassword(ctx context.Context, userID, current, pw string, m login.Meta) error {
+	return a.s.ChangePassword(ctx, userID, current, pw, account.Meta(m))
+}
+
+func (a accountAdapter) UpdateProfile(ctx context.Context, userID string, u login.ProfileUpdate, m login.Meta) error {
+	return a.s.UpdateProfile(ctx, userID, account.ProfileUpdate{Name: &u.Name, Picture: &u.Picture, Locale: &u.Locale, Phone: &u.Phone}, account.Meta(m))
+}
+
+// classifyAccountError tells the pages what an account error means.
+func classifyAccountError(err error) login.Class {
+	var locked *account.LockedError
+	var policy *account.PolicyError
+	var input *account.InputError
+	switch {
+	case errors.As(err, &locked):
+		return login.Class{Kind: login.KindLocked, RetryAfter: locked.RetryAfter}
+	case errors.As(err, &policy):
+		return login.Class{Kind: login.KindPolicy, Messages: policy.Messages(), Field: "password"}
+	case errors.As(err, &input):
+		return login.Class{Kind: login.KindInvalidInput, Messages: []string{input.Message}, Field: input.Field}
+	case errors.Is(err, account.ErrInvalidCredentials):
+		return login.Class{Kind: login.KindInvalidCredentials}
+	case errors.Is(err, account.ErrUnverified):
+		return login.Class{Kind: login.KindUnverified}
+	case errors.Is(err, account.ErrDisabled):
+		return login.Class{Kind: login.KindDisabled}
+	case errors.Is(err, account.ErrInvalidToken):
+		return login.Class{Kind: login.KindInvalidToken}
+	}
+	return login.Class{Kind: login.KindUnknown}
+}
