@@ -42,4 +42,19 @@ ensure_postgres() {
   log "postgres did not come up"; exit 1
 }
 
+# ensure_chromium installs Debian's chromium for the browser tests
+# (cmd/authd/browser_e2e_test.go) when /usr/bin/chromium is missing, with a
+# font so that screenshots show readable text.
+ensure_chromium() {
+  local pkgs=()
+  [ -x /usr/bin/chromium ] || pkgs+=(chromium)
+  if ! fc-list 2>/dev/null | grep -q .; then
+    pkgs+=(fonts-dejavu-core)
+  fi
+  if [ "${#pkgs[@]}" -gt 0 ]; then
+    apt_install "${pkgs[@]}"
+  fi
+}
+
 ensure_postgres
+ensure_chromium
