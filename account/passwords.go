@@ -38,6 +38,13 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta
 	})
 }
 
+// CheckResetToken reports whether a password reset link still works,
+// without using it up: ErrInvalidToken when it does not.
+func (s *Service) CheckResetToken(ctx context.Context, token string) error {
+	_, err := s.lookupToken(ctx, token, storage.PurposeResetPassword)
+	return err
+}
+
 // ResetPassword uses a reset token to set a new password. The token is
 // only used when the password passes the policy (else *PolicyError, and
 // the link still works). The reset ends every session of the account,

@@ -53,7 +53,7 @@ func TestAccountPage(t *testing.T) {
 		[]string{"Name", "Picture URL", "Locale", "Phone", "Current password", "New password"},
 		[]string{"Save", "Change password", "Sign out", "Sign out everywhere", "Revoke"}, nil)
 	wantBody(t, r, "ada@example.com", "Firefox on Linux", "this device", "Safari on iPhone", "2 hours ago",
-		"Example App", "openid, email", "<strong>gone</strong>")
+		"Example App", "Confirm who you are, See your email address", "<strong>gone</strong>")
 	doc := parse(t, r.body)
 	if n := len(withText(doc, "button", "Sign out")); n != 2 {
 		t.Errorf("%d Sign out buttons, want one per session (2)", n)

@@ -237,6 +237,15 @@ func (f *fakeAccounts) RequestPasswordReset(ctx context.Context, email string, m
 	return nil
 }
 
+func (f *fakeAccounts) CheckResetToken(ctx context.Context, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.reset[token]; !ok {
+		return errBadToken
+	}
+	return nil
+}
+
 func (f *fakeAccounts) ResetPassword(ctx context.Context, token, newPassword string, m Meta) (*storage.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

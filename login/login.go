@@ -60,6 +60,9 @@ type Accounts interface {
 	// RequestPasswordReset mails a reset link if the address has an
 	// account; nil otherwise too.
 	RequestPasswordReset(ctx context.Context, email string, meta Meta) error
+	// CheckResetToken says whether a reset token still works, without
+	// using it up (a KindInvalidToken error when it does not).
+	CheckResetToken(ctx context.Context, token string) error
 	// ResetPassword consumes a reset token and sets the password.
 	ResetPassword(ctx context.Context, token, newPassword string, meta Meta) (*storage.User, error)
 	ChangePassword(ctx context.Context, userID, current, newPassword string, meta Meta) error

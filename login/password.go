@@ -37,10 +37,19 @@ func (p *Pages) badResetLink(w http.ResponseWriter, r *http.Request) {
 		&templates.Link{Href: p.base + "/forgot-password", Text: "Send me a new link"})
 }
 
-// resetForm asks for the new password. The token is checked on submit.
+// resetForm asks for the new password, once the link is known to work
+// (it is used up only on submit).
 func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" || len(token) > 512 {
+		p.badResetLink(w, r)
+		return
+	}
+	if err := p.accounts.CheckResetToken(r.Context(), token); err != nil {
+		if p.classify(err).Kind != KindInvalidToken {
+			p.internal(w, r, "check reset link", err)
+			return
+		}
 		p.badResetLink(w, r)
 		return
 	}

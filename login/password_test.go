@@ -89,6 +89,12 @@ func TestResetPassword(t *testing.T) {
 	r = b.get("/reset-password")
 	wantStatus(t, r, http.StatusBadRequest)
 	golden(t, "reset_password_invalid", r.body)
+	// A used or unknown link says so before anyone types a new password.
+	for _, tok := range []string{token, "bogus"} {
+		r = b.get("/reset-password?token=" + url.QueryEscape(tok))
+		wantStatus(t, r, http.StatusBadRequest)
+		wantBody(t, r, "This link does not work")
+	}
 
 	r = b.get("/reset-password?token=t")
 	r = b.post("/reset-password", url.Values{"token": {"t"}, "new_password": {""}})

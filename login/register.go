@@ -2,7 +2,9 @@ package login
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authd/authd/templates"
 )
@@ -61,8 +63,31 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "register", data)
 		return
 	}
+	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
+		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true,
+			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
+	}
 	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
 		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+}
+
+// flowCookie remembers, in the browser that registered, the authorization
+// request the registration belongs to.
+const flowCookie = "authd_flow"
+
+// secureCookies reports whether the issuer is https (the CSRF cookie then
+// carries the __Host- prefix).
+func (p *Pages) secureCookies() bool { return strings.HasPrefix(p.csrf.CookieName(), "__Host-") }
+
+// continueURL is where "Continue" leads after verifying an email: back into
+// the sign-in this browser registered from, while it is still open.
+func (p *Pages) continueURL(r *http.Request) string {
+	if c, err := r.Cookie(flowCookie); err == nil && validID(c.Value) {
+		if _, err := p.ars.GetAuthRequest(r.Context(), c.Value, p.now()); err == nil {
+			return p.base + pathLogin + "?ar=" + url.QueryEscape(c.Value)
+		}
+	}
+	return p.base + pathLogin
 }
 
 // verifyEmail consumes the verification link's token.
@@ -80,7 +105,7 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "verify_email", templates.VerifyEmailData{})
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "verify_email", templates.VerifyEmailData{Verified: true})
+	p.render.Render(w, r, http.StatusOK, "verify_email", templates.VerifyEmailData{Verified: true, ContinueURL: p.continueURL(r)})
 }
 
 // resendVerification sends a new verification link and says to check the
@@ -101,6 +126,10 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 			p.internal(w, r, "resend verification", err)
 			return
 		}
+	}
+	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
+		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true,
+			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
 	}
 	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
 		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})

@@ -167,3 +167,24 @@ func TestResendFromLogin(t *testing.T) {
 	r = b.post("/verify-email/resend", url.Values{"email": {""}})
 	wantStatus(t, r, http.StatusBadRequest)
 }
+
+// TestVerifyEmailContinuesTheSignIn: verifying in the browser that
+// registered from an authorization request leads back into that sign-in.
+func TestVerifyEmailContinuesTheSignIn(t *testing.T) {
+	e := newEnv(t)
+	ar := e.authRequest("flowAuthRequest0123456789abcdef", url.Values{"scope": {"openid"}})
+	b := e.browser()
+	b.get("/register?ar=" + ar)
+	b.post("/register", url.Values{"ar": {ar}, "email": {"flow@example.com"}, "password": {"a long enough password"}})
+	r := b.get("/verify-email?token=verify-flow@example.com")
+	wantStatus(t, r, http.StatusOK)
+	if links := withText(parse(t, r.body), "a", "Continue"); len(links) != 1 || attr(links[0], "href") != "/login?ar="+ar {
+		t.Fatalf("Continue link = %v, want /login?ar=%s", links, ar)
+	}
+	// Another browser (say, the phone the mail was opened on) just signs in.
+	other := e.browser()
+	r = other.get("/verify-email?token=verify-flow@example.com")
+	if links := withText(parse(t, r.body), "a", "Continue"); len(links) == 1 && attr(links[0], "href") != "/login" {
+		t.Fatalf("a browser that did not register got %q", attr(links[0], "href"))
+	}
+}

@@ -305,11 +305,13 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	}
 	level(ctx, "authorization request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField, "cause", errString(rfc.Unwrap()))
 	if ar == nil || !ar.IsRedirectURIValid() {
-		msg := rfc.HintField
-		if msg == "" {
-			msg = rfc.DescriptionField
+		// Plain words for the person; fosite's hint (for developers) is in
+		// the log line above, with the request id the page shows.
+		msg := "The application sent a sign-in request that cannot be completed. Go back to the application and try again; if it keeps happening, contact its support."
+		if errors.Is(err, fosite.ErrInvalidClient) {
+			msg = "The application is not registered here. Go back to the application and contact its support."
 		}
-		p.renderError(w, r, rfc.CodeField, "The application's sign-in request is invalid", msg)
+		p.renderError(w, r, rfc.CodeField, "This sign-in request cannot be completed", msg)
 		return
 	}
 	if a, ok := ar.(*fosite.AuthorizeRequest); ok {

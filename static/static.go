@@ -19,7 +19,7 @@ import (
 // Prefix is the URL path the assets are served under.
 const Prefix = "/static/"
 
-//go:embed *.css
+//go:embed *.css *.svg
 var files embed.FS
 
 // FS holds the assets.

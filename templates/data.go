@@ -92,6 +92,9 @@ type VerifyEmailData struct {
 	// Verified is true when the address is now verified; false when the
 	// link was invalid, expired or used (the page then offers a new one).
 	Verified bool
+	// ContinueURL is where Continue leads once verified: the sign-in the
+	// registration came from, while it is open, else the login page.
+	ContinueURL string
 }
 
 // ForgotPasswordData is the page asking for the address to send a reset

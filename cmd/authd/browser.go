@@ -158,6 +158,10 @@ func (a accountAdapter) RequestPasswordReset(ctx context.Context, email string, 
 	return a.s.RequestPasswordReset(ctx, email, account.Meta(m))
 }
 
+func (a accountAdapter) CheckResetToken(ctx context.Context, token string) error {
+	return a.s.CheckResetToken(ctx, token)
+}
+
 func (a accountAdapter) ResetPassword(ctx context.Context, token, pw string, m login.Meta) (*storage.User, error) {
 	return a.s.ResetPassword(ctx, token, pw, account.Meta(m))
 }
