@@ -261,9 +261,9 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 	if fs.Claims.AuthTime.After(fs.Claims.RequestedAt) && !stored {
 		fs.Claims.AuthTime = fs.Claims.RequestedAt
 	}
-	if acr := ar.GetRequestForm().Get("acr_values"); acr != "" {
-		fs.AccessClaims = map[string]any{"requested_acr_values": strings.Fields(acr)}
-	}
+	// acr_values, login_hint and ui_locales stay recorded in the stored
+	// request form; with acr_values and no stronger method (MFA comes
+	// later), fosite reports acr "0" in the ID token (OIDC Core §2).
 	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, fs)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)

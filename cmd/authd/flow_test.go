@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -135,6 +138,12 @@ var linkRe = regexp.MustCompile(`https?://[^\s"<>]+`)
 func TestOpenIDConnectFlowEndToEnd(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env []string) {
 		smtp := smtptest.Start(t)
+		logoutTokens := make(chan string, 4)
+		backchannel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			logoutTokens <- r.PostForm.Get("logout_token")
+		}))
+		t.Cleanup(backchannel.Close)
 		env = append(env, "AUTHD_MAIL_SMTP_URL="+smtp.URL(), "AUTHD_MAIL_FROM=authd <noreply@example.com>")
 		srv := startServe(t, env, false)
 		ctx := context.Background()
@@ -144,7 +153,7 @@ func TestOpenIDConnectFlowEndToEnd(t *testing.T) {
 			Secret string `json:"client_secret"`
 		}
 		out := mustRun(t, srv.env, "clients", "create", "--name", "Demo App", "--redirect-uri", "http://127.0.0.1:9/cb",
-			"--post-logout-redirect-uri", "http://127.0.0.1:9/bye")
+			"--post-logout-redirect-uri", "http://127.0.0.1:9/bye", "--backchannel-logout-uri", backchannel.URL+"/logout")
 		if err := json.Unmarshal([]byte(out.stdout), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -253,6 +262,26 @@ func TestOpenIDConnectFlowEndToEnd(t *testing.T) {
 			"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}, "state": {"s"}}.Encode(), srv.base)
 		if !strings.HasPrefix(bye.loc, "http://127.0.0.1:9/bye?state=s") {
 			t.Fatalf("logout: %d %q\n%s", bye.status, bye.loc, bye.body)
+		}
+		// The client hears of it on its back-channel, through the job queue.
+		select {
+		case lt := <-logoutTokens:
+			parts := strings.Split(lt, ".")
+			if len(parts) != 3 {
+				t.Fatalf("logout token %q", lt)
+			}
+			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			var lc struct {
+				SID    string         `json:"sid"`
+				Aud    any            `json:"aud"`
+				Events map[string]any `json:"events"`
+			}
+			json.Unmarshal(payload, &lc)
+			if lc.SID != claims.SID || lc.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+				t.Fatalf("logout token claims: %s", payload)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no back-channel logout within 10s")
 		}
 		code, m := srv.postForm("/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, c.ID, c.Secret)
 		if code != 200 || m["active"] != false {
