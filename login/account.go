@@ -2,10 +2,12 @@ package login
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/templates"
 )
@@ -44,6 +46,9 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
 		Locale: u.Locale, Phone: u.Phone}
 	data.Notice = notices[r.URL.Query().Get("notice")]
+	if p.sessions.TakeNotice(w, r) == session.NoticeSessionCap && data.Notice == "" {
+		data.Notice = fmt.Sprintf("Your oldest session was signed out: you can be signed in on at most %d at once.", p.sessions.MaxPerUser())
+	}
 	p.renderAccount(w, r, http.StatusOK, s, u, data)
 }
 
@@ -51,6 +56,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data templates.AccountData) {
 	ctx := r.Context()
 	data.Lang = templates.Lang(u.Locale)
+	data.MaxSessions = p.sessions.MaxPerUser()
 	sessions, err := p.sessions.List(ctx, u.ID)
 	if err != nil {
 		p.internal(w, r, "list sessions", err)

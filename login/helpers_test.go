@@ -369,7 +369,10 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 type envOption func(*Config, *templates.Options)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+// depsOption changes the pages' collaborators (newEnv takes both kinds).
+type depsOption func(*Deps)
+
+func newEnv(t *testing.T, opts ...any) *env {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: t0}
@@ -391,18 +394,32 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	protector := csrf.New(bytes.Repeat([]byte{42}, 32), false)
 	cfg := DefaultConfig()
 	topts := templates.Options{CSRF: protector, Logger: log}
+	var depOpts []depsOption
 	for _, o := range opts {
-		o(&cfg, &topts)
+		switch o := o.(type) {
+		case envOption:
+			o(&cfg, &topts)
+		case func(*Config, *templates.Options):
+			o(&cfg, &topts)
+		case depsOption:
+			depOpts = append(depOpts, o)
+		default:
+			t.Fatalf("newEnv: unknown option %T", o)
+		}
 	}
 	renderer, err := templates.New(topts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages := New(cfg, Deps{
+	deps := Deps{
 		Accounts: e.accounts, Classify: classify, Sessions: e.sessions, AuthRequests: store, Consents: store,
 		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Renderer: renderer, CSRF: protector,
 		Logger: log, Now: clk.Now,
-	})
+	}
+	for _, o := range depOpts {
+		o(&deps)
+	}
+	pages := New(cfg, deps)
 	mux := http.NewServeMux()
 	pages.Routes(mux)
 	// The provider's resume endpoint, standing in: it only says it was reached.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,7 +154,20 @@ type Auditor interface {
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
 }
 
-// Deps are the pages' collaborators. All are required.
+// Limiter rate-limits the pages' forms (risk.Limiter). Each method counts
+// one request and, when a limit is exhausted, returns ok=false and how
+// long to wait.
+type Limiter interface {
+	// SignIn counts a sign-in attempt from ip for email.
+	SignIn(ctx context.Context, ip, email string) (retryAfter time.Duration, ok bool)
+	// Register counts a registration or verification resend from ip.
+	Register(ctx context.Context, ip string) (retryAfter time.Duration, ok bool)
+	// Reset counts a password reset request (email set) or submission
+	// (email "") from ip.
+	Reset(ctx context.Context, ip, email string) (retryAfter time.Duration, ok bool)
+}
+
+// Deps are the pages' collaborators. All are required but Limiter and Now.
 type Deps struct {
 	Accounts     Accounts
 	Classify     Classifier
@@ -167,6 +181,9 @@ type Deps struct {
 	Renderer     *templates.Renderer
 	CSRF         *csrf.Protector
 	Logger       *slog.Logger
+	// Limiter, when set, rate-limits sign-in, registration and password
+	// reset.
+	Limiter Limiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -186,6 +203,7 @@ type Pages struct {
 	render   *templates.Renderer
 	csrf     *csrf.Protector
 	log      *slog.Logger
+	limiter  Limiter // nil: no rate limits
 	now      func() time.Time
 	base     string // path prefix of every page (templates.Renderer.BasePath)
 }
@@ -204,7 +222,7 @@ func New(cfg Config, d Deps) *Pages {
 	return &Pages{
 		cfg: cfg, accounts: d.Accounts, classify: d.Classify, sessions: d.Sessions, ars: d.AuthRequests,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit,
-		render: d.Renderer, csrf: d.CSRF, log: d.Logger, now: d.Now, base: d.Renderer.BasePath(),
+		render: d.Renderer, csrf: d.CSRF, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
 	}
 }
 
@@ -283,8 +301,42 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, 
 	p.render.Render(w, r, status, "error", templates.ErrorData{Title: title, Message: msg, Link: link})
 }
 
-// internal logs err once and renders the generic error page.
+// tooMany answers a request a rate limit refused: 429 Too Many Requests
+// with Retry-After, and a page saying how long to wait.
+func (p *Pages) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration) {
+	secs := retryAfterSeconds(retry)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	p.fail(w, r, http.StatusTooManyRequests, "Too many attempts",
+		"Too many requests came from here in a short time. Wait "+waitText(secs)+" and try again.", nil)
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int64 {
+	return int64(max(time.Second, d+time.Second-1) / time.Second)
+}
+
+// waitText says secs in words: "1 second", "40 seconds", "3 minutes".
+func waitText(secs int64) string {
+	switch {
+	case secs <= 1:
+		return "1 second"
+	case secs < 120:
+		return strconv.FormatInt(secs, 10) + " seconds"
+	}
+	return minutes(time.Duration(secs) * time.Second)
+}
+
+// internal logs err once and renders the generic error page: 503 with
+// Retry-After when a backend is temporarily unavailable (Redis down), else
+// 500.
 func (p *Pages) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, storage.ErrUnavailable) {
+		p.log.WarnContext(r.Context(), what, "err", err)
+		w.Header().Set("Retry-After", "5")
+		p.fail(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"We cannot complete your request right now. Please try again in a moment.", nil)
+		return
+	}
 	p.log.ErrorContext(r.Context(), what, "err", err)
 	p.fail(w, r, http.StatusInternalServerError, "Something went wrong",
 		"We could not complete your request. Please try again in a moment.", nil)

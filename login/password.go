@@ -21,6 +21,12 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "forgot_password", data)
 		return
 	}
+	if p.limiter != nil {
+		if retry, ok := p.limiter.Reset(r.Context(), clientIP(r), email); !ok {
+			p.tooMany(w, r, retry)
+			return
+		}
+	}
 	if err := p.accounts.RequestPasswordReset(r.Context(), email, p.meta(r, "", "")); err != nil {
 		if p.classify(err).Kind == KindUnknown {
 			p.internal(w, r, "request password reset", err)
@@ -63,6 +69,12 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	if token == "" || len(token) > 512 {
 		p.badResetLink(w, r)
 		return
+	}
+	if p.limiter != nil {
+		if retry, ok := p.limiter.Reset(r.Context(), clientIP(r), ""); !ok {
+			p.tooMany(w, r, retry)
+			return
+		}
 	}
 	data := templates.ResetPasswordData{Token: token}
 	if password == "" {

@@ -45,6 +45,12 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "register", data)
 		return
 	}
+	if p.limiter != nil {
+		if retry, ok := p.limiter.Register(r.Context(), clientIP(r)); !ok {
+			p.tooMany(w, r, retry)
+			return
+		}
+	}
 	if err := p.accounts.Register(r.Context(), email, password, name, p.meta(r, f.clientID(), "")); err != nil {
 		c := p.classify(err)
 		switch c.Kind {
@@ -120,6 +126,12 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusBadRequest, "Enter your email address",
 			"We need a valid email address to send the link to. Go back and try again.", &templates.Link{Href: p.base + pathLogin, Text: "Back to sign in"})
 		return
+	}
+	if p.limiter != nil {
+		if retry, ok := p.limiter.Register(r.Context(), clientIP(r)); !ok {
+			p.tooMany(w, r, retry)
+			return
+		}
 	}
 	if err := p.accounts.ResendVerification(r.Context(), email, p.meta(r, f.clientID(), "")); err != nil {
 		if p.classify(err).Kind == KindUnknown {

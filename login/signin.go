@@ -69,6 +69,15 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "login", data)
 		return
 	}
+	if p.limiter != nil {
+		if retry, ok := p.limiter.SignIn(ctx, clientIP(r), email); !ok {
+			secs := retryAfterSeconds(retry)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			data.Errors = data.Errors.Add("", "Too many sign-in attempts. Wait "+waitText(secs)+" and try again.")
+			p.render.Render(w, r, http.StatusTooManyRequests, "login", data)
+			return
+		}
+	}
 
 	user, err := p.accounts.Authenticate(ctx, email, password, p.meta(r, f.clientID(), ""))
 	if err != nil {

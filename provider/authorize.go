@@ -144,7 +144,11 @@ func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, ar fosite.Au
 
 	sess, user, err := p.currentUser(ctx, r)
 	if err != nil {
-		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		e := fosite.ErrServerError
+		if errors.Is(err, storage.ErrUnavailable) { // the session store (Redis) is down: try again later
+			e = fosite.ErrTemporarilyUnavailable
+		}
+		p.authorizeError(w, r, ar, e.WithWrap(err))
 		return
 	}
 	signedInHere := stored && sess != nil && sess.ID == rec.SessionID && !rec.LoginAt.IsZero()

@@ -62,6 +62,7 @@ type envConfig struct {
 	clock   *testClock
 	cfg     func(*Config)
 	browser func(Store) *Browser
+	limiter TokenLimiter
 }
 
 func withDB(url string) envOption                  { return func(c *envConfig) { c.dbURL = url } }
@@ -69,6 +70,7 @@ func withKeyring(kr *secrets.Keyring) envOption    { return func(c *envConfig) {
 func withClock(c *testClock) envOption             { return func(e *envConfig) { e.clock = c } }
 func withBrowser(f func(Store) *Browser) envOption { return func(c *envConfig) { c.browser = f } }
 func withConfig(f func(*Config)) envOption         { return func(c *envConfig) { c.cfg = f } }
+func withLimiter(l TokenLimiter) envOption         { return func(c *envConfig) { c.limiter = l } }
 
 func newTestKeyring(t testing.TB) *secrets.Keyring {
 	t.Helper()
@@ -118,7 +120,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.cfg != nil {
 		ec.cfg(&cfg)
 	}
-	popts := Options{Logger: testLogger(t), Store: store, Keyring: ec.keyring, Revoked: revoked, Now: now}
+	popts := Options{Logger: testLogger(t), Store: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
 	if ec.browser != nil {
 		popts.Browser = ec.browser(store)
 	}

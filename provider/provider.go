@@ -186,6 +186,40 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// RevocationSet is what the provider needs of a revocation set: the
+// in-process memory.RevocationSet, or storage/redis's, shared by every
+// replica. Revoked must not block: it answers from memory (or a
+// client-side cache) and never fails.
+type RevocationSet interface {
+	// Add records an entry; for an existing (kind, value) the later times
+	// win.
+	Add(storage.Revocation)
+	// Revoked reports whether any live entry matches t at now.
+	Revoked(t memory.Token, now time.Time) bool
+	// Sweep forgets entries expired at now.
+	Sweep(now time.Time) int
+}
+
+// rebuilder is a revocation set kept outside the process (Redis), which can
+// lose its entries (a flush, a restart without persistence): the provider
+// then writes every live entry of the database into it again.
+type rebuilder interface {
+	// NeedsRebuild reports whether the set lost its entries; cheap enough
+	// to ask every poll.
+	NeedsRebuild(ctx context.Context) bool
+	// Rebuild writes revs, every live entry, and marks the set complete.
+	Rebuild(ctx context.Context, revs []storage.Revocation) error
+}
+
+// TokenLimiter rate-limits the token endpoint (risk.Limiter). A denied
+// request is answered 429 with Retry-After before anything is consumed.
+type TokenLimiter interface {
+	// TokenByIP counts a token request from the client address ip.
+	TokenByIP(ctx context.Context, ip string) (retryAfter time.Duration, ok bool)
+	// TokenByClient counts a token request by an authenticated client.
+	TokenByClient(ctx context.Context, clientID string) (retryAfter time.Duration, ok bool)
+}
+
 // Provider is the authorization server core. Create it with New and start
 // its background work with Run.
 type Provider struct {
@@ -202,7 +236,8 @@ type Provider struct {
 	refreshStrategy oauth2.RefreshTokenStrategy
 
 	keys     atomic.Pointer[keySet]
-	revoked  *memory.RevocationSet
+	revoked  RevocationSet
+	limiter  TokenLimiter // nil: no rate limits
 	clients  *clientCache
 	verified *lru.Cache[string, *accessClaims]
 
@@ -214,10 +249,13 @@ type Options struct {
 	Logger  *slog.Logger
 	Store   Store
 	Keyring *secrets.Keyring
-	// Revoked is the in-process revocation set; the caller wires the
-	// store's OnRevoke hook to its Add so this process sees its own
-	// revocations at once.
-	Revoked *memory.RevocationSet
+	// Revoked is the revocation set: the in-process memory.RevocationSet
+	// (the default when nil) or storage/redis's shared one. The caller
+	// wires the store's OnRevoke hook to its Add so this process sees its
+	// own revocations at once.
+	Revoked RevocationSet
+	// Limiter, when set, rate-limits the token endpoint.
+	Limiter TokenLimiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Browser, when set, enables the authorization, UserInfo and logout
@@ -237,7 +275,8 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if o.Revoked == nil {
 		o.Revoked = memory.NewRevocationSet()
 	}
-	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked, browser: o.Browser}
+	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked, browser: o.Browser,
+		limiter: o.Limiter}
 	if b := o.Browser; b != nil && (b.Sessions == nil || b.Users == nil || b.Pages == nil || b.CSRF == nil) {
 		return nil, errors.New("provider: Browser needs Sessions, Users, Pages and CSRF")
 	}
@@ -254,6 +293,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if err := p.loadRevocations(ctx, time.Time{}); err != nil {
 		return nil, err
 	}
+	p.rebuildRevocations(ctx)
 	p.compose()
 	if err := p.prepareDiscovery(); err != nil {
 		return nil, err

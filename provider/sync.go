@@ -29,6 +29,27 @@ func (p *Provider) loadRevocations(ctx context.Context, since time.Time) error {
 	return nil
 }
 
+// rebuildRevocations refills a revocation set that lost its entries (see
+// rebuilder) from the database. Failures are logged; the next poll tries
+// again.
+func (p *Provider) rebuildRevocations(ctx context.Context) {
+	rb, ok := p.revoked.(rebuilder)
+	if !ok || !rb.NeedsRebuild(ctx) {
+		return
+	}
+	revs, err := p.store.ListRevocations(ctx, time.Time{}, p.now())
+	if err == nil {
+		err = rb.Rebuild(ctx, revs)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.WarnContext(ctx, "rebuilding the shared revocation set from the database failed; retrying at the next poll", "err", err)
+		}
+		return
+	}
+	p.log.InfoContext(ctx, "rebuilt the shared revocation set from the database", "entries", len(revs))
+}
+
 // sync keeps this process's caches true to the database: every poll
 // interval it reads revocations and changes recorded by other processes;
 // every minute it reloads the keys (dropping retired ones whose tokens have
@@ -89,6 +110,7 @@ func (p *Provider) pollOnce(ctx context.Context, since time.Time, seen map[int64
 	if err := p.loadRevocations(ctx, since); err != nil {
 		return err
 	}
+	p.rebuildRevocations(ctx)
 	changes, err := p.store.ListChanges(ctx, since)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ory/fosite"
 )
@@ -17,6 +19,12 @@ const maxFormBytes = 64 << 10
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if p.limiter != nil {
+		if retry, ok := p.limiter.TokenByIP(ctx, clientIP(r)); !ok {
+			p.tooManyRequests(ctx, w, r, nil, retry)
+			return
+		}
+	}
 	if err := precheckTokenRequest(r); err != nil {
 		p.writeError(ctx, w, r, nil, err)
 		return
@@ -25,6 +33,14 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.writeError(ctx, w, r, ar, err)
 		return
+	}
+	// The client is authenticated now; nothing is consumed yet (codes and
+	// refresh tokens are used up by NewAccessResponse).
+	if p.limiter != nil {
+		if retry, ok := p.limiter.TokenByClient(ctx, ar.GetClient().GetID()); !ok {
+			p.tooManyRequests(ctx, w, r, ar, retry)
+			return
+		}
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		for _, s := range ar.GetRequestedScopes() {
@@ -40,6 +56,17 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// tooManyRequests answers a rate-limited token request: 429 with
+// Retry-After (RFC 6585 §4) and the RFC 6749 error temporarily_unavailable,
+// the closest the token endpoint's error codes come.
+func (p *Provider) tooManyRequests(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, retry time.Duration) {
+	secs := int64(max(time.Second, retry+time.Second-1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	err := fosite.ErrTemporarilyUnavailable.WithHintf("Too many requests; retry after %d seconds.", secs)
+	err.CodeField = http.StatusTooManyRequests
+	p.writeError(ctx, w, r, ar, err)
 }
 
 // precheckTokenRequest answers two cases with the error RFC 6749 §5.2

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts the services the tests need when they are not already running,
 # installing them from Debian's packages on a fresh machine:
-#   Postgres on 127.0.0.1:5432 with trust auth for local TCP connections.
+#   Postgres on 127.0.0.1:5432 with trust auth for local TCP connections;
+#   Redis on 127.0.0.1:6379 (no persistence);
+#   the redis-server, redis-cli and pgbouncer binaries, with which the
+#   end-to-end tests (e2e/) start Redis Clusters and PgBouncers of their own.
 # Idempotent; safe to run on a developer machine where they already run.
 set -euo pipefail
 
@@ -42,6 +45,38 @@ ensure_postgres() {
   log "postgres did not come up"; exit 1
 }
 
+# ensure_redis installs redis-server and redis-tools when missing and starts
+# Redis on 127.0.0.1:6379 when nothing answers there.
+ensure_redis() {
+  local pkgs=()
+  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  command -v redis-cli >/dev/null || pkgs+=(redis-tools)
+  if [ "${#pkgs[@]}" -gt 0 ]; then
+    apt_install "${pkgs[@]}"
+  fi
+  if [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; then
+    return
+  fi
+  log "starting redis on 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/authd-tests.log
+  for _ in $(seq 1 50); do
+    [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ] && return
+    sleep 0.1
+  done
+  log "redis did not come up"; exit 1
+}
+
+# ensure_pgbouncer installs Debian's pgbouncer when missing. The tests
+# start their own (on a free port, with a generated config), so the
+# packaged service stays stopped.
+ensure_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+    apt_install pgbouncer
+  fi
+}
+
 # ensure_chromium installs Debian's chromium for the browser tests
 # (cmd/authd/browser_e2e_test.go) when /usr/bin/chromium is missing, with a
 # font so that screenshots show readable text.
@@ -57,4 +92,6 @@ ensure_chromium() {
 }
 
 ensure_postgres
+ensure_redis
+ensure_pgbouncer
 ensure_chromium

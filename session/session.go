@@ -29,6 +29,9 @@ type Config struct {
 	// RevokeOfflineOnLogout also revokes offline_access refresh tokens
 	// issued in a session when it ends.
 	RevokeOfflineOnLogout bool `koanf:"revoke_offline_on_logout"`
+	// MaxPerUser caps a person's live sessions: a sign-in past the cap
+	// ends the oldest ones (revoking their tokens). 0: no cap.
+	MaxPerUser int `koanf:"max_per_user"`
 }
 
 // DefaultConfig returns the defaults.
@@ -44,6 +47,9 @@ func (c Config) Validate() error {
 	}
 	if c.AbsoluteTimeout < c.IdleTimeout {
 		errs = append(errs, fmt.Errorf("session.absolute_timeout: must be at least session.idle_timeout, got %v", c.AbsoluteTimeout))
+	}
+	if c.MaxPerUser < 0 {
+		errs = append(errs, fmt.Errorf("session.max_per_user: must be 0 (no cap) or more, got %d", c.MaxPerUser))
 	}
 	return errors.Join(errs...)
 }
@@ -90,6 +96,9 @@ type Options struct {
 func New(cfg Config, o Options) *Manager {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{cfg: cfg, store: o.Store, log: o.Logger, secure: o.Secure, now: o.Now, onEnd: o.OnEnd}
 }
@@ -167,8 +176,82 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	m.setCookie(w, secret, s.ExpiresAt)
+	if n, err := m.enforceCap(ctx, s); err != nil {
+		// The sign-in stands; the cap is enforced again at the next one.
+		m.log.WarnContext(ctx, "session: could not end sessions past session.max_per_user", "user", userID, "err", err)
+	} else if n > 0 {
+		m.setNoticeCookie(w, NoticeSessionCap)
+	}
 	return s, nil
 }
+
+// enforceCap ends userID's oldest live sessions beyond Config.MaxPerUser,
+// keeping the new session s, and returns how many it ended. It runs after
+// the new session is stored, so concurrent sign-ins (on any replica) each
+// see the others' sessions: together they end the same oldest ones, and
+// the cap holds once both are done.
+func (m *Manager) enforceCap(ctx context.Context, s *storage.Session) (int, error) {
+	if m.cfg.MaxPerUser <= 0 {
+		return 0, nil
+	}
+	live, err := m.List(ctx, s.UserID) // newest first
+	if err != nil {
+		return 0, err
+	}
+	keep, n := 1, 0 // s itself
+	var errs []error
+	for _, o := range live {
+		if o.ID == s.ID {
+			continue
+		}
+		if keep < m.cfg.MaxPerUser {
+			keep++
+			continue
+		}
+		if err := m.End(ctx, o); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+		m.log.InfoContext(ctx, "session: ended the oldest session past session.max_per_user", "user", s.UserID,
+			"ended_sid", o.ID, "max_per_user", m.cfg.MaxPerUser)
+	}
+	return n, errors.Join(errs...)
+}
+
+// Notices a sign-in leaves for the account page (TakeNotice).
+const (
+	// NoticeSessionCap: signing in ended the person's oldest session(s),
+	// as Config.MaxPerUser allows no more.
+	NoticeSessionCap = "session_cap"
+)
+
+// noticeCookie carries a notice code (never text) from the sign-in that
+// caused it to the next account page in this browser.
+const noticeCookie = "authd_notice"
+
+func (m *Manager) setNoticeCookie(w http.ResponseWriter, code string) {
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: code, Path: "/", HttpOnly: true, Secure: m.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int((7 * 24 * time.Hour).Seconds())})
+}
+
+// TakeNotice returns the notice a sign-in in this browser left (one of the
+// Notice codes, or "") and clears it, so it is shown once.
+func (m *Manager) TakeNotice(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(noticeCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: "", Path: "/", HttpOnly: true, Secure: m.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	if c.Value != NoticeSessionCap {
+		return ""
+	}
+	return c.Value
+}
+
+// MaxPerUser returns the configured cap on a person's sessions (0: none).
+func (m *Manager) MaxPerUser() int { return m.cfg.MaxPerUser }
 
 func (m *Manager) setCookie(w http.ResponseWriter, secret string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{

@@ -217,3 +217,80 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("zero config accepted")
 	}
 }
+
+// TestMaxPerUser signs one person in on four browsers with a cap of two:
+// each sign-in past the cap ends the oldest session (its tokens revoked),
+// and the browser that signed in is told once.
+func TestMaxPerUser(t *testing.T) {
+	f := newFixture(t, false)
+	f.m.cfg.MaxPerUser = 2
+	ctx := context.Background()
+	var sids []string
+	for i := range 4 {
+		f.clock.Add(time.Second)
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "http://authd.test/", nil) // a new browser: no cookie
+		s, err := f.m.Start(ctx, w, r, "alice", []string{"pwd"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, s.ID)
+		var notice *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == noticeCookie {
+				notice = c
+			}
+		}
+		if (notice != nil) != (i >= 2) {
+			t.Fatalf("sign-in %d: notice cookie %v, want one only past the cap", i, notice)
+		}
+		if notice != nil {
+			r := httptest.NewRequest(http.MethodGet, "http://authd.test/account", nil)
+			r.AddCookie(notice)
+			w := httptest.NewRecorder()
+			if got := f.m.TakeNotice(w, r); got != NoticeSessionCap {
+				t.Fatalf("TakeNotice = %q", got)
+			}
+			if c := w.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+				t.Fatalf("TakeNotice did not clear the cookie: %v", c)
+			}
+		}
+	}
+	live, err := f.m.List(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 2 || live[0].ID != sids[3] || live[1].ID != sids[2] {
+		t.Fatalf("live sessions %v, want the two newest %v", ids(live), sids[2:])
+	}
+	if len(f.ended) != 2 || f.ended[0] != sids[0] || f.ended[1] != sids[1] {
+		t.Fatalf("ended %v, want the two oldest %v", f.ended, sids[:2])
+	}
+	revs, err := f.store.ListRevocations(ctx, time.Time{}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := map[string]bool{}
+	for _, r := range revs {
+		if r.Kind == storage.RevokeSession {
+			revoked[r.Value] = true
+		}
+	}
+	if !revoked[sids[0]] || !revoked[sids[1]] || revoked[sids[2]] || revoked[sids[3]] {
+		t.Fatalf("session revocations %v, want exactly the ended sessions", revoked)
+	}
+	// A forged notice is ignored.
+	r := httptest.NewRequest(http.MethodGet, "http://authd.test/account", nil)
+	r.AddCookie(&http.Cookie{Name: noticeCookie, Value: "<script>"})
+	if got := f.m.TakeNotice(httptest.NewRecorder(), r); got != "" {
+		t.Fatalf("TakeNotice of a forged value = %q", got)
+	}
+}
+
+func ids(ss []*storage.Session) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.ID)
+	}
+	return out
+}

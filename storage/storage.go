@@ -16,6 +16,9 @@ var (
 	ErrNotFound error = notFound{}
 	// ErrConflict: a unique constraint was violated, e.g. a duplicate id.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrUnavailable: the backend cannot be reached right now (Redis
+	// down); trying again later may work. Pages answer 503.
+	ErrUnavailable = errors.New("storage: temporarily unavailable")
 )
 
 type notFound struct{}

@@ -167,7 +167,10 @@ type AccountData struct {
 	// unique across the page's forms.
 	Errors   Errors
 	Sessions []SessionItem
-	Apps     []AppItem
+	// MaxSessions is the cap on the person's sessions (0: none); the
+	// session list says that signing in past it signs out the oldest.
+	MaxSessions int
+	Apps        []AppItem
 }
 
 // SignedOutData is the page shown after signing out.

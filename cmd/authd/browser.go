@@ -17,6 +17,7 @@ import (
 	"github.com/authd/authd/mail"
 	"github.com/authd/authd/password"
 	"github.com/authd/authd/provider"
+	"github.com/authd/authd/risk"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	storesql "github.com/authd/authd/storage/sql"
@@ -63,13 +64,13 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 		_ = queue.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	app.sessions = session.New(cfg.Session, session.Options{Store: d.store, Logger: d.log, Secure: secure})
+	app.sessions = session.New(cfg.Session, session.Options{Store: d.sessions, Logger: d.log, Secure: secure})
 	hasher, err := password.NewHasher(cfg.Password)
 	if err != nil {
 		return fail(fmt.Errorf("password: %w", err))
 	}
 	app.accounts, err = account.New(cfg.Accounts, account.Deps{
-		Store: d.store, Attempts: d.store, Hasher: hasher, MAC: d.keyring,
+		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring,
 		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
 		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log,
 	})
@@ -87,11 +88,16 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 	app.pages = login.New(cfg.Login, login.Deps{
 		Accounts: accountAdapter{app.accounts}, Classify: classifyAccountError, Sessions: app.sessions,
 		AuthRequests: d.store, Consents: d.store, Clients: d.store, Users: d.store, Tokens: d.store, Audit: d.store,
-		Renderer: renderer, CSRF: protector, Logger: d.log,
+		Renderer: renderer, CSRF: protector, Logger: d.log, Limiter: d.rateLimits(cfg),
 	})
 	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Pages: pageAdapter{renderer}, CSRF: protector,
 		Logout: logoutQueue{queue}, Audit: d.store}
 	return app, nil
+}
+
+// rateLimits returns the rate limiter of the configured rules.
+func (d *deps) rateLimits(cfg Config) *risk.Limiter {
+	return risk.New(cfg.RateLimit, d.limiter, d.log)
 }
 
 // txMailer queues mail inside the caller's transaction when its context

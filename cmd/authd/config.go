@@ -22,8 +22,10 @@ import (
 	"github.com/authd/authd/mail"
 	"github.com/authd/authd/password"
 	"github.com/authd/authd/provider"
+	"github.com/authd/authd/risk"
 	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/session"
+	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
 )
 
@@ -45,6 +47,8 @@ type Config struct {
 	Login       login.Config    `koanf:"login"`
 	Mail        mail.Config     `koanf:"mail"`
 	Jobs        jobs.Config     `koanf:"jobs"`
+	Redis       RedisConfig     `koanf:"redis"`
+	RateLimit   risk.Config     `koanf:"ratelimit"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string `koanf:"data_dir"`
@@ -69,6 +73,15 @@ type DatabaseConfig struct {
 	MaxIdleConns    int           `koanf:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
 	SimpleProtocol  bool          `koanf:"simple_protocol"`
+}
+
+// RedisConfig selects the shared Redis. Empty URL: everything it would
+// hold stays in process (the embedded default, one replica).
+type RedisConfig struct {
+	URL      string        `koanf:"url"`
+	Prefix   string        `koanf:"prefix"`
+	Timeout  time.Duration `koanf:"timeout"`
+	CacheTTL time.Duration `koanf:"cache_ttl"`
 }
 
 // SecretsConfig holds the master key.
@@ -96,7 +109,9 @@ func defaultConfig() Config {
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Session:  session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
-		DataDir: "data",
+		Redis:     RedisConfig{Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, CacheTTL: redis.DefaultCacheTTL},
+		RateLimit: risk.DefaultConfig(),
+		DataDir:   "data",
 	}
 }
 
@@ -183,7 +198,7 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 // Validate reports every problem, each naming its key.
 func (c Config) Validate() error {
 	var errs []error
-	for _, v := range []interface{ Validate() error }{c.provider(), c.Session, c.Accounts, c.Password, c.Login, c.Mail, c.Jobs} {
+	for _, v := range []interface{ Validate() error }{c.provider(), c.Session, c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.RateLimit} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -199,6 +214,14 @@ func (c Config) Validate() error {
 	for key, d := range map[string]time.Duration{"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
 		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
 		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
+		}
+	}
+	if c.Redis.URL != "" && !strings.Contains(c.Redis.URL, "://") {
+		errs = append(errs, errors.New("redis.url: want redis://host:port (or rediss://, redis-sentinel://, redis-cluster://), or empty for in-process"))
+	}
+	for key, d := range map[string]time.Duration{"redis.timeout": c.Redis.Timeout, "redis.cache_ttl": c.Redis.CacheTTL} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
 		}

@@ -39,8 +39,8 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			d.log.WarnContext(sctx, "stopping the job queue", "err", err)
 		}
 	}()
-	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.store, Keyring: d.keyring,
-		Revoked: d.revoked, Browser: app.browser})
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Keyring: d.keyring,
+		Revoked: d.revoked, Browser: app.browser, Limiter: d.rateLimits(cfg)})
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,16 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			d.log.WarnContext(ctx, "not ready", "err", err)
 			writeStatus(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
 			return
+		}
+		// Redis down degrades this replica (and, as they share it, all
+		// of them) but it keeps serving: still ready, so that a load
+		// balancer does not pull every replica at once.
+		if d.redis != nil {
+			if err := d.redis.Ping(ctx); err != nil {
+				writeStatus(w, http.StatusOK, "ready, degraded: "+err.Error()+
+					" (revocation checks answer from this replica's own knowledge and the database poll; rate limits hold per replica; sign-in pages are unavailable)")
+				return
+			}
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})

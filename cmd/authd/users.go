@@ -53,8 +53,8 @@ func accountService(env *cliEnv, d *deps) (*account.Service, error) {
 		return nil, err
 	}
 	return account.New(env.cfg.Accounts, account.Deps{
-		Store: d.store, Attempts: d.store, Hasher: hasher, MAC: d.keyring, Mailer: noMail{},
-		Sessions: session.New(env.cfg.Session, session.Options{Store: d.store, Logger: d.log}),
+		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring, Mailer: noMail{},
+		Sessions: session.New(env.cfg.Session, session.Options{Store: d.sessions, Logger: d.log}),
 		Issuer:   env.cfg.Issuer, Logger: d.log,
 	})
 }

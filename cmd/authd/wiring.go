@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/authd/authd/provider"
 	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
+	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
 	"github.com/authd/authd/telemetry"
 )
@@ -21,11 +24,66 @@ type deps struct {
 	log     *slog.Logger
 	store   *storesql.Store
 	keyring *secrets.Keyring
-	revoked *memory.RevocationSet
+	// revoked is the revocation set the store's OnRevoke feeds: in
+	// process, or shared through Redis.
+	revoked provider.RevocationSet
+	// sessions stores browser sessions: the SQL store, or Redis (with
+	// the token revocations still in SQL).
+	sessions sessionStore
+	// attempts holds the brute-force counters: SQL, or Redis falling
+	// back to SQL.
+	attempts storage.Attempts
+	// limiter backs the rate limits: in process, or Redis falling back
+	// to in process.
+	limiter memory.Limiter
+	// redis is the shared Redis; nil for the in-process default.
+	redis *redis.Client
+	// closers run in reverse order on Close, before the store closes.
+	closers []func()
+}
+
+// sessionStore is what the session manager and the provider need of
+// session storage.
+type sessionStore interface {
+	session.Store
+	AddSessionClient(ctx context.Context, sid, clientID string) error
+}
+
+// redisSessions keeps sessions in Redis and revokes their tokens in the
+// database, which holds the tokens.
+type redisSessions struct {
+	*redis.Sessions
+	tokens interface {
+		RevokeSessionTokens(ctx context.Context, sid string, includeOffline bool) error
+	}
+}
+
+func (s redisSessions) RevokeSessionTokens(ctx context.Context, sid string, includeOffline bool) error {
+	return s.tokens.RevokeSessionTokens(ctx, sid, includeOffline)
+}
+
+// providerStore is the SQL store with session clients recorded where the
+// sessions live.
+type providerStore struct {
+	*storesql.Store
+	sessions sessionStore
+}
+
+func (s providerStore) AddSessionClient(ctx context.Context, sid, clientID string) error {
+	return s.sessions.AddSessionClient(ctx, sid, clientID)
+}
+
+// providerStore returns the store the provider works on.
+func (d *deps) providerStore() provider.Store {
+	if d.redis == nil {
+		return d.store
+	}
+	return providerStore{Store: d.store, sessions: d.sessions}
 }
 
 // openDeps builds the logger, opens the database (migrating it when
-// configured to) and loads the master key.
+// configured to) and loads the master key. With migrate set (every
+// command but migrate) it also connects to Redis when redis.url is set.
 func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	cfg := env.cfg
 	log, err := telemetry.NewLogger(env.stderr, cfg.Log.Level, cfg.Log.Format)
@@ -42,37 +100,70 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	revoked := memory.NewRevocationSet()
-	store, err := storesql.Open(cfg.Database.URL, storesql.Options{
+	d := &deps{log: log, keyring: kr}
+	fail := func(err error) (*deps, error) {
+		d.Close()
+		return nil, err
+	}
+	if cfg.Redis.URL != "" && migrate {
+		d.redis, err = redis.Open(ctx, cfg.Redis.URL, redis.Options{Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout,
+			CacheTTL: cfg.Redis.CacheTTL, Logger: log})
+		if err != nil {
+			return fail(fmt.Errorf("redis.url: %w", err))
+		}
+		d.closers = append(d.closers, d.redis.Close)
+		rs := redis.NewRevocationSet(d.redis)
+		d.closers = append(d.closers, rs.Close)
+		d.revoked = rs
+		d.limiter = redis.NewRateLimiter(d.redis)
+	} else {
+		d.revoked = memory.NewRevocationSet()
+		d.limiter = memory.NewRateLimiter(nil)
+	}
+	d.store, err = storesql.Open(cfg.Database.URL, storesql.Options{
 		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, SimpleProtocol: cfg.Database.SimpleProtocol,
-		MaxAccessTokenTTL: cfg.Tokens.MaxAccessTokenTTL, OnRevoke: revoked.Add, Sealer: kr,
+		MaxAccessTokenTTL: cfg.Tokens.MaxAccessTokenTTL, OnRevoke: d.revoked.Add, Sealer: kr,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("database.url: %w", err)
+		return fail(fmt.Errorf("database.url: %w", err))
 	}
-	if err := store.Ping(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("database.url: cannot reach the database: %w", err)
+	if err := d.store.Ping(ctx); err != nil {
+		return fail(fmt.Errorf("database.url: cannot reach the database: %w", err))
+	}
+	if d.redis != nil {
+		d.sessions = redisSessions{Sessions: redis.NewSessions(d.redis), tokens: d.store}
+		d.attempts = redis.NewAttempts(d.redis, d.store)
+	} else {
+		d.sessions, d.attempts = d.store, d.store
 	}
 	if migrate {
 		if cfg.Database.AutoMigrate {
-			n, err := store.Migrate(ctx, nil)
+			n, err := d.store.Migrate(ctx, nil)
 			if err != nil {
-				store.Close()
-				return nil, err
+				return fail(err)
 			}
 			if n > 0 {
 				log.InfoContext(ctx, "applied database migrations", "count", n)
 			}
-		} else if n, err := store.Pending(ctx); err != nil || n > 0 {
-			store.Close()
-			return nil, errors.Join(err, fmt.Errorf("database has %d pending migrations and database.auto_migrate is off: run `authd migrate up`", n))
+		} else if n, err := d.store.Pending(ctx); err != nil || n > 0 {
+			return fail(errors.Join(err, fmt.Errorf("database has %d pending migrations and database.auto_migrate is off: run `authd migrate up`", n)))
 		}
 	}
-	return &deps{log: log, store: store, keyring: kr, revoked: revoked}, nil
+	return d, nil
 }
 
-func (d *deps) Close() error { return d.store.Close() }
+// Close closes Redis (after writing what the revocation set still holds)
+// and the database.
+func (d *deps) Close() error {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+	if d.store == nil {
+		return nil
+	}
+	return d.store.Close()
+}
 
 var _ storage.Clients = (*storesql.Store)(nil)

@@ -109,6 +109,10 @@ type Client struct {
 	probing bool
 	// onUp are called (without mu) each time Redis is back. Guarded by mu.
 	onUp []func()
+	// onInval are told of every client-side cache invalidation: the keys,
+	// or nil for all of them (a flush, a lost connection). Set before the
+	// client is used; called from rueidis's reader goroutines.
+	onInval atomic.Pointer[[]func(keys []string)]
 
 	ctx    context.Context // ends when the client is closed
 	cancel context.CancelFunc
@@ -151,13 +155,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		}
 	}
 	redacted := redactURL(rawURL)
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{prefix: opts.Prefix, timeout: opts.Timeout, cacheTTL: opts.CacheTTL, log: opts.Logger,
+		url: redacted, ctx: cctx, cancel: cancel}
+	copt.OnInvalidations = c.invalidated
 	rc, err := rueidis.NewClient(copt)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
 	}
-	cctx, cancel := context.WithCancel(context.Background())
-	c := &Client{rc: rc, prefix: opts.Prefix, timeout: opts.Timeout, cacheTTL: opts.CacheTTL, log: opts.Logger,
-		url: redacted, ctx: cctx, cancel: cancel}
+	c.rc = rc
 	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
 	defer pcancel()
 	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {
@@ -165,6 +172,39 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("redis: %s does not answer: %w", redacted, err)
 	}
 	return c, nil
+}
+
+// invalidated passes rueidis's invalidation messages on to onInval.
+func (c *Client) invalidated(msgs []rueidis.RedisMessage) {
+	hooks := c.onInval.Load()
+	if hooks == nil {
+		return
+	}
+	var keys []string
+	if msgs != nil {
+		keys = make([]string, 0, len(msgs))
+		for _, m := range msgs {
+			if k, err := m.ToString(); err == nil {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for _, f := range *hooks {
+		f(keys)
+	}
+}
+
+// onInvalidation registers f to hear of every client-side cache
+// invalidation (keys, or nil for all).
+func (c *Client) onInvalidation(f func(keys []string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var hooks []func([]string)
+	if old := c.onInval.Load(); old != nil {
+		hooks = append(hooks, *old...)
+	}
+	hooks = append(hooks, f)
+	c.onInval.Store(&hooks)
 }
 
 // Ping checks that Redis answers within the timeout; for /readyz.

@@ -70,6 +70,12 @@ func TestCluster(t *testing.T) {
 		})
 	})
 
+	t.Run("Attempts", func(t *testing.T) {
+		storagetest.RunAttemptTests(t, func(t *testing.T) storage.Attempts {
+			return NewAttempts(openClient(t, url, Options{Prefix: "t" + randomHex(4) + ":"}), sqlAttempts(t))
+		})
+	})
+
 	t.Run("RateLimits", func(t *testing.T) {
 		l1, l2 := NewRateLimiter(open(t)), NewRateLimiter(open(t))
 		limit := memory.Limit{Rate: 0.001, Burst: 3}

@@ -1,6 +1,7 @@
 // Package redis keeps the parts of authd's state that replicas share and
-// that may expire or be rebuilt — the revocation set, browser sessions and
-// rate limits — in Redis 7 or later, through rueidis. storage/memory holds
+// that may expire or be rebuilt — the revocation set, browser sessions,
+// brute-force counters and rate limits — in Redis 7 or later, through
+// rueidis. storage/memory holds
 // the in-process versions used when no Redis is configured.
 //
 // # Connecting
@@ -37,6 +38,7 @@
 //	rev:rebuilding             a rebuild in progress
 //	sess:{<id>}, sess:{<id>}:clients, sess-secret:<hash>, user-sess:{<user>}   browser sessions
 //	rl:<key>                   a rate limit's theoretical arrival time (Unix µs)
+//	att:<key>                  brute-force counters: hash f, l, u, e (failures, last failure, locked until, expires; Unix ms)
 //
 // # When Redis fails
 //
@@ -81,6 +83,11 @@
 //   - Rate limits fall back to an in-process limiter: limits then hold per
 //     replica, and Healthy says so.
 //
-//   - Sessions have no fallback: each method returns an error within the
-//     timeout, and the pages show their error page until Redis is back.
+//   - Brute-force counters (Attempts) fall back to the store given to
+//     NewAttempts (the SQL store): lockouts keep holding across replicas.
+//
+//   - Sessions have no fallback: each method returns an error wrapping
+//     storage.ErrUnavailable within the timeout, and the pages answer 503
+//     until Redis is back. A session key of the wrong type is an absent
+//     session.
 package redis

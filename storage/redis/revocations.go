@@ -28,6 +28,11 @@ import (
 // pushes an invalidation to every replica holding a key when anyone writes
 // it.
 //
+// In front of that cache sits a memo of Redis's answers, exactly as fresh
+// (dropped by the same invalidations, expiring with the cache entries), so
+// a warm check is a few map lookups (about 0.3 µs against 2.5 µs through
+// rueidis's cache).
+//
 // Beside Redis the set keeps an in-process mirror (a memory.RevocationSet)
 // holding every entry this process added, and every revoked answer it read
 // from Redis for as long as that answer was fresh in the cache. Revoked
@@ -38,6 +43,9 @@ import (
 type RevocationSet struct {
 	c      *Client
 	mirror *memory.RevocationSet
+	// memo holds Redis's answers as fresh as the client-side cache (see
+	// memo); warm checks are answered from it.
+	memo *memo
 
 	mu sync.Mutex
 	// pending are entries still to be written to Redis. Guarded by mu.
@@ -79,16 +87,20 @@ type recentWrite struct {
 }
 
 type revStats struct {
-	checks, lookups, roundTrips, cacheMisses, errors, untrusted, degraded, writes atomic.Uint64
+	checks, lookups, memoHits, roundTrips, cacheMisses, errors, untrusted, degraded, writes atomic.Uint64
 }
 
 // RevocationStats counts what Revoked did, for metrics and tests.
 type RevocationStats struct {
 	// Checks is the number of Revoked calls.
 	Checks uint64
-	// Lookups is how many of them consulted Redis (through its cache);
-	// the others were answered by the mirror alone.
+	// Lookups is how many of them consulted Redis's entries (through the
+	// memo or the client-side cache); the others were answered by the
+	// mirror alone.
 	Lookups uint64
+	// MemoHits is how many lookups the memo answered entirely, without
+	// rueidis.
+	MemoHits uint64
 	// RoundTrips is how many lookups had to ask Redis for at least one
 	// entry (the rest were served entirely from the client-side cache).
 	RoundTrips uint64
@@ -133,9 +145,11 @@ const retryEvery = time.Second
 
 // NewRevocationSet returns the set kept in c's Redis. Close it before c.
 func NewRevocationSet(c *Client) *RevocationSet {
-	s := &RevocationSet{c: c, mirror: memory.NewRevocationSet(), pending: map[revKey]revTimes{},
+	s := &RevocationSet{c: c, mirror: memory.NewRevocationSet(), memo: newMemo(), pending: map[revKey]revTimes{},
 		recent: map[revKey]recentWrite{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	c.onRecover(s.signal)
+	c.onRecover(s.memo.clear)
+	c.onInvalidation(func(keys []string) { s.memo.invalidate(c.prefix, keys) })
 	s.wg.Add(1)
 	go s.writer()
 	return s
@@ -288,7 +302,7 @@ func (s *RevocationSet) write(ctx context.Context, keys []revKey, batch map[revK
 }
 
 // Revoked reports whether any entry matches t: one the mirror holds, or
-// one in Redis (through the client-side cache). now is used for the
+// one in Redis (through the memo, else the client-side cache). now is used for the
 // mirror's expiry; Redis expires its entries itself. While Redis is
 // unreachable only the mirror answers.
 func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
@@ -300,60 +314,88 @@ func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
 		s.stats.degraded.Add(1)
 		return false
 	}
-	var kinds [5]storage.RevocationKind
-	var values [5]string
-	var cmds [5]rueidis.CacheableTTL
+	var keys [5]revKey
 	n := 0
-	lookup := func(kind storage.RevocationKind, v string) {
-		if v == "" {
-			return
+	add := func(kind storage.RevocationKind, v string) {
+		if v != "" {
+			keys[n] = revKey{kind, v}
+			n++
 		}
-		kinds[n], values[n] = kind, v
-		cmds[n] = rueidis.CT(s.c.rc.B().Get().Key(s.entryKey(kind, v)).Cache(), s.c.cacheTTL)
-		n++
 	}
-	lookup(storage.RevokeToken, t.JTI)
-	lookup(storage.RevokeGrant, t.GrantID)
-	lookup(storage.RevokeSession, t.SessionID)
-	lookup(storage.RevokeSubject, t.Subject)
+	add(storage.RevokeToken, t.JTI)
+	add(storage.RevokeGrant, t.GrantID)
+	add(storage.RevokeSession, t.SessionID)
+	add(storage.RevokeSubject, t.Subject)
 	if t.ClientID != "" && t.Subject != "" {
-		lookup(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject))
+		add(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject))
 	}
 	if n == 0 {
 		return false
 	}
 	s.stats.lookups.Add(1)
+	// The memo first: what Redis said, as fresh as the client-side cache.
+	wall := time.Now()
+	nowMs := wall.UnixMilli()
+	var need [5]int
+	m := 0
+	for i, k := range keys[:n] {
+		e, ok := s.memo.get(k, nowMs)
+		if !ok {
+			need[m] = i
+			m++
+			continue
+		}
+		if e.at >= 0 && matches(k.kind, e.at, t) {
+			return true
+		}
+	}
+	if m == 0 {
+		s.stats.memoHits.Add(1)
+		return false
+	}
+	gen := s.memo.gen.Load()
+	var cmds [5]rueidis.CacheableTTL
+	for j, i := range need[:m] {
+		cmds[j] = rueidis.CT(s.c.rc.B().Get().Key(s.entryKey(keys[i].kind, keys[i].value)).Cache(), s.c.cacheTTL)
+	}
 	ctx, cancel := s.c.cmdContext(context.Background())
-	res := s.c.rc.DoMultiCache(ctx, cmds[:n]...)
+	res := s.c.rc.DoMultiCache(ctx, cmds[:m]...)
 	cancel()
 	revoked, misses, failed := false, 0, false
-	for i, r := range res {
+	for j, r := range res {
+		k := keys[need[j]]
+		until := r.CachePXAT()
+		if until <= 0 || until > nowMs+s.c.cacheTTL.Milliseconds() {
+			until = nowMs + s.c.cacheTTL.Milliseconds()
+		}
 		v, err := r.ToString()
 		if err != nil {
 			if !rueidis.IsRedisNil(err) {
 				failed = true
 				s.c.failed(context.Background(), err)
-			} else if !r.IsCacheHit() {
+				continue
+			}
+			if !r.IsCacheHit() {
 				misses++
 			}
+			s.memo.put(k, memoEntry{at: -1, untilMs: until}, gen)
 			continue
 		}
 		if !r.IsCacheHit() {
 			misses++
 		}
-		at, ok := trustedRevokedAt(v, time.Now())
+		at, ok := trustedRevokedAt(v, wall)
 		if !ok {
 			s.stats.untrusted.Add(1)
+			s.memo.put(k, memoEntry{at: -1, untilMs: until}, gen)
 			continue
 		}
-		switch kinds[i] {
-		case storage.RevokeSubject, storage.RevokeClientSubject:
-			if t.IssuedAtMs > at {
-				continue // issued after the cut-off
-			}
+		s.memo.put(k, memoEntry{at: at, untilMs: until}, gen)
+		if !matches(k.kind, at, t) {
+			continue
 		}
 		revoked = true
-		s.learn(kinds[i], values[i], at, r.CachePXAT())
+		s.learn(k.kind, k.value, at, r.CachePXAT())
 	}
 	if misses > 0 {
 		s.stats.roundTrips.Add(1)
@@ -363,6 +405,16 @@ func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
 		s.stats.errors.Add(1)
 	}
 	return revoked
+}
+
+// matches reports whether an entry of kind revoked at at (Unix ms) covers
+// t: subject entries only cover tokens issued at or before it.
+func matches(kind storage.RevocationKind, at int64, t memory.Token) bool {
+	switch kind {
+	case storage.RevokeSubject, storage.RevokeClientSubject:
+		return t.IssuedAtMs <= at
+	}
+	return true
 }
 
 // trustedRevokedAt parses an entry's value: a RevokedAt in Unix ms that is
@@ -393,6 +445,7 @@ func (s *RevocationSet) learn(kind storage.RevocationKind, value string, at, pxa
 func (s *RevocationSet) Sweep(now time.Time) int {
 	n := s.mirror.Sweep(now)
 	wall := time.Now()
+	s.memo.sweep(wall.UnixMilli())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, w := range s.recent {
@@ -429,7 +482,7 @@ func (s *RevocationSet) Stats() RevocationStats {
 	s.mu.Lock()
 	pending := len(s.pending)
 	s.mu.Unlock()
-	return RevocationStats{Checks: s.stats.checks.Load(), Lookups: s.stats.lookups.Load(),
+	return RevocationStats{Checks: s.stats.checks.Load(), Lookups: s.stats.lookups.Load(), MemoHits: s.stats.memoHits.Load(),
 		RoundTrips: s.stats.roundTrips.Load(), CacheMisses: s.stats.cacheMisses.Load(), Errors: s.stats.errors.Load(),
 		Untrusted: s.stats.untrusted.Load(), Degraded: s.stats.degraded.Load(), Writes: s.stats.writes.Load(), Pending: pending}
 }
@@ -491,6 +544,7 @@ func (s *RevocationSet) Rebuild(ctx context.Context, revs []storage.Revocation) 
 	s.mu.Lock()
 	clear(s.recent) // what was written before the loss is gone
 	s.mu.Unlock()
+	s.memo.clear()
 	keys := make([]revKey, 0, len(batch))
 	for k := range batch {
 		keys = append(keys, k)

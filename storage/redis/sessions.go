@@ -108,9 +108,21 @@ func (s *Sessions) script(ctx context.Context, sc *script, keys, args []string) 
 	return r
 }
 
+// wrongType reports whether err is Redis's answer to a command on a key
+// of another type: a key authd did not write, treated as absent.
+func wrongType(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(re.Error(), "WRONGTYPE")
+}
+
+// wrap adds the operation to err, and storage.ErrUnavailable when err
+// says Redis cannot serve.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if unavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redis: %s: %w", op, err)
 }
@@ -149,6 +161,9 @@ func (s *Sessions) CreateSession(ctx context.Context, sess *storage.Session, sec
 // readSession fetches the hash of id; ErrNotFound when it is gone.
 func (s *Sessions) readSession(ctx context.Context, id string) (*storage.Session, string, error) {
 	m, err := s.do(ctx, s.c.rc.B().Hgetall().Key(s.hashKey(id)).Build()).AsStrMap()
+	if wrongType(err) {
+		return nil, "", storage.ErrNotFound // not a session authd wrote
+	}
 	if err != nil {
 		return nil, "", wrap("get session", err)
 	}
@@ -176,7 +191,7 @@ func parseSession(id string, m map[string]string) (*storage.Session, string, err
 // GetSessionBySecret implements storage.Sessions.
 func (s *Sessions) GetSessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (*storage.Session, error) {
 	id, err := s.do(ctx, s.c.rc.B().Get().Key(s.secretKey(secretHash)).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
+	if rueidis.IsRedisNil(err) || wrongType(err) {
 		return nil, storage.ErrNotFound
 	}
 	if err != nil {

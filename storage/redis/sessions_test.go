@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -61,5 +62,35 @@ func TestSessionsExpire(t *testing.T) {
 	pttl, _ := admin.Do(ctx, admin.B().Pttl().Key(prefix+"user-sess:{alice}").Build()).AsInt64()
 	if pttl < int64(59*time.Minute/time.Millisecond) {
 		t.Errorf("user's set PTTL = %d ms, want it to live as long as the longest session", pttl)
+	}
+}
+
+// TestSessionsGarbage: keys of the wrong type or with values authd could
+// not have written are absent sessions, never errors.
+func TestSessionsGarbage(t *testing.T) {
+	prefix := newPrefix(t)
+	s := NewSessions(sharedClient(t, prefix))
+	admin := adminClient(t, testURL())
+	ctx := context.Background()
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	for _, cmd := range [][]string{
+		{"SET", prefix + "sess:{str}", "garbage"},
+		{"HSET", prefix + "sess:{nofields}", "user", "u"},
+		{"RPUSH", prefix + "sess-secret:" + hex.EncodeToString(hash), "x"},
+		{"SET", prefix + "sess-secret:" + hex.EncodeToString(hash[:16]), "str"},
+	} {
+		if err := admin.Do(ctx, admin.B().Arbitrary(cmd...).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"str", "nofields"} {
+		if _, err := s.GetSession(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetSession(%s) = %v, want ErrNotFound", id, err)
+		}
+	}
+	for _, h := range [][]byte{hash, hash[:16]} {
+		if _, err := s.GetSessionBySecret(ctx, h, time.Now()); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetSessionBySecret(garbage) = %v, want ErrNotFound", err)
+		}
 	}
 }

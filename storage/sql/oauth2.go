@@ -325,7 +325,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // token becomes inactive and the access token issued with it is revoked.
 // If another request rotated it first, fosite.ErrSerializationFailure.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	return s.inTx(ctx, func(tx txDB) error {
+	return s.inTxCtx(ctx, func(ctx context.Context, tx txDB) error {
 		var row refreshRow
 		err := tx.Clauses(s.forUpdate()...).Where("signature = ? AND request_id = ?", key(signature), requestID).Take(&row).Error
 		if err != nil {
@@ -341,7 +341,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 		if row.AccessJTI == "" || row.AccessExpiresAt <= s.nowMilli() {
 			return nil
 		}
-		return s.addRevocation(tx, storage.Revocation{Kind: storage.RevokeToken, Value: row.AccessJTI,
+		return s.addRevocation(ctx, tx, storage.Revocation{Kind: storage.RevokeToken, Value: row.AccessJTI,
 			RevokedAt: s.now(), ExpiresAt: fromMillis(row.AccessExpiresAt)})
 	})
 }
@@ -357,7 +357,7 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error 
 // set that lives as long as the longest access token it can cover.
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 	now := s.now()
-	return s.addRevocation(s.conn(ctx), storage.Revocation{Kind: storage.RevokeGrant, Value: requestID,
+	return s.addRevocation(ctx, s.conn(ctx), storage.Revocation{Kind: storage.RevokeGrant, Value: requestID,
 		RevokedAt: now, ExpiresAt: now.Add(s.maxAccessTTL)})
 }
 
@@ -390,7 +390,7 @@ func (s *Store) revokeTokensWhere(ctx context.Context, where string, args []any,
 	}
 	now := s.now()
 	rev.RevokedAt, rev.ExpiresAt = now, now.Add(s.maxAccessTTL)
-	return s.inTx(ctx, func(tx txDB) error {
+	return s.inTxCtx(ctx, func(ctx context.Context, tx txDB) error {
 		q := tx.Model(&refreshRow{}).Where(where+" AND active", args...)
 		if !includeOffline {
 			q = q.Where("NOT offline")
@@ -398,11 +398,13 @@ func (s *Store) revokeTokensWhere(ctx context.Context, where string, args []any,
 		if err := q.Update("active", false).Error; err != nil {
 			return mapErr(err)
 		}
-		return s.addRevocation(tx, rev)
+		return s.addRevocation(ctx, tx, rev)
 	})
 }
 
-func (s *Store) addRevocation(tx txDB, r storage.Revocation) error {
+// addRevocation writes r with tx and reports it to OnRevoke: once ctx's
+// transaction commits, or at once when ctx carries none.
+func (s *Store) addRevocation(ctx context.Context, tx txDB, r storage.Revocation) error {
 	r.RevokedAt = r.RevokedAt.UTC().Truncate(time.Millisecond)
 	row := revocationRow{Kind: string(r.Kind), Value: r.Value, RevokedAt: millis(r.RevokedAt), ExpiresAt: millis(r.ExpiresAt)}
 	greatest := "MAX" // SQLite's scalar max
@@ -419,9 +421,11 @@ func (s *Store) addRevocation(tx txDB, r storage.Revocation) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	if s.onRevoke != nil {
-		s.onRevoke(r)
+	if st, ok := txFrom(ctx); ok {
+		st.addRevocation(r)
+		return nil
 	}
+	s.revoked([]storage.Revocation{r})
 	return nil
 }
 

@@ -27,7 +27,7 @@ func (changeRow) TableName() string { return "changes" }
 
 // AddRevocation implements storage.Revocations.
 func (s *Store) AddRevocation(ctx context.Context, r storage.Revocation) error {
-	return s.addRevocation(s.conn(ctx), r)
+	return s.addRevocation(ctx, s.conn(ctx), r)
 }
 
 // ListRevocations implements storage.Revocations.

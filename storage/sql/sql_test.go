@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -319,6 +320,86 @@ func TestOnRevoke(t *testing.T) {
 				// The revocation set works in milliseconds.
 				if got.RevokedAt.UnixMilli() != st.RevokedAt.UnixMilli() || got.ExpiresAt.UnixMilli() != st.ExpiresAt.UnixMilli() {
 					t.Errorf("OnRevoke got %+v, stored %+v: want the same times (ms)", got, st)
+				}
+			}
+		})
+	}
+}
+
+// TestOnRevokeAfterCommit checks that revocation entries written inside a
+// transaction reach OnRevoke only once it commits, and never when it rolls
+// back; outside a transaction they arrive at once.
+func TestOnRevokeAfterCommit(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var seen []string
+			s := b.newStore(t, sql.Options{OnRevoke: func(r storage.Revocation) {
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, string(r.Kind)+":"+r.Value)
+			}})
+			got := func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]string(nil), seen...)
+			}
+			ctx := context.Background()
+			for _, tc := range []struct {
+				name   string
+				commit bool
+				value  string
+			}{{"commit", true, "alice"}, {"rollback", false, "bob"}} {
+				txCtx, err := s.BeginTX(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := len(got())
+				if err := s.RevokeSubjectTokens(txCtx, tc.value); err != nil {
+					s.Rollback(txCtx)
+					t.Fatalf("%s: RevokeSubjectTokens: %v", tc.name, err)
+				}
+				if err := s.AddRevocation(txCtx, storage.Revocation{Kind: storage.RevokeToken, Value: "jti-" + tc.value,
+					RevokedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+					s.Rollback(txCtx)
+					t.Fatal(err)
+				}
+				if g := got(); len(g) != before {
+					s.Rollback(txCtx)
+					t.Fatalf("%s: OnRevoke called before the transaction ended: %v", tc.name, g[before:])
+				}
+				if tc.commit {
+					err = s.Commit(txCtx)
+				} else {
+					err = s.Rollback(txCtx)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []string{}
+				if tc.commit {
+					want = []string{"subject:" + tc.value, "jti:jti-" + tc.value}
+				}
+				if g := got()[before:]; !slices.Equal(g, want) {
+					t.Fatalf("%s: OnRevoke saw %v, want %v", tc.name, g, want)
+				}
+			}
+			// Outside a transaction: at once (RevokeSubjectTokens opens
+			// and commits its own).
+			if err := s.RevokeSubjectTokens(ctx, "carol"); err != nil {
+				t.Fatal(err)
+			}
+			if g := got(); len(g) != 3 || g[2] != "subject:carol" {
+				t.Fatalf("OnRevoke after a write outside a transaction saw %v", g)
+			}
+			stored, err := s.ListRevocations(ctx, time.Time{}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range stored {
+				if r.Value == "bob" || r.Value == "jti-bob" {
+					t.Fatalf("a rolled back revocation is stored: %+v", r)
 				}
 			}
 		})

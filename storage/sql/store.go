@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -41,7 +42,9 @@ type Options struct {
 	// entries that match several tokens live this long. Default 24h.
 	MaxAccessTokenTTL time.Duration
 	// OnRevoke, when set, is called with every revocation entry this store
-	// writes, so the caller's in-process revocation set learns of it at once.
+	// writes, so the caller's revocation set learns of it at once: after
+	// the transaction that wrote it commits (never for one rolled back),
+	// or at once for a write outside any transaction.
 	OnRevoke func(storage.Revocation)
 	// Sealer encrypts sensitive user fields (the phone number) at rest;
 	// *secrets.Keyring. Nil: storing such a field fails.
@@ -165,50 +168,115 @@ func (s *Store) Close() error {
 
 type txKey struct{}
 
+// txState is a transaction carried by a context: the gorm handle, and the
+// revocation entries written in it, reported to OnRevoke once it commits
+// (never for a transaction rolled back: nobody must trust a revocation the
+// database does not hold, nor miss one it does).
+type txState struct {
+	db *gorm.DB
+	mu sync.Mutex
+	// revs are the entries written so far. Guarded by mu.
+	revs []storage.Revocation
+}
+
+func (st *txState) addRevocation(r storage.Revocation) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.revs = append(st.revs, r)
+}
+
+// takeRevocations returns the entries written and forgets them.
+func (st *txState) takeRevocations() []storage.Revocation {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	revs := st.revs
+	st.revs = nil
+	return revs
+}
+
+func txFrom(ctx context.Context) (*txState, bool) {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	return st, ok
+}
+
 // BeginTX starts a transaction carried by the returned context; every Store
 // method called with that context joins it. It implements fosite's
 // storage.Transactional.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if _, ok := txFrom(ctx); ok {
 		return ctx, errors.New("sql: transaction already open in this context")
 	}
 	tx := s.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return ctx, tx.Error
 	}
-	return context.WithValue(ctx, txKey{}, tx), nil
+	return context.WithValue(ctx, txKey{}, &txState{db: tx}), nil
 }
 
-// Commit commits the context's transaction.
+// Commit commits the context's transaction, then reports the revocation
+// entries written in it to OnRevoke.
 func (s *Store) Commit(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	st, ok := txFrom(ctx)
 	if !ok {
 		return errors.New("sql: no transaction in context")
 	}
-	return mapErr(tx.Commit().Error)
+	if err := st.db.Commit().Error; err != nil {
+		st.takeRevocations()
+		return mapErr(err)
+	}
+	s.revoked(st.takeRevocations())
+	return nil
 }
 
-// Rollback rolls the context's transaction back.
+// Rollback rolls the context's transaction back; the revocation entries
+// written in it are never reported.
 func (s *Store) Rollback(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	st, ok := txFrom(ctx)
 	if !ok {
 		return errors.New("sql: no transaction in context")
 	}
-	return tx.Rollback().Error
+	st.takeRevocations()
+	return st.db.Rollback().Error
 }
 
 // inTx runs fn in the context's transaction, or in a new one.
 func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return fn(tx)
+	return s.inTxCtx(ctx, func(_ context.Context, tx *gorm.DB) error { return fn(tx) })
+}
+
+// inTxCtx runs fn in the context's transaction, or in a new one that fn's
+// context carries (so that revocation entries written in it are reported
+// once it commits).
+func (s *Store) inTxCtx(ctx context.Context, fn func(ctx context.Context, tx *gorm.DB) error) error {
+	if st, ok := txFrom(ctx); ok {
+		return fn(ctx, st.db)
 	}
-	return mapErr(s.db.WithContext(ctx).Transaction(fn))
+	var st *txState
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		st = &txState{db: tx}
+		return fn(context.WithValue(ctx, txKey{}, st), tx)
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	s.revoked(st.takeRevocations())
+	return nil
+}
+
+// revoked reports committed revocation entries to OnRevoke.
+func (s *Store) revoked(revs []storage.Revocation) {
+	if s.onRevoke == nil {
+		return
+	}
+	for _, r := range revs {
+		s.onRevoke(r)
+	}
 }
 
 // conn returns the context's transaction or the pool.
 func (s *Store) conn(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return tx
+	if st, ok := txFrom(ctx); ok {
+		return st.db
 	}
 	return s.db.WithContext(ctx)
 }
@@ -259,11 +327,11 @@ func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millis
 // write inside it. On SQLite that is a must: the transaction holds the
 // only write lock, and a write on another connection would wait for it.
 func TxFromContext(ctx context.Context) (*sql.Tx, bool) {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	st, ok := txFrom(ctx)
 	if !ok {
 		return nil, false
 	}
-	pool := tx.Statement.ConnPool
+	pool := st.db.Statement.ConnPool
 	if p, ok := pool.(*gorm.PreparedStmtTX); ok {
 		pool = p.Tx
 	}
