@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -449,7 +448,7 @@ func validID(id string) bool {
 
 // meta describes r for the account service and the audit trail.
 func (p *Pages) meta(r *http.Request, clientID, sid string) Meta {
-	return Meta{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
+	return Meta{IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
 		ClientID: clientID, SID: sid}
 }
 
@@ -458,7 +457,7 @@ func (p *Pages) meta(r *http.Request, clientID, sid string) Meta {
 func (p *Pages) auditEvent(r *http.Request, typ, userID, clientID string, details map[string]any) {
 	ctx := r.Context()
 	e := storage.AuditEvent{Time: p.now().UTC(), Type: typ, ActorID: userID, SubjectID: userID, ClientID: clientID,
-		IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(ctx), Details: details}
+		IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(ctx), Details: details}
 	if err := p.audit.AppendAuditEvent(ctx, e); err != nil {
 		p.log.ErrorContext(ctx, "append audit event", "type", typ, "err", err)
 	}
@@ -508,15 +507,6 @@ func safeReturnTo(s string) string {
 		}
 	}
 	return s
-}
-
-// clientIP is the peer address without the port (as session records it).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {

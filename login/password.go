@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/authd/authd/templates"
+
+	"github.com/authd/authd/telemetry"
 )
 
 // forgotForm asks for the address to send a reset link to.
@@ -22,7 +24,7 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if retry, ok := p.limiter.Reset(r.Context(), clientIP(r), email); !ok {
+		if retry, ok := p.limiter.Reset(r.Context(), telemetry.ClientIP(r), email); !ok {
 			p.tooMany(w, r, retry)
 			return
 		}
@@ -71,7 +73,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if retry, ok := p.limiter.Reset(r.Context(), clientIP(r), ""); !ok {
+		if retry, ok := p.limiter.Reset(r.Context(), telemetry.ClientIP(r), ""); !ok {
 			p.tooMany(w, r, retry)
 			return
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/authd/authd/templates"
+
+	"github.com/authd/authd/telemetry"
 )
 
 // maxNameLen bounds display names.
@@ -46,7 +48,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if retry, ok := p.limiter.Register(r.Context(), clientIP(r)); !ok {
+		if retry, ok := p.limiter.Register(r.Context(), telemetry.ClientIP(r)); !ok {
 			p.tooMany(w, r, retry)
 			return
 		}
@@ -128,7 +130,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if retry, ok := p.limiter.Register(r.Context(), clientIP(r)); !ok {
+		if retry, ok := p.limiter.Register(r.Context(), telemetry.ClientIP(r)); !ok {
 			p.tooMany(w, r, retry)
 			return
 		}

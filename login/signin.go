@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/authd/authd/templates"
+
+	"github.com/authd/authd/telemetry"
 )
 
 // maxEmailLen bounds email input (RFC 5321 §4.5.3.1.3 allows 254 in a path).
@@ -70,7 +72,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.limiter != nil {
-		if retry, ok := p.limiter.SignIn(ctx, clientIP(r), email); !ok {
+		if retry, ok := p.limiter.SignIn(ctx, telemetry.ClientIP(r), email); !ok {
 			secs := retryAfterSeconds(retry)
 			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			data.Errors = data.Errors.Add("", "Too many sign-in attempts. Wait "+waitText(secs)+" and try again.")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/telemetry"
 )
 
 // typLogoutToken is the JWS typ of logout tokens (Back-Channel Logout 1.0 §2.4).
@@ -196,7 +196,7 @@ func (p *Provider) audit(ctx context.Context, r *http.Request, e storage.AuditEv
 		return
 	}
 	e.Time = p.now().UTC()
-	e.IP = clientIP(r)
+	e.IP = telemetry.ClientIP(r)
 	e.UserAgent = truncate(r.UserAgent(), 512)
 	if err := p.browser.Audit.AppendAuditEvent(ctx, e); err != nil {
 		p.log.ErrorContext(ctx, "audit event not written", "type", e.Type, "err", err)
@@ -208,13 +208,4 @@ func (p *Provider) audit(ctx context.Context, r *http.Request, e storage.AuditEv
 func isExpiredOnly(err error) bool {
 	var ve *fjwt.ValidationError
 	return errors.As(err, &ve) && ve.Errors == fjwt.ValidationErrorExpired
-}
-
-// clientIP is the peer address, without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/authd/authd/telemetry"
 )
 
 // maxFormBytes bounds the body of every form endpoint.
@@ -20,7 +22,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if p.limiter != nil {
-		if retry, ok := p.limiter.TokenByIP(ctx, clientIP(r)); !ok {
+		if retry, ok := p.limiter.TokenByIP(ctx, telemetry.ClientIP(r)); !ok {
 			p.tooManyRequests(ctx, w, r, nil, retry)
 			return
 		}

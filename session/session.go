@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/telemetry"
 )
 
 // Config configures browser sessions.
@@ -169,7 +169,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	s := &storage.Session{
 		ID: randomToken(16), UserID: userID, AuthTime: now, AMR: amr, ACR: acr,
-		IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512),
+		IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.cfg.AbsoluteTimeout),
 	}
 	if err := m.store.CreateSession(ctx, s, hashSecret(secret)); err != nil {
@@ -336,15 +336,6 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// clientIP is the peer address, without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {
