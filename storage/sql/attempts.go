@@ -47,12 +47,20 @@ func (s *Store) RecordFailure(ctx context.Context, key string, now time.Time, b 
 	var st storage.AttemptState
 	var recorded bool
 	err := s.inTx(ctx, func(tx txDB) error {
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&attemptRow{Key: key}).Error; err != nil {
-			return mapErr(err)
-		}
+		// A concurrent ResetAttempts may delete the row between the insert
+		// and the locking read (READ COMMITTED): then insert it again.
 		var row attemptRow
-		if err := tx.Clauses(s.forUpdate()...).Where("key = ?", key).Take(&row).Error; err != nil {
-			return mapErr(err)
+		for try := 0; ; try++ {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&attemptRow{Key: key}).Error; err != nil {
+				return mapErr(err)
+			}
+			err := tx.Clauses(s.forUpdate()...).Where("key = ?", key).Take(&row).Error
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) || try == 2 {
+				return mapErr(err)
+			}
 		}
 		if row.ExpiresAt <= at { // expired (or just created): start afresh
 			row = attemptRow{Key: key}

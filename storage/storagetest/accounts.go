@@ -680,4 +680,22 @@ var attemptCases = []attemptCase{
 			t.Errorf("%d of %d concurrent RecordFailure at the threshold recorded, want exactly 1 (the rest see the lock)", n.Load(), racers)
 		}
 	}},
+	{"FailuresRaceResets", func(t *testing.T, s storage.Attempts) {
+		// Sign-ins of one account from several browsers: each counts a
+		// failure before checking the password and resets on success.
+		ctx := context.Background()
+		var i atomic.Int32
+		for range 20 {
+			errs := race(func() error {
+				if i.Add(1)%2 == 0 {
+					return s.ResetAttempts(ctx, "account:busy")
+				}
+				_, _, err := s.RecordFailure(ctx, "account:busy", T0, testBackoff)
+				return err
+			})
+			for _, err := range errs {
+				mustNoErr(t, "RecordFailure racing ResetAttempts", err)
+			}
+		}
+	}},
 }
