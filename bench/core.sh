@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
 # bench/core.sh: build authd, run it on loopback with its embedded defaults in
-# a temporary working directory, create a client_credentials client, put every
-# load-generator scenario on it, then run the crypto ceiling benchmarks.
+# a temporary working directory, create a client_credentials client, a
+# first-party authorization_code client and a verified user, put every
+# load-generator scenario on them, then run the crypto ceiling benchmarks.
 #
 # usage: bench/core.sh [--quick]
 #
 #   --quick   short smoke run: -d 2s -warmup 0.5s -c 8 -fail-on-error, short
 #             benchmarks; exits non-zero if any request failed
 #
+# runs (SCENARIOS picks some, in this order):
+#   discovery jwks client_credentials introspect introspect_revoked refresh
+#             closed loop, -c CONNS (fixed rate RATE if set)
+#   signin        closed loop, -c USER_CONNS: sign-in at saturation
+#   signin_rate   signin at a fixed SIGNIN_RATE/s, -c USER_CONNS
+#   authcode      the whole authorization code flow at AUTHCODE_RATE flows/s,
+#                 -c USER_CONNS
+#
 # environment (all optional):
-#   DURATION       measured duration per scenario (default 10s; --quick 2s)
+#   DURATION       measured duration per run (default 10s; --quick 2s)
 #   CONNS          connections/workers (default 64; --quick 8)
-#   WARMUP         warm-up per scenario (default 2s; --quick 0.5s)
-#   RATE           fixed arrival rate in requests/s (default 0 = closed loop)
-#   SCENARIOS      space-separated scenarios to run (default: all of them)
+#   USER_CONNS     workers of the runs that sign the one user in (default 4:
+#                  at most 4 of its sign-ins at once; see README.md, lockout)
+#   WARMUP         warm-up per run (default 2s; --quick 0.5s)
+#   RATE           fixed arrival rate of the first group, requests/s
+#                  (default 0 = closed loop)
+#   SIGNIN_RATE    default 40 (sign-ins/s)
+#   AUTHCODE_RATE  default 20 (flows/s)
+#   SCENARIOS      space-separated runs (default: all of them)
 #   BENCHTIME      go test -benchtime for the ceiling (default 1s; --quick 100ms)
 #   NO_CEILING=1   skip the ceiling benchmarks
 #   AUTHD_BIN      use this authd binary instead of building ./cmd/authd
 #   READY_TIMEOUT  seconds to wait for /readyz (default 60)
 #   KEEP_TMP=1     keep the temporary directory (authd log, JSON results)
+#   RESULTS_DIR    also copy the JSON results, the ceiling output and the
+#                  authd log there
 #
+# authd runs with AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0: all the load comes
+# from 127.0.0.1, and the per-address lockout would lock the benchmark out.
 # All traffic goes to 127.0.0.1 only. authd is always stopped on exit.
 set -euo pipefail
 
@@ -52,8 +70,17 @@ else
 	fail_flag=()
 fi
 RATE=${RATE:-0}
+USER_CONNS=${USER_CONNS:-4}
+SIGNIN_RATE=${SIGNIN_RATE:-40}
+AUTHCODE_RATE=${AUTHCODE_RATE:-20}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
-SCENARIOS=${SCENARIOS:-discovery jwks client_credentials introspect introspect_revoked}
+SCENARIOS=${SCENARIOS:-discovery jwks client_credentials introspect introspect_revoked refresh signin signin_rate authcode}
+
+# The benchmark user. The password policy refuses passwords containing the
+# address's local part ("bench") and common passwords.
+user_email=bench@example.com
+user_password='quiet orbit lantern 42'
+redirect_uri=http://127.0.0.1:9/cb # never fetched: the code is read from the Location
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
@@ -184,9 +211,13 @@ PY
 cd "$repo"
 log "machine: $(nproc) cores, $(go version)"
 
-if [[ -n "${AUTHD_BIN:-}" ]]; then
-	log "using authd binary $AUTHD_BIN"
-	cp "$AUTHD_BIN" "$tmp/authd"
+# authd refuses AUTHD_* variables that are not config keys: take AUTHD_BIN
+# out of the environment it inherits.
+authd_bin=${AUTHD_BIN:-}
+unset AUTHD_BIN
+if [[ -n "$authd_bin" ]]; then
+	log "using authd binary $authd_bin"
+	cp "$authd_bin" "$tmp/authd"
 else
 	log "building authd (./cmd/authd)"
 	go build -o "$tmp/authd" ./cmd/authd || die "could not build ./cmd/authd"
@@ -198,8 +229,12 @@ port=$(free_port) || die "no free port found on 127.0.0.1"
 base="http://127.0.0.1:$port"
 export AUTHD_HTTP_ADDR="127.0.0.1:$port"
 export AUTHD_ISSUER="$base"
+# Every request comes from 127.0.0.1: the per-address sign-in lockout (20
+# failures from one address lock every account for that address) would
+# lock the whole benchmark out after a few failures. Benchmark only.
+export AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0
 
-log "starting authd serve on $base (working directory $tmp)"
+log "starting authd serve on $base (working directory $tmp, log $tmp/authd.log)"
 (cd "$tmp" && exec ./authd serve) >"$tmp/authd.log" 2>&1 &
 authd_pid=$!
 
@@ -215,12 +250,19 @@ until [[ "$(http_status "$base/readyz")" == 200 ]]; do
 done
 log "authd is ready"
 
-log "creating the bench client"
-(cd "$tmp" && ./authd clients create --name bench --grant-type client_credentials --scope api) \
-	>"$tmp/client.json" 2>"$tmp/client.err" || {
-	cat "$tmp/client.err" >&2
-	die "authd clients create failed"
+# create_with_cli OUT ARGS... runs `authd ARGS...` in authd's directory and
+# environment, its JSON output to $tmp/OUT.json.
+create_with_cli() {
+	local out=$1
+	shift
+	(cd "$tmp" && ./authd "$@") >"$tmp/$out.json" 2>"$tmp/$out.err" || {
+		cat "$tmp/$out.err" >&2
+		die "authd $1 $2 failed"
+	}
 }
+
+log "creating the bench client (client_credentials)"
+create_with_cli client clients create --name bench --grant-type client_credentials --scope api
 client_id=$(json_field client_id "$tmp/client.json")
 client_secret=$(json_field client_secret "$tmp/client.json")
 if [[ -z "$client_id" || -z "$client_secret" ]]; then
@@ -229,27 +271,68 @@ if [[ -z "$client_id" || -z "$client_secret" ]]; then
 fi
 log "client: $client_id"
 
+log "creating the bench-code client (first-party authorization_code + refresh_token: no consent page)"
+create_with_cli code_client clients create --name bench-code --first-party --redirect-uri "$redirect_uri" \
+	--scope "openid offline_access" --grant-type authorization_code --grant-type refresh_token
+code_client_id=$(json_field client_id "$tmp/code_client.json")
+code_client_secret=$(json_field client_secret "$tmp/code_client.json")
+if [[ -z "$code_client_id" || -z "$code_client_secret" ]]; then
+	cat "$tmp/code_client.json" "$tmp/code_client.err" >&2
+	die "could not read the authorization_code client from 'authd clients create'"
+fi
+log "code client: $code_client_id"
+
+log "creating the verified user $user_email"
+create_with_cli user users create --email "$user_email" --password "$user_password" --verified
+
 failed=()
 results=()
-for sc in $SCENARIOS; do
+# load NAME SCENARIO ARGS...: one load-generator run, its JSON in $tmp/NAME.json.
+load() {
+	local name=$1 sc=$2 rc shown=() a hide=0
+	shift 2
+	for a in "$@"; do # the flags, secrets masked
+		if ((hide)); then shown+=("***"); else shown+=("$a"); fi
+		hide=0
+		[[ "$a" == -client-secret || "$a" == -user-password ]] && hide=1
+	done
 	echo
-	log "scenario $sc: -c $CONNS -d $DURATION -warmup $WARMUP -rate $RATE ${fail_flag[*]}"
-	if "$tmp/loadgen" -target "$base" -scenario "$sc" \
-		-client-id "$client_id" -client-secret "$client_secret" -scope api \
-		-c "$CONNS" -d "$DURATION" -warmup "$WARMUP" -rate "$RATE" \
-		-json "$tmp/$sc.json" "${fail_flag[@]}"; then
+	log "$name: scenario $sc -d $DURATION -warmup $WARMUP ${shown[*]} ${fail_flag[*]}"
+	[[ -r /proc/loadavg ]] && log "load average before $name: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if "$tmp/loadgen" -target "$base" -scenario "$sc" -d "$DURATION" -warmup "$WARMUP" \
+		-json "$tmp/$name.json" "${fail_flag[@]}" "$@"; then
 		rc=0
 	else
 		rc=$?
 	fi
-	[[ -s "$tmp/$sc.json" ]] && results+=("$tmp/$sc.json")
+	[[ -s "$tmp/$name.json" ]] && results+=("$tmp/$name.json")
 	if ((rc >= 128)); then
 		log "interrupted"
 		exit "$rc"
 	elif ((rc != 0)); then
-		failed+=("$sc")
+		failed+=("$name")
 	fi
-	kill -0 "$authd_pid" 2>/dev/null || die "authd died during scenario $sc"
+	kill -0 "$authd_pid" 2>/dev/null || die "authd died during $name"
+}
+
+cc=(-client-id "$client_id" -client-secret "$client_secret" -scope api)
+code=(-client-id "$code_client_id" -client-secret "$code_client_secret" -redirect-uri "$redirect_uri"
+	-auth-scope "openid offline_access" -user-email "$user_email" -user-password "$user_password")
+for name in $SCENARIOS; do
+	case "$name" in
+	discovery | jwks | client_credentials | introspect | introspect_revoked)
+		load "$name" "$name" "${cc[@]}" -c "$CONNS" -rate "$RATE" ;;
+	refresh)
+		load refresh refresh "${code[@]}" -c "$CONNS" -rate "$RATE" ;;
+	signin)
+		load signin signin "${code[@]}" -c "$USER_CONNS" ;;
+	signin_rate)
+		load signin_rate signin "${code[@]}" -c "$USER_CONNS" -rate "$SIGNIN_RATE" ;;
+	authcode)
+		load authcode authcode "${code[@]}" -c "$USER_CONNS" -rate "$AUTHCODE_RATE" ;;
+	*)
+		die "unknown run in SCENARIOS: $name" ;;
+	esac
 done
 
 # The ceiling runs with authd stopped, so it has both cores to itself.
@@ -264,7 +347,7 @@ fi
 
 echo
 echo "==================== summary ===================="
-echo "authd $base, $(nproc) cores shared by authd and the load generator; c=$CONNS d=$DURATION warmup=$WARMUP rate=$RATE"
+echo "authd $base, $(nproc) cores shared by authd and the load generator; d=$DURATION warmup=$WARMUP (LOAD: c=workers, closed loop; R/s = fixed arrival rate)"
 if ((${#results[@]})); then
 	"$tmp/loadgen" -summary "${results[@]}"
 fi
@@ -272,6 +355,14 @@ if [[ -s "$tmp/ceiling.txt" ]]; then
 	echo
 	echo "crypto ceiling (ops/s = both cores together):"
 	grep '^Benchmark' "$tmp/ceiling.txt" | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ops/s") printf "  %-28s %12s ops/s  (%s ns/op)\n", $1, $i, $3 }'
+fi
+
+if [[ -n "${RESULTS_DIR:-}" ]]; then
+	mkdir -p "$RESULTS_DIR"
+	cp "${results[@]}" "$RESULTS_DIR"/ 2>/dev/null || true
+	cp "$tmp/authd.log" "$RESULTS_DIR"/ 2>/dev/null || true
+	[[ -s "$tmp/ceiling.txt" ]] && cp "$tmp/ceiling.txt" "$RESULTS_DIR"/
+	log "results copied to $RESULTS_DIR"
 fi
 
 status=0

@@ -63,6 +63,9 @@ type HTTPConfig struct {
 	WriteTimeout      time.Duration `koanf:"write_timeout"`
 	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	// PprofToken, when set, serves Go's runtime profiles under
+	// /debug/pprof/ (on ops_addr when set) to "Authorization: Bearer <token>".
+	PprofToken string `koanf:"pprof_token"`
 }
 
 // DatabaseConfig selects and tunes the database.
@@ -205,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("http.addr: want host:port, got %q", c.HTTP.Addr))
+	}
+	if c.HTTP.PprofToken != "" && len(c.HTTP.PprofToken) < 32 {
+		errs = append(errs, fmt.Errorf("http.pprof_token: use at least 32 random characters (openssl rand -hex 32)"))
 	}
 	if c.HTTP.OpsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.OpsAddr); err != nil {

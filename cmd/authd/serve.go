@@ -78,10 +78,14 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
+	if cfg.HTTP.PprofToken != "" {
+		ops.Handle("/debug/pprof/", pprofHandler(cfg.HTTP.PprofToken))
+	}
 	servers := []*http.Server{}
 	if cfg.HTTP.OpsAddr == "" {
 		mux.Handle("/healthz", ops)
 		mux.Handle("/readyz", ops)
+		mux.Handle("/debug/pprof/", ops)
 	} else {
 		servers = append(servers, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, ops)))
 	}

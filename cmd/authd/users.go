@@ -30,6 +30,8 @@ func usersCmd(ctx context.Context, env *cliEnv, args []string) error {
 		return usersCreate(ctx, env, args[1:])
 	case "list":
 		return usersList(ctx, env, args[1:])
+	case "import":
+		return usersImport(ctx, env, args[1:])
 	case "get", "disable", "enable", "delete":
 		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
 			ref := "USER_ID"

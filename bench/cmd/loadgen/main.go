@@ -8,6 +8,7 @@
 //
 //	loadgen -scenario client_credentials -client-id ID -client-secret SECRET -c 64 -d 10s
 //	loadgen -scenario introspect -rate 2000 ...   # fixed arrival rate
+//	loadgen -scenario authcode -client-id ID -client-secret S -user-email E -user-password P -rate 20
 //	loadgen -list                                 # scenarios
 //	loadgen -summary a.json b.json                # one table from -json results
 //
@@ -25,7 +26,8 @@
 // Latencies include failed requests. Error kinds are an HTTP status (e.g.
 // "500"), "timeout", "refused", "reset", "conn", or a check failure such as
 // "inactive" (introspection said active=false), "active" (a revoked token
-// was still active), "badjson" or "notoken".
+// was still active), "badjson", "notoken", or one of the browser flows'
+// ("noform", "redirect", "nocode", "state", "reused", ...; see README.md).
 package main
 
 import (
@@ -54,9 +56,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	fs.StringVar(&cfg.Target, "target", "http://127.0.0.1:8080", "base URL (issuer) of the server; must be loopback")
 	fs.StringVar(&cfg.Scenario, "scenario", "discovery", "scenario to run (see -list)")
-	fs.StringVar(&cfg.ClientID, "client-id", "", "OAuth client id (client_credentials, introspect*)")
+	fs.StringVar(&cfg.ClientID, "client-id", "", "OAuth client id (client_credentials and introspect*; an authorization_code client for authcode and refresh)")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "OAuth client secret")
 	fs.StringVar(&cfg.Scope, "scope", "", "scope to request with client_credentials (optional)")
+	fs.StringVar(&cfg.UserEmail, "user-email", "", "a verified user's email (signin, authcode, refresh)")
+	fs.StringVar(&cfg.UserPassword, "user-password", "", "that user's password")
+	fs.StringVar(&cfg.RedirectURI, "redirect-uri", "http://127.0.0.1:9/cb", "redirect URI registered for the client (authcode, refresh); never fetched")
+	fs.StringVar(&cfg.AuthScope, "auth-scope", "openid offline_access", "scope of the authorization request (authcode, refresh; refresh needs offline_access)")
 	fs.IntVar(&cfg.Conns, "c", 64, "connections and workers")
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "measured duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "warm-up before measuring (results discarded)")
@@ -225,15 +231,16 @@ func printResult(w io.Writer, res *Result) {
 }
 
 func printTable(w io.Writer, results []*Result) {
-	rows := [][]string{{"SCENARIO", "STEP", "REQUESTS", "REQ/S", "P50 ms", "P90 ms", "P99 ms", "MAX ms", "ERRORS", "BY KIND"}}
+	rows := [][]string{{"SCENARIO", "LOAD", "STEP", "REQUESTS", "REQ/S", "P50 ms", "P90 ms", "P99 ms", "MAX ms", "ERRORS", "BY KIND"}}
 	for _, res := range results {
+		load := loadLabel(res)
 		if len(res.Steps) == 0 {
-			rows = append(rows, []string{res.Scenario, "-", "0", "0.0", "-", "-", "-", "-", "0", "-"})
+			rows = append(rows, []string{res.Scenario, load, "-", "0", "0.0", "-", "-", "-", "-", "0", "-"})
 			continue
 		}
 		for _, s := range res.Steps {
 			rows = append(rows, []string{
-				res.Scenario, s.Step,
+				res.Scenario, load, s.Step,
 				fmt.Sprint(s.Requests), fmt.Sprintf("%.1f", s.RPS),
 				fmt.Sprintf("%.2f", s.P50Ms), fmt.Sprintf("%.2f", s.P90Ms),
 				fmt.Sprintf("%.2f", s.P99Ms), fmt.Sprintf("%.2f", s.MaxMs),
@@ -242,7 +249,7 @@ func printTable(w io.Writer, results []*Result) {
 		}
 	}
 	// Text columns left-aligned, numbers right-aligned, the last column as is.
-	left := []bool{true, true, false, false, false, false, false, false, false, true}
+	left := []bool{true, true, true, false, false, false, false, false, false, false, true}
 	width := make([]int, len(left))
 	for _, r := range rows {
 		for i, c := range r {
@@ -264,6 +271,15 @@ func printTable(w io.Writer, results []*Result) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
+}
+
+// loadLabel says how a result was loaded: "c=64" (closed loop with 64
+// workers) or "40/s c=4" (fixed arrival rate, at most 4 at once).
+func loadLabel(res *Result) string {
+	if res.Rate > 0 {
+		return fmt.Sprintf("%g/s c=%d", res.Rate, res.Connections)
+	}
+	return fmt.Sprintf("c=%d", res.Connections)
 }
 
 // kinds formats errors by kind as "500:3 inactive:2 timeout:1" (sorted), or "-".

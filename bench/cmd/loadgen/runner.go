@@ -26,6 +26,10 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
+	UserEmail    string // signin, authcode, refresh: a verified user
+	UserPassword string
+	RedirectURI  string        // authcode, refresh: registered for the client
+	AuthScope    string        // authcode, refresh: scope of the authorization request
 	Conns        int           // workers, and the connection pool size
 	Duration     time.Duration // measured window
 	Warmup       time.Duration // load before the window; results discarded
@@ -90,13 +94,17 @@ type StepResult struct {
 }
 
 // Env is what scenarios get to set themselves up: the validated target, the
-// shared HTTP client and the client credentials.
+// shared HTTP client, the client credentials and the user.
 type Env struct {
 	Base         *url.URL
 	Client       *http.Client
 	ClientID     string
 	ClientSecret string
 	Scope        string
+	UserEmail    string
+	UserPassword string
+	RedirectURI  string
+	AuthScope    string
 
 	mu   sync.Mutex
 	disc *Discovery
@@ -345,6 +353,17 @@ func (it *Iter) DoWith(client *http.Client, step string, req *http.Request, chec
 	return r, kind == ""
 }
 
+// Fail records a failure of step that sent no request (one that could not
+// even be built), timed like a request.
+func (it *Iter) Fail(step, kind string) {
+	start := time.Now()
+	if it.first {
+		start = it.due
+		it.first = false
+	}
+	it.record(step, time.Since(start), kind)
+}
+
 func (it *Iter) fail(step string, start time.Time, err error) {
 	if it.ctx.Err() != nil {
 		// Interrupted or past the hard deadline: not the server's doing.
@@ -578,7 +597,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// flows that expect one (authorization code) inspect it themselves.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	env := &Env{Base: base, Client: client, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scope: cfg.Scope}
+	env := &Env{Base: base, Client: client, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scope: cfg.Scope,
+		UserEmail: cfg.UserEmail, UserPassword: cfg.UserPassword, RedirectURI: cfg.RedirectURI, AuthScope: cfg.AuthScope}
 
 	newWorker, err := sc.Setup(ctx, env)
 	if err != nil {
