@@ -339,7 +339,7 @@ run_core() {
 	local name=$1 dir="$tmp/core-$1" args=()
 	backend_env "$name"
 	((quick)) && args=(--quick)
-	local env_=(AUTHD_BIN="$bin/authd" NO_CEILING=1 RESULTS_DIR="$dir" DURATION="$CORE_TIME" WARMUP="$CORE_WARMUP"
+	local env_=(AUTHD_BIN="$bin/authd" NO_CEILING=1 KEEP_TMP=0 RESULTS_DIR="$dir" DURATION="$CORE_TIME" WARMUP="$CORE_WARMUP"
 		"${bench_env[@]}" "${BENV[@]}")
 	log "bench/core.sh${args[*]:+ ${args[*]}} on $name (log $tmp/core-$name.log)"
 	if ! env "${env_[@]}" "$repo/bench/core.sh" "${args[@]}" >"$tmp/core-$name.log" 2>&1; then
@@ -433,12 +433,12 @@ measure_users() {
 	if has_scenario signin; then
 		log "$name, $phase users: sign-in as $user at $SIGNIN_RATE/s for $SIGNIN_TIME"
 		loadgen "sign-in at $phase users ($name)" "$dir/$phase-signin.json" -target "$AUTHD_BASE" -scenario signin \
-			-user-email "$user" -user-password "$PASSWORD" -c 8 -rate "$SIGNIN_RATE" -d "$SIGNIN_TIME" -warmup "$SIGNIN_WARMUP" || true
+			-user-email "$user" -user-password "$PASSWORD" -c 4 -rate "$SIGNIN_RATE" -d "$SIGNIN_TIME" -warmup "$SIGNIN_WARMUP" || true
 	fi
 	if has_scenario register; then
 		log "$name, $phase users: registration (loadgen register) at $SIGNIN_RATE/s"
 		loadgen "registration at $phase users ($name)" "$dir/$phase-register.json" -target "$AUTHD_BASE" -scenario register \
-			-user-password "$PASSWORD" -c 8 -rate "$SIGNIN_RATE" -d "$SIGNIN_TIME" -warmup "$SIGNIN_WARMUP" || true
+			-user-password "$PASSWORD" -c 4 -rate "$SIGNIN_RATE" -d "$SIGNIN_TIME" -warmup "$SIGNIN_WARMUP" || true
 	else
 		log "$name, $phase users: $REGISTRATIONS registrations, one at a time"
 		register_probe "$AUTHD_BASE" "$REGISTRATIONS" "reg-$phase-$run_id" "$dir/$phase-register.txt" || true
@@ -813,7 +813,9 @@ report() {
 		echo "precomputed Argon2id hash, so importing hashes nothing): $SMALL_USERS users, then"
 		echo "$((USERS - SMALL_USERS)) more while authd runs. Sign-in: loadgen \`signin\` (GET /login, POST"
 		echo "/login with the CSRF token, a fresh cookie jar each time) at a fixed $SIGNIN_RATE/s for"
-		echo "$SIGNIN_TIME, -c 8, one user from the middle of each import. Registration:"
+		echo "$SIGNIN_TIME, -c 4 (as bench/core.sh: more sign-ins of one account at once than the lockout"
+		echo "threshold would lock it, since each counts as a failure until its password checks), one user"
+		echo "from the middle of each import. Registration:"
 		if has_scenario register; then
 			echo "loadgen \`register\` at $SIGNIN_RATE/s."
 		else
@@ -926,7 +928,7 @@ report() {
 
 if [[ -z "$out" ]]; then
 	if ((quick)); then
-		out="$(mktemp "${TMPDIR:-/tmp}/authd-bench-quick.XXXXXX").md"
+		out=$(mktemp "${TMPDIR:-/tmp}/authd-bench-quick.XXXXXX")
 	else
 		mkdir -p "$repo/bench/results"
 		out="$repo/bench/results/$(date -u +%Y-%m-%d)-$host.md"

@@ -23,7 +23,8 @@
 # that Hydra's go.mod requires is used instead.)
 #
 # The binary is cached under $AUTHD_BENCH_CACHE/hydra-$HYDRA_VERSION/hydra
-# and reused while it runs `hydra version`; delete the directory to rebuild.
+# and reused while its `hydra version` says HYDRA_VERSION; delete the
+# directory to rebuild.
 set -euo pipefail
 
 cached_only=0

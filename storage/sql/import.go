@@ -181,7 +181,7 @@ func (r *userRow) importValues() []any {
 // ImportUsers stores the users src yields, in batches (see ImportOptions
 // and the file comment). An error from src, or from the database, stops
 // the import: with ImportSkip the batches committed before it stay (the
-// result counts them), with ImportFail nothing stays. Problems that are not
+// result counts them), with ImportFail nothing stays (Imported is 0). Problems that are not
 // errors (duplicates, invalid users) go to OnProblem and the counts. One
 // AuditUsersImported event records the import when at least one user was
 // imported.
@@ -223,6 +223,9 @@ func (s *Store) ImportUsers(ctx context.Context, src iter.Seq2[ImportUser, error
 		imp.s, imp.conn = &pinned, conn
 		return imp.run(ctx, src)
 	})
+	if err != nil && imp.fail() {
+		imp.res.Imported = 0 // rolled back
+	}
 	if err == nil && imp.res.Imported >= importAnalyzeMin && s.dialect == Postgres {
 		// Fresh statistics, so plans fit the new size at once rather
 		// than after autovacuum's next analyze.

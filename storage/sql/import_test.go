@@ -195,7 +195,10 @@ func TestImportDuplicates(t *testing.T) {
 
 		// fail: nothing is imported, whichever batch the conflict is in.
 		for _, batch := range []int{1, 3, 100} {
-			_, problems, err := collect(t, s, users(input...), sql.ImportOptions{OnConflict: sql.ImportFail, Batch: batch})
+			res, problems, err := collect(t, s, users(input...), sql.ImportOptions{OnConflict: sql.ImportFail, Batch: batch})
+			if res.Imported != 0 {
+				t.Errorf("batch %d, fail: %+v, want 0 imported", batch, res)
+			}
 			var ae *sql.ImportAbortedError
 			if !errors.As(err, &ae) || ae.Problem.Line != 2 || ae.Problem.Kind != sql.ProblemDuplicate || !strings.Contains(err.Error(), "nothing was imported") {
 				t.Errorf("batch %d, fail: err %v, want an ImportAbortedError at line 2", batch, err)
