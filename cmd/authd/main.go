@@ -4,7 +4,7 @@
 //	authd migrate up|status          manage the database schema
 //	authd clients create|list|get|delete
 //	authd keys rotate|list
-//	authd users create|list|get|disable|enable|delete
+//	authd users create|list|get|disable|enable|delete|import
 //	authd audit list|verify
 //
 // Every command reads the same configuration: the YAML file named by
@@ -53,7 +53,7 @@ commands:
   migrate up|status          apply or list database migrations
   clients create|list|get|delete
   keys rotate|list           rotate or list the signing keys
-  users create|list|get|disable|enable|delete
+  users create|list|get|disable|enable|delete|import
   audit list|verify          read the audit trail, check its hash chain
 
 Configuration: the YAML file named by -config or AUTHD_CONFIG, then AUTHD_*

@@ -15,7 +15,7 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-const usersUsage = "usage: authd users create|list|get|disable|enable|delete"
+const usersUsage = "usage: authd users create|list|get|disable|enable|delete|import"
 
 // cliActor names the operator in the audit trail.
 const cliActor = "cli"
