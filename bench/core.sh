@@ -33,11 +33,17 @@
 #   AUTHD_BIN      use this authd binary instead of building ./cmd/authd
 #   READY_TIMEOUT  seconds to wait for /readyz (default 60)
 #   KEEP_TMP=1     keep the temporary directory (authd log, JSON results)
-#   RESULTS_DIR    also copy the JSON results, the ceiling output and the
-#                  authd log there
+#   RESULTS_DIR    also copy the JSON results, the ceiling output, the
+#                  profiles and the authd log there
+#   PROFILE=1      take a CPU profile of authd over the measured part of
+#                  every run (through /debug/pprof/ with a random
+#                  http.pprof_token; needs curl): NAME.cpu.pb.gz and its
+#                  hot spots, NAME.top.txt (`go tool pprof -top`)
 #
-# authd runs with AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0: all the load comes
-# from 127.0.0.1, and the per-address lockout would lock the benchmark out.
+# authd runs with AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0 and the sign-in rate
+# limits off (AUTHD_RATELIMIT_SIGNIN_PER_{IP,ACCOUNT}_PER_MINUTE=0 unless
+# set): all the load comes from 127.0.0.1 for one account, and the
+# per-address lockout and limits would lock the benchmark out.
 # All traffic goes to 127.0.0.1 only. authd is always stopped on exit.
 set -euo pipefail
 
@@ -233,6 +239,39 @@ export AUTHD_ISSUER="$base"
 # failures from one address lock every account for that address) would
 # lock the whole benchmark out after a few failures. Benchmark only.
 export AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0
+# For the same reason the sign-in rate limits (per address, and per account:
+# every sign-in is the one bench user's) are off unless set.
+export AUTHD_RATELIMIT_SIGNIN_PER_IP_PER_MINUTE=${AUTHD_RATELIMIT_SIGNIN_PER_IP_PER_MINUTE:-0}
+export AUTHD_RATELIMIT_SIGNIN_PER_ACCOUNT_PER_MINUTE=${AUTHD_RATELIMIT_SIGNIN_PER_ACCOUNT_PER_MINUTE:-0}
+PROFILE=${PROFILE:-0}
+if [[ "$PROFILE" == 1 ]]; then
+	command -v curl >/dev/null 2>&1 || die "PROFILE=1 needs curl"
+	AUTHD_HTTP_PPROF_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	export AUTHD_HTTP_PPROF_TOKEN
+fi
+
+# seconds DURATION prints a Go duration (300ms, 2s, 1.5s, 1m) in seconds.
+seconds() {
+	awk -v d="$1" 'BEGIN {
+		if (d ~ /ms$/) { sub(/ms$/, "", d); print d / 1000 }
+		else if (d ~ /m$/) { sub(/m$/, "", d); print d * 60 }
+		else { sub(/s$/, "", d); print d + 0 } }'
+}
+
+# profile NAME: in the background, wait out the warm-up, then take a CPU
+# profile of authd for the measured duration (whole seconds, at least 1) into
+# $tmp/NAME.cpu.pb.gz; its pid in prof_pid.
+prof_pid=""
+profile() {
+	local name=$1 secs
+	secs=$(awk -v s="$(seconds "$DURATION")" 'BEGIN { n = int(s); print (n < 1 ? 1 : n) }')
+	(
+		sleep "$(seconds "$WARMUP")"
+		curl -sf -m $((secs + 30)) -H "Authorization: Bearer $AUTHD_HTTP_PPROF_TOKEN" \
+			-o "$tmp/$name.cpu.pb.gz" "$base/debug/pprof/profile?seconds=$secs"
+	) &
+	prof_pid=$!
+}
 
 log "starting authd serve on $base (working directory $tmp, log $tmp/authd.log)"
 (cd "$tmp" && exec ./authd serve) >"$tmp/authd.log" 2>&1 &
@@ -299,11 +338,17 @@ load() {
 	echo
 	log "$name: scenario $sc -d $DURATION -warmup $WARMUP ${shown[*]} ${fail_flag[*]}"
 	[[ -r /proc/loadavg ]] && log "load average before $name: $(cut -d' ' -f1-3 /proc/loadavg)"
+	prof_pid=""
+	[[ "$PROFILE" == 1 ]] && profile "$name"
 	if "$tmp/loadgen" -target "$base" -scenario "$sc" -d "$DURATION" -warmup "$WARMUP" \
 		-json "$tmp/$name.json" "${fail_flag[@]}" "$@"; then
 		rc=0
 	else
 		rc=$?
+	fi
+	if [[ -n "$prof_pid" ]] && ! wait "$prof_pid"; then
+		log "$name: no CPU profile (curl failed)"
+		failed+=("$name-profile")
 	fi
 	[[ -s "$tmp/$name.json" ]] && results+=("$tmp/$name.json")
 	if ((rc >= 128)); then
@@ -338,6 +383,24 @@ done
 # The ceiling runs with authd stopped, so it has both cores to itself.
 stop_authd
 
+# Hot spots: the functions with the most samples of their own (flat), then
+# authd's own functions by the time spent in them and what they call (cum).
+profiles=()
+for p in "$tmp"/*.cpu.pb.gz; do
+	[[ -s "$p" ]] || continue
+	profiles+=("$p")
+	name=$(basename "$p" .cpu.pb.gz)
+	{
+		echo "flat: where the CPU time is spent"
+		go tool pprof -top -nodecount 12 "$p" 2>/dev/null | sed -n '/^ *flat /,$p'
+		echo
+		echo "cum: authd's functions, with what they call"
+		go tool pprof -top -cum -nodecount 1000 "$p" 2>/dev/null | sed -n '/^ *flat /,$p' |
+			awk 'NR == 1 || /github\.com\/authd\/authd/' | head -n 13
+	} >"$tmp/$name.top.txt"
+	profiles+=("$tmp/$name.top.txt")
+done
+
 ceiling_rc=0
 if [[ "${NO_CEILING:-0}" != 1 ]]; then
 	echo
@@ -359,7 +422,7 @@ fi
 
 if [[ -n "${RESULTS_DIR:-}" ]]; then
 	mkdir -p "$RESULTS_DIR"
-	cp "${results[@]}" "$RESULTS_DIR"/ 2>/dev/null || true
+	cp "${results[@]}" "${profiles[@]}" "$RESULTS_DIR"/ 2>/dev/null || true
 	cp "$tmp/authd.log" "$RESULTS_DIR"/ 2>/dev/null || true
 	[[ -s "$tmp/ceiling.txt" ]] && cp "$tmp/ceiling.txt" "$RESULTS_DIR"/
 	log "results copied to $RESULTS_DIR"
