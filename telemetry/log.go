@@ -26,7 +26,9 @@ func RequestID(ctx context.Context) string {
 }
 
 // NewLogger returns a logger writing format ("json" or "text") at level to w.
-// Records logged with a context carrying a request id get a request_id attribute.
+// Records logged with a context carrying a request id get a request_id
+// attribute. When w buffers (it has a Flush method, as BufferedWriter), every
+// record at Warn or above is flushed at once, with what preceded it.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
@@ -39,22 +41,34 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	} else {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h}), nil
+	f, _ := w.(flusher)
+	return slog.New(requestIDHandler{h, f}), nil
 }
 
-type requestIDHandler struct{ slog.Handler }
+type flusher interface{ Flush() error }
+
+type requestIDHandler struct {
+	slog.Handler
+	flush flusher // nil: w does not buffer
+}
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
-	return h.Handler.Handle(ctx, r)
+	err := h.Handler.Handle(ctx, r)
+	if h.flush != nil && r.Level >= slog.LevelWarn {
+		if ferr := h.flush.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
+	return requestIDHandler{h.Handler.WithAttrs(as), h.flush}
 }
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+	return requestIDHandler{h.Handler.WithGroup(name), h.flush}
 }

@@ -98,6 +98,10 @@ type SecretsConfig struct {
 type LogConfig struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
+	// FlushInterval, when positive, makes serve buffer its log lines and
+	// write them at least this often (and at once for warnings and errors);
+	// 0 writes every line as it is logged.
+	FlushInterval time.Duration `koanf:"flush_interval"`
 }
 
 func defaultConfig() Config {
@@ -109,7 +113,7 @@ func defaultConfig() Config {
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
 		},
 		Database: DatabaseConfig{URL: "", AutoMigrate: true, MaxOpenConns: 0, ConnMaxLifetime: 30 * time.Minute},
-		Log:      LogConfig{Level: "info", Format: "json"},
+		Log:      LogConfig{Level: "info", Format: "json", FlushInterval: 100 * time.Millisecond},
 		Session:  session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
 		Redis:     RedisConfig{Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, CacheTTL: redis.DefaultCacheTTL},
@@ -253,6 +257,9 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs = append(errs, fmt.Errorf("log.format: want json or text, got %q", c.Log.Format))
+	}
+	if c.Log.FlushInterval < 0 || c.Log.FlushInterval > 10*time.Second {
+		errs = append(errs, fmt.Errorf("log.flush_interval: want 0 (unbuffered) to 10s, got %s", c.Log.FlushInterval))
 	}
 	return errors.Join(errs...)
 }

@@ -63,6 +63,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"secrets.previous_master_keys len", len(cfg.Secrets.PreviousMasterKeys), 0},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
+		{"log.flush_interval", cfg.Log.FlushInterval, 100 * time.Millisecond},
 		{"http.shutdown_timeout", cfg.HTTP.ShutdownTimeout, 20 * time.Second},
 	})
 
@@ -264,6 +265,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "mysql database", environ: []string{"AUTHD_DATABASE_URL=mysql://u@h/db"}, want: []string{"database.url"}},
 		{name: "log level loud", environ: []string{"AUTHD_LOG_LEVEL=loud"}, want: []string{"log.level", "loud"}},
 		{name: "log format xml", yaml: "log:\n  format: xml\n", want: []string{"log.format"}},
+		{name: "negative log flush interval", environ: []string{"AUTHD_LOG_FLUSH_INTERVAL=-1s"}, want: []string{"log.flush_interval"}},
+		{name: "log flush interval of a minute", yaml: "log:\n  flush_interval: 1m\n", want: []string{"log.flush_interval", "10s"}},
 		{
 			name: "every problem at once",
 			yaml: "issuer: https://auth.example.com/\nkeys:\n  algorithm: HS256\n",

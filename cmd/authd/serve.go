@@ -22,6 +22,13 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
+	if iv := env.cfg.Log.FlushInterval; iv > 0 {
+		buf := telemetry.NewBufferedWriter(env.stderr, 64<<10, iv)
+		defer buf.Close() // last: after everything else has logged
+		e := *env
+		e.stderr = buf
+		env = &e
+	}
 	d, err := openDeps(ctx, env, true)
 	if err != nil {
 		return err
