@@ -287,6 +287,13 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if p.clients, err = newClientCache(o.Store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL); err != nil {
 		return nil, err
 	}
+	// A store that reads stored requests back (codes, refresh tokens)
+	// resolves their clients from the cache too, rather than by a query.
+	if s, ok := o.Store.(interface {
+		UseClientLookup(func(ctx context.Context, id string) (*storage.Client, error))
+	}); ok {
+		s.UseClientLookup(p.clients.get)
+	}
 	if err := p.ensureKeys(ctx); err != nil {
 		return nil, err
 	}

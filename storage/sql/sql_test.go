@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -558,6 +559,61 @@ func TestTxFromContext(t *testing.T) {
 			}
 			if err := s.Rollback(txCtx); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestUseClientLookup checks that stored requests read back get their
+// client from the lookup the provider gives (its cache), not from a query,
+// and that the lookup's answer, not found included, is what counts.
+func TestUseClientLookup(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			s := b.newStore(t, sql.Options{})
+			ctx := context.Background()
+			c := &storage.Client{ID: "app", Name: "App in the database"}
+			if err := s.CreateClient(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			sess := openid.NewDefaultSession()
+			sess.Subject = "alice"
+			sess.SetExpiresAt(fosite.RefreshToken, time.Now().Add(time.Hour))
+			r := fosite.NewRequest()
+			r.ID, r.Client, r.Session = "grant-1", c, sess
+			if err := s.CreateRefreshTokenSession(ctx, "rt", "jti-1", r); err != nil {
+				t.Fatal(err)
+			}
+			read := func() (fosite.Requester, error) {
+				return s.GetRefreshTokenSession(ctx, "rt", openid.NewDefaultSession())
+			}
+			got, err := read()
+			if err != nil || got.GetClient().(*storage.Client).Name != "App in the database" {
+				t.Fatalf("without a lookup: %v, %+v; want the client from the database", err, got)
+			}
+
+			cached := &storage.Client{ID: "app", Name: "App in the cache"}
+			var mu sync.Mutex
+			var asked []string
+			s.UseClientLookup(func(_ context.Context, id string) (*storage.Client, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				asked = append(asked, id)
+				if len(asked) > 1 {
+					return nil, storage.ErrNotFound
+				}
+				return cached, nil
+			})
+			got, err = read()
+			if err != nil || got.GetClient() != fosite.Client(cached) {
+				t.Fatalf("with a lookup: %v, client %+v; want the lookup's", err, got.GetClient())
+			}
+			if _, err := read(); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("lookup says not found: err %v, want storage.ErrNotFound", err)
+			}
+			if !slices.Equal(asked, []string{"app", "app"}) {
+				t.Errorf("lookup asked for %q, want app twice", asked)
 			}
 		})
 	}
