@@ -3,8 +3,10 @@
 # AFTER (default: the working tree, uncommitted changes included), then runs
 # bench/core.sh on each in turn, ROUNDS times, alternating which goes first,
 # and prints per scenario and step the median req/s and p99 of each and the
-# median of the per-round ratios after/before: on a shared machine the ratio
-# of two runs a few seconds apart is steadier than either number.
+# median of the per-round ratios after/before (on a shared machine the ratio
+# of two runs a few seconds apart is steadier than either number), then
+# authd's CPU time per request before and after, steadier still: it does
+# not depend on how much of the machine authd got.
 #
 # usage: bench/ab.sh BEFORE [AFTER]
 #
@@ -86,6 +88,17 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done >"$tmp/ratios.tsv"
 
+# One line per round, version and run: name version cpu-us-per-request
+# (authd's CPU over the measured run, per request of its first step).
+for f in "$tmp"/r*-*/*.cpu.txt; do
+	v=${f%/*}
+	v=${v##*-}
+	n=$(basename "$f" .cpu.txt)
+	j=${f%.cpu.txt}.json
+	[[ -s "$f" && -s "$j" ]] || continue
+	printf '%s\t%s\t%s\n' "$n" "$v" "$(jq -r --arg c "$(cat "$f")" '($c | tonumber) * 1e6 / .steps[0].requests' "$j")"
+done >"$tmp/cpu.tsv"
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
 echo "before: $before ($(git -C "$repo" rev-parse --short "$before")), after: ${after:-working tree}; $ROUNDS rounds, medians"
@@ -95,3 +108,13 @@ cut -f1,2 "$tmp/ratios.tsv" | awk '!seen[$0]++' | while IFS=$'\t' read -r n s; d
 	ratio=$(awk -F'\t' -v n="$n" -v s="$s" '$1 == n && $2 == s && $3 != "-" { print $3 }' "$tmp/ratios.tsv" | median)
 	printf '%-20s %-12s %12.1f %12.1f %10.2f %10.2f %11.2fx\n' "$n" "$s" "$(col before 4)" "$(col after 4)" "$(col before 5)" "$(col after 5)" "$ratio"
 done
+if [[ -s "$tmp/cpu.tsv" ]]; then
+	echo
+	echo "authd's CPU time per request (of each run's first step; user + system, microseconds), medians:"
+	printf '%-20s %12s %12s %12s\n' RUN BEFORE AFTER AFTER/BEFORE
+	cut -f1 "$tmp/cpu.tsv" | awk '!seen[$0]++' | while read -r n; do
+		b=$(awk -F'\t' -v n="$n" '$1 == n && $2 == "before" { print $3 }' "$tmp/cpu.tsv" | median)
+		a=$(awk -F'\t' -v n="$n" '$1 == n && $2 == "after" { print $3 }' "$tmp/cpu.tsv" | median)
+		awk -v n="$n" -v b="$b" -v a="$a" 'BEGIN { printf "%-20s %12.0f %12.0f %11.2fx\n", n, b, a, (b > 0 ? a / b : 0) }'
+	done
+fi

@@ -273,6 +273,10 @@ profile() {
 	prof_pid=$!
 }
 
+# cpu_ticks prints authd's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$authd_pid/stat" 2>/dev/null || echo -; }
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 log "starting authd serve on $base (working directory $tmp, log $tmp/authd.log)"
 (cd "$tmp" && exec ./authd serve) >"$tmp/authd.log" 2>&1 &
 authd_pid=$!
@@ -340,12 +344,21 @@ load() {
 	[[ -r /proc/loadavg ]] && log "load average before $name: $(cut -d' ' -f1-3 /proc/loadavg)"
 	prof_pid=""
 	[[ "$PROFILE" == 1 ]] && profile "$name"
+	# authd's CPU time over the measured part: read after the warm-up and
+	# when the load generator is done.
+	(sleep "$(seconds "$WARMUP")" && cpu_ticks >"$tmp/$name.ticks") &
+	local cpu_pid=$!
 	if "$tmp/loadgen" -target "$base" -scenario "$sc" -d "$DURATION" -warmup "$WARMUP" \
 		-json "$tmp/$name.json" "${fail_flag[@]}" "$@"; then
 		rc=0
 	else
 		rc=$?
 	fi
+	local t1
+	t1=$(cpu_ticks)
+	wait "$cpu_pid" || true
+	awk -v t0="$(cat "$tmp/$name.ticks" 2>/dev/null)" -v t1="$t1" -v hz="$clk_tck" \
+		'BEGIN { if (t0 != "" && t0 != "-" && t1 != "-") printf "%.3f\n", (t1 - t0) / hz }' >"$tmp/$name.cpu.txt"
 	if [[ -n "$prof_pid" ]] && ! wait "$prof_pid"; then
 		log "$name: no CPU profile (curl failed)"
 		failed+=("$name-profile")
@@ -413,6 +426,16 @@ echo "==================== summary ===================="
 echo "authd $base, $(nproc) cores shared by authd and the load generator; d=$DURATION warmup=$WARMUP (LOAD: c=workers, closed loop; R/s = fixed arrival rate)"
 if ((${#results[@]})); then
 	"$tmp/loadgen" -summary "${results[@]}"
+	echo
+	echo "authd's CPU time (user + system, from /proc) over each measured run, per request of its first step:"
+	printf '  %-20s %10s %10s %12s\n' RUN "CPU s" REQUESTS "CPU us/REQ"
+	for f in "${results[@]}"; do
+		name=$(basename "$f" .json)
+		[[ -s "$tmp/$name.cpu.txt" ]] || continue
+		n=$(sed -n '/"steps"/,$p' "$f" | grep -m 1 '"requests"' | tr -dc 0-9)
+		awk -v r="$name" -v c="$(cat "$tmp/$name.cpu.txt")" -v n="$n" \
+			'BEGIN { printf "  %-20s %10.2f %10d %12.0f\n", r, c, n, (n > 0 ? c * 1e6 / n : 0) }'
+	done
 fi
 if [[ -s "$tmp/ceiling.txt" ]]; then
 	echo
@@ -423,6 +446,7 @@ fi
 if [[ -n "${RESULTS_DIR:-}" ]]; then
 	mkdir -p "$RESULTS_DIR"
 	cp "${results[@]}" "${profiles[@]}" "$RESULTS_DIR"/ 2>/dev/null || true
+	cp "$tmp"/*.cpu.txt "$RESULTS_DIR"/ 2>/dev/null || true
 	cp "$tmp/authd.log" "$RESULTS_DIR"/ 2>/dev/null || true
 	[[ -s "$tmp/ceiling.txt" ]] && cp "$tmp/ceiling.txt" "$RESULTS_DIR"/
 	log "results copied to $RESULTS_DIR"
