@@ -45,8 +45,10 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			if rw.status >= 500 {
 				level = slog.LevelError
 			}
-			log.Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
-				"bytes", rw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+			// LogAttrs: typed attributes, no boxing into key/value pairs.
+			log.LogAttrs(ctx, level, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rw.status), slog.Int("bytes", rw.bytes),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("remote", r.RemoteAddr))
 		}()
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
