@@ -258,15 +258,28 @@ seconds() {
 		else { sub(/s$/, "", d); print d + 0 } }'
 }
 
-# profile NAME: in the background, wait out the warm-up, then take a CPU
-# profile of authd for the measured duration (whole seconds, at least 1) into
-# $tmp/NAME.cpu.pb.gz; its pid in prof_pid.
+# wait_mark FILE: wait until the load generator creates FILE (-mark: its
+# measured window began, after the set-up and the warm-up); fails after 10
+# minutes. Run in the background and killed should the load generator end
+# without creating it.
+wait_mark() {
+	local i
+	for ((i = 0; i < 12000; i++)); do
+		[[ -e "$1" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# profile NAME: in the background, once the measured window began, take a
+# CPU profile of authd for the measured duration (whole seconds, at least 1)
+# into $tmp/NAME.cpu.pb.gz; its pid in prof_pid.
 prof_pid=""
 profile() {
 	local name=$1 secs
 	secs=$(awk -v s="$(seconds "$DURATION")" 'BEGIN { n = int(s); print (n < 1 ? 1 : n) }')
 	(
-		sleep "$(seconds "$WARMUP")"
+		wait_mark "$tmp/$name.measuring" || exit 1
 		curl -sf -m $((secs + 30)) -H "Authorization: Bearer $AUTHD_HTTP_PPROF_TOKEN" \
 			-o "$tmp/$name.cpu.pb.gz" "$base/debug/pprof/profile?seconds=$secs"
 	) &
@@ -343,20 +356,24 @@ load() {
 	log "$name: scenario $sc -d $DURATION -warmup $WARMUP ${shown[*]} ${fail_flag[*]}"
 	[[ -r /proc/loadavg ]] && log "load average before $name: $(cut -d' ' -f1-3 /proc/loadavg)"
 	prof_pid=""
+	rm -f "$tmp/$name.measuring" "$tmp/$name.ticks"
 	[[ "$PROFILE" == 1 ]] && profile "$name"
-	# authd's CPU time over the measured part: read after the warm-up and
-	# when the load generator is done.
-	(sleep "$(seconds "$WARMUP")" && cpu_ticks >"$tmp/$name.ticks") &
+	# authd's CPU time over the measured part: read as it begins and when
+	# the load generator is done.
+	(wait_mark "$tmp/$name.measuring" && cpu_ticks >"$tmp/$name.ticks") &
 	local cpu_pid=$!
 	if "$tmp/loadgen" -target "$base" -scenario "$sc" -d "$DURATION" -warmup "$WARMUP" \
-		-json "$tmp/$name.json" "${fail_flag[@]}" "$@"; then
+		-mark "$tmp/$name.measuring" -json "$tmp/$name.json" "${fail_flag[@]}" "$@"; then
 		rc=0
 	else
 		rc=$?
 	fi
 	local t1
 	t1=$(cpu_ticks)
-	wait "$cpu_pid" || true
+	if [[ ! -e "$tmp/$name.measuring" ]]; then # it never measured: stop waiting
+		kill "$cpu_pid" ${prof_pid:+"$prof_pid"} 2>/dev/null || true
+	fi
+	wait "$cpu_pid" 2>/dev/null || true
 	awk -v t0="$(cat "$tmp/$name.ticks" 2>/dev/null)" -v t1="$t1" -v hz="$clk_tck" \
 		'BEGIN { if (t0 != "" && t0 != "-" && t1 != "-") printf "%.3f\n", (t1 - t0) / hz }' >"$tmp/$name.cpu.txt"
 	if [[ -n "$prof_pid" ]] && ! wait "$prof_pid"; then

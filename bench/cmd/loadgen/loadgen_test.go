@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -365,6 +366,8 @@ func TestClosedLoopIsBounded(t *testing.T) {
 	cfg := f.cfg("discovery", 0)
 	cfg.Warmup = 100 * time.Millisecond
 	cfg.Duration = 300 * time.Millisecond
+	var marks, seenAtMark atomic.Int64
+	cfg.OnMeasure = func() { marks.Add(1); seenAtMark.Store(f.discovery.Load()) }
 	start := time.Now()
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -372,6 +375,10 @@ func TestClosedLoopIsBounded(t *testing.T) {
 	}
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("run took %v", el)
+	}
+	if marks.Load() != 1 || seenAtMark.Load() == 0 {
+		t.Errorf("OnMeasure called %d times, the server had seen %d requests then; want once, after the warm-up's",
+			marks.Load(), seenAtMark.Load())
 	}
 	if res.Requests == 0 || res.ElapsedS < 0.3 {
 		t.Errorf("requests %d elapsed %.3fs", res.Requests, res.ElapsedS)
@@ -438,10 +445,14 @@ func TestRunCommand(t *testing.T) {
 		"-target", f.srv.URL + "/", "-scenario", "client_credentials",
 		"-client-id", fakeClientID, "-client-secret", fakeClientSecret, "-scope", "api",
 		"-c", "2", "-d", "10s", "-warmup", "0", "-max-requests", "30", "-json", out, "-fail-on-error",
+		"-mark", filepath.Join(dir, "measuring"),
 	}
 	var stdout, stderr bytes.Buffer
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "measuring")); err != nil {
+		t.Errorf("-mark: %v", err)
 	}
 	for _, want := range []string{"SCENARIO", "P99 ms", "client_credentials", "token", "30"} {
 		if !strings.Contains(stdout.String(), want) {

@@ -71,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "per-request timeout")
 	fs.Int64Var(&cfg.MaxRequests, "max-requests", 0, "stop after this many measured iterations (0 = no cap)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "skip TLS certificate verification (https targets)")
+	mark := fs.String("mark", "", "create this file when the measured window starts (after set-up and warm-up), for tools that sample the server over just that window")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout; the table then goes to stderr)")
 	failOnError := fs.Bool("fail-on-error", false, "exit 1 if any request errored (or none was measured)")
 	list := fs.Bool("list", false, "list the scenarios and exit")
@@ -143,6 +144,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 		}
 	}()
+	if *mark != "" {
+		path := *mark
+		cfg.OnMeasure = func() {
+			if err := os.WriteFile(path, nil, 0o644); err != nil {
+				fmt.Fprintf(stderr, "loadgen: -mark: %v\n", err)
+			}
+		}
+	}
 	res, err := Run(ctx, cfg)
 	cancel()
 	exitSig := 0

@@ -38,6 +38,9 @@ type Config struct {
 	Timeout      time.Duration // per request
 	MaxRequests  int64         // cap on measured iterations; 0 = none
 	Insecure     bool          // skip TLS verification (https on loopback only)
+	// OnMeasure, when set, is called (on its own goroutine) as the measured
+	// window starts: after every worker's set-up and the warm-up.
+	OnMeasure func()
 }
 
 // Result is the outcome of one run, printed as a table and optionally as JSON.
@@ -615,6 +618,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.t0 = time.Now()
 	r.measureStart = r.t0.Add(cfg.Warmup)
 	r.end = r.measureStart.Add(cfg.Duration)
+	if cfg.OnMeasure != nil {
+		defer time.AfterFunc(cfg.Warmup, cfg.OnMeasure).Stop()
+	}
 	// Hard stop: in-flight requests are bounded by the client timeout, so
 	// this only cuts multi-step iterations that keep going far past the end.
 	runCtx, cancel := context.WithDeadline(ctx, r.end.Add(3*cfg.Timeout))
