@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
+	"gorm.io/gorm"
 
 	"github.com/authd/authd/internal/testdb"
 )
@@ -167,4 +169,33 @@ func TestKeyRotation(t *testing.T) {
 	if oldKid == k.KID {
 		t.Fatal("rotation kept the kid")
 	}
+}
+
+// TestGrantsQueryNoClient: exchanging a code and refreshing read the stored
+// requests' clients from the provider's cache, never from the clients
+// table (the cache is warm after the client's first request).
+func TestGrantsQueryNoClient(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, withDB(dbURL), withConfig(func(c *Config) { c.Cache.PollInterval = time.Hour }))
+		var clientQueries atomic.Int64
+		_ = e.store.Gorm().Callback().Query().Before("gorm:query").Register("test:clients", func(db *gorm.DB) {
+			if db.Statement.Table == "clients" {
+				clientQueries.Add(1)
+			}
+		})
+		cfg, login := codeFlow(t, e)
+		login("warm") // the client's first request fills the cache
+		before := clientQueries.Load()
+		tok := login("alice")
+		for range 3 {
+			next, err := refresh(cfg, tok.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			tok = next
+		}
+		if n := clientQueries.Load() - before; n != 0 {
+			t.Errorf("a code exchange and 3 refreshes queried the clients table %d times, want 0", n)
+		}
+	})
 }
