@@ -1069,6 +1069,11 @@ if [[ -z "$out" ]]; then
 	else
 		mkdir -p "$repo/bench/results"
 		out="$repo/bench/results/$(date -u +%Y-%m-%d)-$host.md"
+		n=2
+		while [[ -e "$out" ]]; do # never overwrite an earlier run's report
+			out="$repo/bench/results/$(date -u +%Y-%m-%d)-$host-$n.md"
+			n=$((n + 1))
+		done
 	fi
 fi
 peer_ratios
