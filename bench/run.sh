@@ -338,7 +338,7 @@ pg_version=$(psql -X -At "$PG_BASE/postgres?$PG_OPTS" -c "SHOW server_version" 2
 redis_version=$(redis-server --version 2>/dev/null | sed -n 's/.*v=\([^ ]*\).*/\1/p')
 sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || true)
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "?")
-[[ -z "$(git -C "$repo" status --porcelain 2>/dev/null | head -n 1)" ]] || commit="$commit (with uncommitted changes)"
+[[ -z "$(git -C "$repo" status --porcelain -- . ':!bench/results' 2>/dev/null | head -n 1)" ]] || commit="$commit (with uncommitted changes)"
 host=$(hostname -s 2>/dev/null || hostname)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 log "machine: $cpu, $cores cores, $mem; $go_version; Postgres $pg_version; Redis ${redis_version:-n/a}"
@@ -480,6 +480,14 @@ million() {
 	fi
 	rm -f "$dir/big.jsonl"
 	log "$name: $(jq -r '"imported \(.imported) users in \(.seconds)s"' "$dir/import-big.json" 2>/dev/null)"
+	if [[ "$name" == postgres ]]; then
+		# Let Postgres finish with the import before measuring: autovacuum of
+		# a million new rows and the checkpoint of their WAL otherwise run
+		# during the measurement, on the same two cores.
+		log "$name: VACUUM (ANALYZE) users; CHECKPOINT"
+		psql -X -q "$DB_URL" -c 'VACUUM (ANALYZE) users' -c 'CHECKPOINT' >/dev/null 2>&1 ||
+			log "$name: VACUUM/CHECKPOINT failed (measuring anyway)"
+	fi
 	measure_users "$name" large "user$((SMALL_USERS + big / 2))@bench.example.com"
 	explain "$name" "user$((SMALL_USERS + big / 2))@bench.example.com" "$DB_URL" >"$dir/explain.txt" 2>&1 || fail "EXPLAIN on $name"
 	stop_pid "$AUTHD_PID"
@@ -1001,7 +1009,8 @@ report() {
 		echo "/login with the CSRF token, a fresh cookie jar each time) at a fixed $SIGNIN_RATE/s for"
 		echo "$SIGNIN_TIME, -c 4 (as bench/core.sh: more sign-ins of one account at once than the lockout"
 		echo "threshold would lock it, since each counts as a failure until its password checks), one user"
-		echo "from the middle of each import. Registration:"
+		echo "from the middle of each import (on Postgres after \`VACUUM (ANALYZE) users\` and \`CHECKPOINT\`, so that"
+		echo "Postgres's own work after the import does not run during the measurement). Registration:"
 		if has_scenario register; then
 			echo "loadgen \`register\` at $SIGNIN_RATE/s."
 		else
