@@ -229,12 +229,12 @@ var errTokenInactive = fosite.ErrInactiveToken
 // signature, typ at+jwt, our issuer, not expired, not revoked. It does no
 // I/O: keys and the revocation set are in memory, and tokens already
 // verified are remembered (by their exact string) until they expire.
-func (p *Provider) verifyAccessToken(_ context.Context, token string) (*accessClaims, error) {
+func (p *Provider) verifyAccessToken(ctx context.Context, token string) (*accessClaims, error) {
 	now := p.now()
 	c, ok := p.verified.Get(token)
 	if !ok {
 		var err error
-		if c, err = p.parseAccessToken(token, now); err != nil {
+		if c, err = p.parseAccessToken(ctx, token, now); err != nil {
 			return nil, err
 		}
 		p.verified.Add(token, c)
@@ -251,15 +251,17 @@ func (p *Provider) verifyAccessToken(_ context.Context, token string) (*accessCl
 // clockSkew is how far in the future iat/nbf may be.
 const clockSkew = time.Minute
 
-func (p *Provider) parseAccessToken(token string, now time.Time) (*accessClaims, error) {
+func (p *Provider) parseAccessToken(ctx context.Context, token string, now time.Time) (*accessClaims, error) {
 	if len(token) > maxTokenLength {
 		return nil, errTokenInactive.WithHint("The token is too long.")
 	}
 	if !canonicalCompactJWS(token) {
 		return nil, errTokenInactive.WithHint("The token is not a JWS in canonical compact serialization.")
 	}
-	ks := p.keys.Load()
-	jws, err := jose.ParseSignedCompact(token, ks.publicAlgs)
+	// Every algorithm authd signs with, not only those of the keys known
+	// here: the key the token names may be new (lookupKey), and it must
+	// then have the token's alg.
+	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil {
 		return nil, errTokenInactive.WithHint("The token is not a JWS signed with an accepted algorithm.").WithWrap(err)
 	}
@@ -270,7 +272,7 @@ func (p *Provider) parseAccessToken(token string, now time.Time) (*accessClaims,
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, "application/"+typAccessToken) {
 		return nil, errTokenInactive.WithHint("The token is not an access token (typ).")
 	}
-	key, ok := ks.verify[h.KeyID]
+	key, ok := p.lookupKey(ctx, h.KeyID)
 	if !ok {
 		return nil, errTokenInactive.WithHint("The token was signed by an unknown key.")
 	}

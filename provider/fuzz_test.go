@@ -44,7 +44,7 @@ func FuzzParseAccessToken(f *testing.F) {
 	// worker builds its own provider and knows only the ones it issued.
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := e.p.parseAccessToken(token, time.Now())
+		c, err := e.p.parseAccessToken(context.Background(), token, time.Now())
 		if err == nil {
 			if !e.signed[token] {
 				t.Fatalf("parseAccessToken accepted a token the provider never issued: %q -> %+v", token, c)
@@ -223,7 +223,7 @@ func TestFuzzSeedsBehave(t *testing.T) {
 	}
 	for _, name := range fuzzSortedKeys(e.seeds) {
 		tok := e.seeds[name]
-		c, err := e.p.parseAccessToken(tok, time.Now())
+		c, err := e.p.parseAccessToken(context.Background(), tok, time.Now())
 		if (err == nil) != accept[name] {
 			t.Errorf("%s: parseAccessToken err = %v, want accepted=%v", name, err, accept[name])
 		}
@@ -231,7 +231,7 @@ func TestFuzzSeedsBehave(t *testing.T) {
 			t.Errorf("%s: unexpected extra claims %v", name, c.Extra)
 		}
 	}
-	if c, _ := e.p.parseAccessToken(e.seeds["genuine_extra_claims"], time.Now()); c == nil || c.Extra["tenant"] != "t1" {
+	if c, _ := e.p.parseAccessToken(context.Background(), e.seeds["genuine_extra_claims"], time.Now()); c == nil || c.Extra["tenant"] != "t1" {
 		t.Errorf("extra claims not decoded: %+v", c)
 	}
 	basic := fuzzBasic("fuzz-basic", e.secrets["fuzz-basic"])
@@ -445,7 +445,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newFuzzEnv(t)
-	if _, err := e.p.parseAccessToken(fuzzES256Token, time.Now()); err != nil {
+	if _, err := e.p.parseAccessToken(context.Background(), fuzzES256Token, time.Now()); err != nil {
 		t.Fatalf("fuzzES256Token no longer verifies (%v); set it to this fresh one:\n%s", err, es)
 	}
 

@@ -43,14 +43,13 @@ func (s idTokenSigner) Validate(ctx context.Context, token string) (string, erro
 
 // Decode verifies the signature with the key named by kid and returns the
 // token; expiry is reported as a validation error, as fosite expects.
-func (s idTokenSigner) Decode(_ context.Context, token string) (*fjwt.Token, error) {
+func (s idTokenSigner) Decode(ctx context.Context, token string) (*fjwt.Token, error) {
 	if len(token) > maxTokenLength {
 		return nil, errors.New("token too long")
 	}
-	ks := s.p.keys.Load()
 	return fjwt.ParseWithClaims(token, fjwt.MapClaims{}, func(t *fjwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		k, ok := ks.verify[kid]
+		k, ok := s.p.lookupKey(ctx, kid)
 		if !ok {
 			return nil, fmt.Errorf("unknown key %q", kid)
 		}

@@ -44,11 +44,10 @@ type keyStore interface {
 // keySet is an immutable snapshot of the signing keys: the active signer,
 // the verification keys by kid, and the JWKS document prepared once.
 type keySet struct {
-	active     *signingKey
-	verify     map[string]*jose.JSONWebKey // kid -> public key; guarded by immutability
-	jwks       []byte                      // the JWKS JSON, served as is
-	jwksETag   string
-	publicAlgs []jose.SignatureAlgorithm // algorithms of the keys in verify
+	active   *signingKey
+	verify   map[string]*jose.JSONWebKey // kid -> public key; guarded by immutability
+	jwks     []byte                      // the JWKS JSON, served as is
+	jwksETag string
 }
 
 type signingKey struct {
@@ -118,7 +117,6 @@ func loadKeySet(ctx context.Context, store keyStore, kr *secrets.Keyring, retain
 	}
 	ks := &keySet{verify: map[string]*jose.JSONWebKey{}}
 	var public []jose.JSONWebKey
-	algs := map[jose.SignatureAlgorithm]bool{}
 	for _, k := range keys { // newest first
 		if k.RetiredAt != nil && now.Sub(*k.RetiredAt) > retain {
 			continue
@@ -139,7 +137,6 @@ func loadKeySet(ctx context.Context, store keyStore, kr *secrets.Keyring, retain
 		pub := jose.JSONWebKey{Key: priv.Public(), KeyID: k.KID, Algorithm: k.Algorithm, Use: "sig"}
 		ks.verify[k.KID] = &pub
 		public = append(public, pub)
-		algs[alg] = true
 		if k.Active() && ks.active == nil {
 			sk, err := newSigningKey(k.KID, alg, priv)
 			if err != nil {
@@ -150,9 +147,6 @@ func loadKeySet(ctx context.Context, store keyStore, kr *secrets.Keyring, retain
 	}
 	if ks.active == nil {
 		return nil, errNoActiveKey
-	}
-	for a := range algs {
-		ks.publicAlgs = append(ks.publicAlgs, a)
 	}
 	ks.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: public})
 	if err != nil {
@@ -189,4 +183,39 @@ func (k *signingKey) sign(typ string, payload []byte) (string, error) {
 		return "", err
 	}
 	return jws.CompactSerialize()
+}
+
+// signingAlgs are the JWS algorithms authd signs with (keys.algorithm).
+var signingAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// unknownKidReload is how often at most a token naming a key this process
+// does not know makes it reload the key set from the store.
+const unknownKidReload = 200 * time.Millisecond
+
+// lookupKey returns the public key kid names. A kid this process does not
+// know may be a key another replica created or rotated in moments ago,
+// before the poller (cache.poll_interval) brought it here: replicas that
+// start together on a fresh database each create one, and a rotation is
+// used by the process that made it at once. So an unknown kid reloads the
+// key set, at most once per unknownKidReload: a flood of made-up kids costs
+// a few queries a second, not one each.
+func (p *Provider) lookupKey(ctx context.Context, kid string) (*jose.JSONWebKey, bool) {
+	if k, ok := p.keys.Load().verify[kid]; ok {
+		return k, true
+	}
+	p.unknownKid.Lock()
+	defer p.unknownKid.Unlock()
+	if k, ok := p.keys.Load().verify[kid]; ok { // reloaded while we waited
+		return k, true
+	}
+	if time.Since(p.unknownKidAt) < unknownKidReload {
+		return nil, false
+	}
+	p.unknownKidAt = time.Now()
+	if err := p.reloadKeys(ctx); err != nil {
+		p.log.WarnContext(ctx, "reloading signing keys for an unknown kid", "err", err)
+		return nil, false
+	}
+	k, ok := p.keys.Load().verify[kid]
+	return k, ok
 }

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -235,11 +236,15 @@ type Provider struct {
 
 	refreshStrategy oauth2.RefreshTokenStrategy
 
-	keys     atomic.Pointer[keySet]
-	revoked  RevocationSet
-	limiter  TokenLimiter // nil: no rate limits
-	clients  *clientCache
-	verified *lru.Cache[string, *accessClaims]
+	keys atomic.Pointer[keySet]
+	// unknownKid serialises and spaces the key reloads an unknown kid
+	// causes (lookupKey); unknownKidAt is the last one.
+	unknownKid   sync.Mutex
+	unknownKidAt time.Time
+	revoked      RevocationSet
+	limiter      TokenLimiter // nil: no rate limits
+	clients      *clientCache
+	verified     *lru.Cache[string, *accessClaims]
 
 	discovery, oauthMetadata []byte
 }

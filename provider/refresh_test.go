@@ -2,7 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -198,4 +201,50 @@ func TestGrantsQueryNoClient(t *testing.T) {
 			t.Errorf("a code exchange and 3 refreshes queried the clients table %d times, want 0", n)
 		}
 	})
+}
+
+// TestUnknownKidReloadsKeys: a token signed with a key another replica made
+// moments ago, before the poller brings it here, is verified after one
+// reload of the key set; made-up kids reload it at most once per
+// unknownKidReload.
+func TestUnknownKidReloadsKeys(t *testing.T) {
+	dbURL := testdb.SQLite(t)
+	noPoll := func(c *Config) { c.Cache.PollInterval = time.Hour }
+	a := newEnv(t, withDB(dbURL), withConfig(noPoll))
+	c, secret := a.ccClient()
+	k, err := CreateSigningKey(context.Background(), a.store, a.keyring, ES256, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b starts with the new key; a has not polled it.
+	b := newEnv(t, withDB(dbURL), withKeyring(a.keyring), withConfig(func(cfg *Config) { noPoll(cfg); cfg.Issuer = a.issuer }))
+	tok := b.token(c.ID, secret, "api")
+	if kid := decodeSeg(t, splitJWT(tok)[0])["kid"]; kid != k.KID {
+		t.Fatalf("b signed with %v, want the new key %s", kid, k.KID)
+	}
+	if !a.active(tok, c.ID, secret) {
+		t.Fatal("a token of a key made by another replica is inactive before the poll")
+	}
+
+	// Made-up kids: inactive, and the key set is reloaded (one query) at
+	// most once per unknownKidReload.
+	parts := splitJWT(tok)
+	header := decodeSeg(t, parts[0])
+	before, start := a.queries.Load(), time.Now()
+	const n = 30
+	for i := range n {
+		header["kid"] = fmt.Sprintf("made-up-%d", i)
+		h, _ := json.Marshal(header)
+		forged := base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "." + parts[2]
+		if a.active(forged, c.ID, secret) {
+			t.Fatalf("a token with the made-up kid %v is active", header["kid"])
+		}
+	}
+	reloads := a.queries.Load() - before
+	if most := int64(time.Since(start)/unknownKidReload) + 1; reloads > most {
+		t.Errorf("%d introspections of made-up kids ran %d queries in %v, want at most %d", n, reloads, time.Since(start), most)
+	}
+	if !a.active(tok, c.ID, secret) {
+		t.Error("the genuine token is inactive after the flood")
+	}
 }

@@ -41,7 +41,7 @@ func (j *jwtRevoker) RevokeToken(ctx context.Context, token string, _ fosite.Tok
 		return fosite.ErrUnknownRequest
 	}
 	now := j.p.now()
-	c, err := j.p.parseAccessToken(token, now)
+	c, err := j.p.parseAccessToken(ctx, token, now)
 	if err != nil {
 		return nil
 	}
