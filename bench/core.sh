@@ -140,21 +140,8 @@ die() {
 	exit 1
 }
 
-# free_port prints a TCP port that is free on 127.0.0.1 right now.
-free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' && return
-	fi
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	return 1
-}
+# shellcheck source=lib.sh disable=SC1091
+source "$repo/bench/lib.sh" # free_port
 
 # http_status URL prints the HTTP status of a GET (000 if unreachable).
 http_status() {
@@ -317,26 +304,29 @@ create_with_cli() {
 	}
 }
 
+# create_client OUT ARGS...: `authd clients create ARGS...`; its id and
+# secret in CLIENT_ID and CLIENT_SECRET.
+create_client() {
+	local out=$1
+	shift
+	create_with_cli "$out" clients create "$@"
+	CLIENT_ID=$(json_field client_id "$tmp/$out.json")
+	CLIENT_SECRET=$(json_field client_secret "$tmp/$out.json")
+	if [[ -z "$CLIENT_ID" || -z "$CLIENT_SECRET" ]]; then
+		cat "$tmp/$out.json" "$tmp/$out.err" >&2
+		die "could not read client_id and client_secret from 'authd clients create $*'"
+	fi
+	log "$out: $CLIENT_ID"
+}
+
 log "creating the bench client (client_credentials)"
-create_with_cli client clients create --name bench --grant-type client_credentials --scope api
-client_id=$(json_field client_id "$tmp/client.json")
-client_secret=$(json_field client_secret "$tmp/client.json")
-if [[ -z "$client_id" || -z "$client_secret" ]]; then
-	cat "$tmp/client.json" "$tmp/client.err" >&2
-	die "could not read client_id and client_secret from 'authd clients create'"
-fi
-log "client: $client_id"
+create_client client --name bench --grant-type client_credentials --scope api
+client_id=$CLIENT_ID client_secret=$CLIENT_SECRET
 
 log "creating the bench-code client (first-party authorization_code + refresh_token: no consent page)"
-create_with_cli code_client clients create --name bench-code --first-party --redirect-uri "$redirect_uri" \
+create_client code_client --name bench-code --first-party --redirect-uri "$redirect_uri" \
 	--scope "openid offline_access" --grant-type authorization_code --grant-type refresh_token
-code_client_id=$(json_field client_id "$tmp/code_client.json")
-code_client_secret=$(json_field client_secret "$tmp/code_client.json")
-if [[ -z "$code_client_id" || -z "$code_client_secret" ]]; then
-	cat "$tmp/code_client.json" "$tmp/code_client.err" >&2
-	die "could not read the authorization_code client from 'authd clients create'"
-fi
-log "code client: $code_client_id"
+code_client_id=$CLIENT_ID code_client_secret=$CLIENT_SECRET
 
 log "creating the verified user $user_email"
 create_with_cli user users create --email "$user_email" --password "$user_password" --verified

@@ -140,19 +140,13 @@ func (s *Store) decodeRequest(ctx context.Context, data string, session fosite.S
 	if err := json.Unmarshal([]byte(data), &sr); err != nil {
 		return nil, fmt.Errorf("decode stored request: %w", err)
 	}
-	var client fosite.Client
-	if lookup := s.clientLookup.Load(); lookup != nil {
-		c, err := (*lookup)(ctx, sr.ClientID)
-		if err != nil {
-			return nil, err
-		}
-		client = c
-	} else {
-		c, err := s.GetClient(ctx, sr.ClientID)
-		if err != nil {
-			return nil, err
-		}
-		client = c
+	lookup := s.GetStoredClient
+	if l := s.clientLookup.Load(); l != nil {
+		lookup = *l
+	}
+	client, err := lookup(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err
 	}
 	if session == nil {
 		session = openid.NewDefaultSession()
