@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/core.sh: build authd, run it on loopback with its embedded defaults in
 # a temporary working directory, create a client_credentials client, a
-# first-party authorization_code client and a verified user, put every
+# first-party authorization_code client and verified users, put every
 # load-generator scenario on them, then run the crypto ceiling benchmarks.
 #
 # usage: bench/core.sh [--quick]
@@ -16,12 +16,14 @@
 #   signin_rate   signin at a fixed SIGNIN_RATE/s, -c USER_CONNS
 #   authcode      the whole authorization code flow at AUTHCODE_RATE flows/s,
 #                 -c USER_CONNS
+# (the runs that sign in spread over USERS users: worker w is user w%USERS+1)
 #
 # environment (all optional):
 #   DURATION       measured duration per run (default 10s; --quick 2s)
 #   CONNS          connections/workers (default 64; --quick 8)
-#   USER_CONNS     workers of the runs that sign the one user in (default 4:
-#                  at most 4 of its sign-ins at once; see README.md, lockout)
+#   USER_CONNS     workers of the runs that sign in (default 16)
+#   USERS          users they sign in as (default USER_CONNS: one each, so
+#                  no user has two sign-ins at once; see README.md, lockout)
 #   WARMUP         warm-up per run (default 2s; --quick 0.5s)
 #   RATE           fixed arrival rate of the first group, requests/s
 #                  (default 0 = closed loop)
@@ -76,16 +78,18 @@ else
 	fail_flag=()
 fi
 RATE=${RATE:-0}
-USER_CONNS=${USER_CONNS:-4}
+USER_CONNS=${USER_CONNS:-16}
+USERS=${USERS:-$USER_CONNS}
+[[ "$USERS" =~ ^[1-9][0-9]*$ ]] || { echo "core.sh: USERS must be a positive number, got $USERS" >&2; exit 2; }
 SIGNIN_RATE=${SIGNIN_RATE:-40}
 AUTHCODE_RATE=${AUTHCODE_RATE:-20}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 SCENARIOS=${SCENARIOS:-discovery jwks client_credentials introspect introspect_revoked refresh signin signin_rate authcode}
 
-# The benchmark user. The password policy refuses passwords containing the
-# address's local part ("bench") and common passwords.
-user_email=bench@example.com
+# The benchmark users, user1@example.com to user$USERS@example.com, all with
+# this password (imported with a precomputed hash: no password policy).
 user_password='quiet orbit lantern 42'
+if ((USERS > 1)); then user_email='user%d@example.com'; else user_email=user1@example.com; fi
 redirect_uri=http://127.0.0.1:9/cb # never fetched: the code is read from the Location
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -217,6 +221,7 @@ else
 fi
 log "building the load generator (./bench/cmd/loadgen)"
 go build -o "$tmp/loadgen" ./bench/cmd/loadgen || die "could not build ./bench/cmd/loadgen"
+go build -o "$tmp/genusers" ./bench/cmd/genusers || die "could not build ./bench/cmd/genusers"
 
 port=$(free_port) || die "no free port found on 127.0.0.1"
 base="http://127.0.0.1:$port"
@@ -328,8 +333,10 @@ create_client code_client --name bench-code --first-party --redirect-uri "$redir
 	--scope "openid offline_access" --grant-type authorization_code --grant-type refresh_token
 code_client_id=$CLIENT_ID code_client_secret=$CLIENT_SECRET
 
-log "creating the verified user $user_email"
-create_with_cli user users create --email "$user_email" --password "$user_password" --verified
+log "importing $USERS verified users (${user_email/\%d/N}, N = 1 to $USERS)"
+"$tmp/genusers" -start 1 -n "$USERS" -domain example.com -password "$user_password" -o "$tmp/users.jsonl" ||
+	die "genusers failed"
+create_with_cli users users import "$tmp/users.jsonl"
 
 failed=()
 results=()
@@ -382,7 +389,7 @@ load() {
 
 cc=(-client-id "$client_id" -client-secret "$client_secret" -scope api)
 code=(-client-id "$code_client_id" -client-secret "$code_client_secret" -redirect-uri "$redirect_uri"
-	-auth-scope "openid offline_access" -user-email "$user_email" -user-password "$user_password")
+	-auth-scope "openid offline_access" -user-email "$user_email" -user-password "$user_password" -users "$USERS")
 for name in $SCENARIOS; do
 	case "$name" in
 	discovery | jwks | client_credentials | introspect | introspect_revoked)

@@ -995,7 +995,7 @@ report() {
 		echo "precomputed Argon2id hash, so importing hashes nothing): $SMALL_USERS users, then"
 		echo "$((USERS - SMALL_USERS)) more while authd runs. Sign-in: loadgen \`signin\` (GET /login, POST"
 		echo "/login with the CSRF token, a fresh cookie jar each time) at a fixed $SIGNIN_RATE/s for"
-		echo "$SIGNIN_TIME, -c 4 (as bench/core.sh: more sign-ins of one account at once than the lockout"
+		echo "$SIGNIN_TIME, -c 4 (one account: more sign-ins of it at once than the lockout"
 		echo "threshold would lock it, since each counts as a failure until its password checks), one user"
 		echo "from the middle of each import (on Postgres after \`VACUUM (ANALYZE) users\` and \`CHECKPOINT\`, so that"
 		echo "Postgres's own work after the import does not run during the measurement). Registration:"

@@ -350,6 +350,13 @@ func newCodeFlow(ctx context.Context, env *Env) (*codeFlow, error) {
 	}, nil
 }
 
+// as returns a copy of the flow that signs in as email.
+func (f *codeFlow) as(email string) *codeFlow {
+	c := *f
+	c.email = email
+	return &c
+}
+
 // isCallback reports whether u is the client's redirect_uri (query aside).
 func (f *codeFlow) isCallback(u *url.URL) bool {
 	return u.Scheme == f.redirect.Scheme && u.Host == f.redirect.Host && u.Path == f.redirect.Path

@@ -34,15 +34,16 @@ type fakeOP struct {
 	srv *httptest.Server
 
 	// knobs, set before the run
-	failTokenEvery   int64         // every Nth token request gets a 503
-	inactiveEvery    int64         // every Nth introspection of a live token says active=false
-	ignoreRevocation bool          // revocation "succeeds" but does nothing
-	discoverySleep   time.Duration // delay on discovery responses
-	jwksURI          string        // override jwks_uri in discovery
-	firstParty       bool          // resume skips consent
-	noRotate         bool          // refresh answers with the same refresh token
-	failRefreshEvery int64         // every Nth refresh gets a 400 invalid_grant (and spends the token)
-	loginSleep       time.Duration // delay on POST /login (the password hash)
+	failTokenEvery   int64           // every Nth token request gets a 503
+	inactiveEvery    int64           // every Nth introspection of a live token says active=false
+	ignoreRevocation bool            // revocation "succeeds" but does nothing
+	discoverySleep   time.Duration   // delay on discovery responses
+	jwksURI          string          // override jwks_uri in discovery
+	firstParty       bool            // resume skips consent
+	noRotate         bool            // refresh answers with the same refresh token
+	failRefreshEvery int64           // every Nth refresh gets a 400 invalid_grant (and spends the token)
+	loginSleep       time.Duration   // delay on POST /login (the password hash)
+	users            map[string]bool // the addresses that can sign in; nil: fakeEmail only
 
 	discovery, jwks, token, introspect, revoke atomic.Int64
 	served503, servedInactive                  atomic.Int64
@@ -60,6 +61,7 @@ type fakeOP struct {
 	issued   map[string]*fakeAuthReq // unexchanged codes
 	refresh  map[string]bool         // refresh token -> spent
 	consents bool                    // the user consented (one user, one client)
+	signins  map[string]int          // successful sign-ins by address
 }
 
 // fakeAuthReq is a stored authorization request.
@@ -288,12 +290,23 @@ func (f *fakeOP) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if f.loginSleep > 0 {
 		time.Sleep(f.loginSleep)
 	}
-	if r.PostFormValue("do") != "sign&in" || r.PostFormValue("email") != fakeEmail || r.PostFormValue("password") != fakePassword {
+	email := r.PostFormValue("email")
+	known := email == fakeEmail
+	if f.users != nil {
+		known = f.users[email]
+	}
+	if r.PostFormValue("do") != "sign&in" || !known || r.PostFormValue("password") != fakePassword {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, "Incorrect email or password.")
 		return
 	}
 	f.signedIn.Add(1)
+	f.mu.Lock()
+	if f.signins == nil {
+		f.signins = map[string]int{}
+	}
+	f.signins[email]++
+	f.mu.Unlock()
 	sid := f.nextID("sess")
 	http.SetCookie(w, &http.Cookie{Name: "fake_session", Value: sid, Path: "/", HttpOnly: true})
 	ar := r.PostFormValue("ar")

@@ -42,14 +42,17 @@ func setupSignin(_ context.Context, env *Env) (WorkerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return shared(func(it *Iter) {
-		b := env.newBrowser()
-		form, ok := signinForm(it.Context(), it, b, loginURL)
-		if !ok {
-			return
-		}
-		signin(it.Context(), it, b, form, env.UserEmail, env.UserPassword)
-	}), nil
+	return func(_ context.Context, worker int) (IterFunc, error) {
+		email := env.Email(worker)
+		return func(it *Iter) {
+			b := env.newBrowser()
+			form, ok := signinForm(it.Context(), it, b, loginURL)
+			if !ok {
+				return
+			}
+			signin(it.Context(), it, b, form, email, env.UserPassword)
+		}, nil
+	}, nil
 }
 
 // setupAuthcode: each iteration is one whole flow in a new browser, with a
@@ -59,7 +62,10 @@ func setupAuthcode(ctx context.Context, env *Env) (WorkerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return shared(func(it *Iter) { flow.run(it.Context(), it, env, false) }), nil
+	return func(_ context.Context, worker int) (IterFunc, error) {
+		f := flow.as(env.Email(worker))
+		return func(it *Iter) { f.run(it.Context(), it, env, false) }, nil
+	}, nil
 }
 
 // setupRefresh: each worker gets its own chain with one untimed
@@ -78,14 +84,14 @@ func setupRefresh(ctx context.Context, env *Env) (WorkerFunc, error) {
 	// One flow now, so a set-up problem (wrong secret, unknown user, a
 	// client without refresh_token or offline_access) is reported once
 	// and clearly instead of as every worker's error.
-	first := &refreshChain{flow: flow, env: env}
+	first := &refreshChain{flow: flow.as(env.Email(0)), env: env}
 	if err := first.start(ctx); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, worker int) (IterFunc, error) {
 		c := first
 		if worker > 0 {
-			c = &refreshChain{flow: flow, env: env}
+			c = &refreshChain{flow: flow.as(env.Email(worker)), env: env}
 			if err := c.start(ctx); err != nil {
 				return nil, err
 			}

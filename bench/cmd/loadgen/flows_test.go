@@ -238,3 +238,43 @@ func TestRefreshAgainstFake(t *testing.T) {
 		}
 	})
 }
+
+// With -users N every worker signs in as user w%N+1 of the pattern, in
+// each scenario that signs in.
+func TestSeveralUsers(t *testing.T) {
+	for _, sc := range []string{"signin", "authcode", "refresh"} {
+		t.Run(sc, func(t *testing.T) {
+			f := newFakeOP(t)
+			f.firstParty = true
+			f.users = map[string]bool{"u1@example.com": true, "u2@example.com": true, "u3@example.com": true}
+			cfg := f.cfg(sc, 60)
+			cfg.UserEmail, cfg.Users, cfg.Conns = "u%d@example.com", 3, 6
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noErrors(t, res)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.signins) != 3 {
+				t.Fatalf("sign-ins by address %v, want all three users", f.signins)
+			}
+		})
+	}
+
+	f := newFakeOP(t)
+	for _, bad := range []struct {
+		email string
+		users int
+	}{{"bench@example.com", 2}, {"u%d%d@example.com", 2}, {"u%s@example.com", 2}, {"u%d@example.com", -1}} {
+		cfg := f.cfg("signin", 1)
+		cfg.UserEmail, cfg.Users = bad.email, bad.users
+		if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "-users") {
+			t.Errorf("-user-email %q -users %d: %v, want it refused", bad.email, bad.users, err)
+		}
+	}
+	// One user: the address is taken as it is, % and all.
+	if got := (&Env{UserEmail: "a%d@x", Users: 1}).Email(5); got != "a%d@x" {
+		t.Errorf("Email = %q", got)
+	}
+}

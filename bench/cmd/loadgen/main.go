@@ -59,8 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.ClientID, "client-id", "", "OAuth client id (client_credentials and introspect*; an authorization_code client for authcode and refresh)")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "OAuth client secret")
 	fs.StringVar(&cfg.Scope, "scope", "", "scope to request with client_credentials (optional)")
-	fs.StringVar(&cfg.UserEmail, "user-email", "", "a verified user's email (signin, authcode, refresh)")
-	fs.StringVar(&cfg.UserPassword, "user-password", "", "that user's password")
+	fs.StringVar(&cfg.UserEmail, "user-email", "", "a verified user's email (signin, authcode, refresh); with -users N, a pattern with one %d")
+	fs.StringVar(&cfg.UserPassword, "user-password", "", "that user's password (every user's, with -users)")
+	fs.IntVar(&cfg.Users, "users", 1, "sign in as this many users, -user-email with %d = 1..N: worker w is user w%N+1 (keeps each user's concurrent sign-ins under the lockout threshold)")
 	fs.StringVar(&cfg.RedirectURI, "redirect-uri", "http://127.0.0.1:9/cb", "redirect URI registered for the client (authcode, refresh); never fetched")
 	fs.StringVar(&cfg.AuthScope, "auth-scope", "openid offline_access", "scope of the authorization request (authcode, refresh; refresh needs offline_access)")
 	fs.IntVar(&cfg.Conns, "c", 64, "connections and workers")
@@ -124,6 +125,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "-max-requests must not be negative")
 	case cfg.LateAfter <= 0:
 		return usageErr(stderr, "-late must be positive")
+	}
+	if err := checkUsers(cfg.UserEmail, cfg.Users); err != nil {
+		return usageErr(stderr, err.Error())
 	}
 
 	// SIGINT/SIGTERM stop the run early; what was measured is still

@@ -26,18 +26,22 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
-	UserEmail    string // signin, authcode, refresh: a verified user
+	UserEmail    string // signin, authcode, refresh: a verified user (with Users > 1, a pattern with one %d)
 	UserPassword string
-	RedirectURI  string        // authcode, refresh: registered for the client
-	AuthScope    string        // authcode, refresh: scope of the authorization request
-	Conns        int           // workers, and the connection pool size
-	Duration     time.Duration // measured window
-	Warmup       time.Duration // load before the window; results discarded
-	Rate         float64       // iterations per second in total; 0 = closed loop
-	LateAfter    time.Duration // fixed rate: an iteration no worker was free for within this of its due time is late
-	Timeout      time.Duration // per request
-	MaxRequests  int64         // cap on measured iterations; 0 = none
-	Insecure     bool          // skip TLS verification (https on loopback only)
+	// Users is how many users the workers sign in as: worker w is user
+	// w%Users+1, UserEmail with its %d replaced by that number. 0 or 1:
+	// UserEmail is the one user.
+	Users       int
+	RedirectURI string        // authcode, refresh: registered for the client
+	AuthScope   string        // authcode, refresh: scope of the authorization request
+	Conns       int           // workers, and the connection pool size
+	Duration    time.Duration // measured window
+	Warmup      time.Duration // load before the window; results discarded
+	Rate        float64       // iterations per second in total; 0 = closed loop
+	LateAfter   time.Duration // fixed rate: an iteration no worker was free for within this of its due time is late
+	Timeout     time.Duration // per request
+	MaxRequests int64         // cap on measured iterations; 0 = none
+	Insecure    bool          // skip TLS verification (https on loopback only)
 	// OnMeasure, when set, is called (on its own goroutine) as the measured
 	// window starts: after every worker's set-up and the warm-up.
 	OnMeasure func()
@@ -104,8 +108,9 @@ type Env struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
-	UserEmail    string
+	UserEmail    string // with Users > 1, a pattern with one %d
 	UserPassword string
+	Users        int
 	RedirectURI  string
 	AuthScope    string
 
@@ -122,6 +127,28 @@ type Discovery struct {
 	JWKSURI               string `json:"jwks_uri"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
+}
+
+// Email returns the address worker signs in with (see Config.Users).
+func (e *Env) Email(worker int) string {
+	if e.Users <= 1 {
+		return e.UserEmail
+	}
+	return fmt.Sprintf(e.UserEmail, worker%e.Users+1)
+}
+
+// checkUsers reports whether email fits users: with more than one user it
+// must hold exactly one %d and no other verb.
+func checkUsers(email string, users int) error {
+	switch {
+	case users < 0:
+		return errors.New("-users must not be negative")
+	case users <= 1:
+		return nil
+	case strings.Count(email, "%") != 1 || !strings.Contains(email, "%d"):
+		return fmt.Errorf("-users %d needs a -user-email pattern with one %%d (such as bench%%d@example.com), got %q", users, email)
+	}
+	return nil
 }
 
 // URL returns the base URL joined with path (which starts with "/").
@@ -585,6 +612,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Conns < 1 {
 		cfg.Conns = 1
 	}
+	if err := checkUsers(cfg.UserEmail, cfg.Users); err != nil {
+		return nil, err
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
@@ -601,7 +631,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	env := &Env{Base: base, Client: client, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scope: cfg.Scope,
-		UserEmail: cfg.UserEmail, UserPassword: cfg.UserPassword, RedirectURI: cfg.RedirectURI, AuthScope: cfg.AuthScope}
+		UserEmail: cfg.UserEmail, UserPassword: cfg.UserPassword, Users: cfg.Users, RedirectURI: cfg.RedirectURI, AuthScope: cfg.AuthScope}
 
 	newWorker, err := sc.Setup(ctx, env)
 	if err != nil {
