@@ -27,17 +27,17 @@
 #                   of the Argon2id ceiling, 20/s on the reference
 #                   machine; 20 with NO_CEILING=1 / 10)
 #   SIGNIN_TIME     measured time of each of those runs (15s / 2s), after
-#                   SIGNIN_WARMUP (2s / 0.5s)
-#   REGISTRATIONS   sequential registrations at 1k and 1M users (100 / 5)
+#                   SIGNIN_WARMUP (1s / 0.5s)
+#   REGISTRATIONS   sequential registrations at 1k and 1M users (50 / 5)
 #   ROUNDS          authd/Hydra rounds (3 / 1)
-#   PEER_TIME       measured time per peer run (3s / 0.5s), PEER_WARMUP (1s /
+#   PEER_TIME       measured time per peer run (3s / 0.5s), PEER_WARMUP (0.5s /
 #                   0.2s), PEER_CONNS (32 / 8)
-#   CORE_TIME       bench/core.sh DURATION (5s / 1s), CORE_WARMUP (2s /
+#   CORE_TIME       bench/core.sh DURATION (5s / 1s), CORE_WARMUP (1s /
 #                   0.3s)
 #   NO_HYDRA=1      skip the peer; NO_CORE=1 skip bench/core.sh;
 #                   NO_MILLION=1 skip the million users; NO_CEILING=1 skip
 #                   the ceiling
-#   BENCHTIME       go test -benchtime of the ceiling (1s / 100ms); the
+#   BENCHTIME       go test -benchtime of the ceiling (500ms / 100ms); the
 #                   ceiling runs first, alone on the machine
 #   CORE_SIGNIN_RATE  bench/core.sh's fixed sign-in rate (half the Argon2id
 #                   ceiling; 40/s with NO_CEILING=1)
@@ -92,15 +92,15 @@ else
 	USERS=${USERS:-1000000}
 	SIGNIN_RATE=${SIGNIN_RATE:-} # a quarter of the Argon2id ceiling, below
 	SIGNIN_TIME=${SIGNIN_TIME:-15s}
-	REGISTRATIONS=${REGISTRATIONS:-100}
+	REGISTRATIONS=${REGISTRATIONS:-50}
 	ROUNDS=${ROUNDS:-3}
 	PEER_TIME=${PEER_TIME:-3s}
-	PEER_WARMUP=${PEER_WARMUP:-1s}
+	PEER_WARMUP=${PEER_WARMUP:-0.5s}
 	PEER_CONNS=${PEER_CONNS:-32}
 	CORE_TIME=${CORE_TIME:-5s}
-	CORE_WARMUP=${CORE_WARMUP:-2s}
-	SIGNIN_WARMUP=${SIGNIN_WARMUP:-2s}
-	BENCHTIME=${BENCHTIME:-1s}
+	CORE_WARMUP=${CORE_WARMUP:-1s}
+	SIGNIN_WARMUP=${SIGNIN_WARMUP:-1s}
+	BENCHTIME=${BENCHTIME:-500ms}
 	fail_flag=()
 fi
 SMALL_USERS=${SMALL_USERS:-1000}
@@ -956,7 +956,8 @@ report() {
 		echo
 	fi
 	echo "bench/core.sh$( ((quick)) && echo " --quick") with DURATION=$CORE_TIME WARMUP=$CORE_WARMUP, its defaults"
-	echo "otherwise (see bench/README.md): LOAD c=N is a closed loop of N workers, R/s a fixed arrival rate."
+	echo "otherwise (see bench/README.md): LOAD c=N is a closed loop of N workers, R/s a fixed arrival rate;"
+	echo "the runs that sign in do so as one user per worker (USERS = USER_CONNS)."
 	echo
 
 	echo "## authd beside Ory Hydra"

@@ -101,7 +101,8 @@ go mod download github.com/ory/hydra/v2
 go get "github.com/ory/hydra/v2@$HYDRA_VERSION"
 
 log "go build -o $bin.tmp github.com/ory/hydra/v2 (takes a few minutes the first time)"
-go build -trimpath -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
+# No -trimpath: the standard library compiled for authd's build is reused.
+go build -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
 	-o "$bin.tmp" github.com/ory/hydra/v2
 mv "$bin.tmp" "$bin"
 "$bin" version >&2 || true
