@@ -618,3 +618,36 @@ func TestUseClientLookup(t *testing.T) {
 		})
 	}
 }
+
+// Under concurrent load the default pool reuses its connections instead of
+// opening a new Postgres session for most requests and closing it again.
+func TestDefaultPoolKeepsConnections(t *testing.T) {
+	t.Parallel()
+	s, err := sql.Open(testdb.Postgres(t), sql.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := s.Gorm().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := sql.DefaultPostgresMaxOpenConns()
+	if got := db.Stats().MaxOpenConnections; got != bound {
+		t.Errorf("MaxOpenConnections = %d, want %d", got, bound)
+	}
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 2 * bound {
+			wg.Go(func() {
+				if err := db.QueryRow("SELECT pg_sleep(0.02)").Scan(new(any)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if st := db.Stats(); st.MaxIdleClosed != 0 || st.OpenConnections > bound {
+		t.Errorf("pool stats %+v: connections were closed for want of idle slots, or more opened than the bound", st)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,9 @@ const (
 
 // Options tunes the connection pool.
 type Options struct {
+	// MaxOpenConns bounds the pool; 0: 8 on SQLite, DefaultPostgresMaxOpenConns
+	// on Postgres. MaxIdleConns (0: MaxOpenConns) are kept open between
+	// requests.
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -51,6 +55,14 @@ type Options struct {
 	// *secrets.Keyring. Nil: storing such a field fails.
 	Sealer Sealer
 }
+
+// DefaultPostgresMaxOpenConns is the Postgres pool size when none is
+// configured: 4 per core (GOMAXPROCS), at least 8. A bounded pool whose
+// connections all stay idle between requests matters: database/sql alone
+// has no bound and keeps 2 idle, so under concurrent load every other
+// request opened a new Postgres session (a process fork and
+// authentication) and closed it again; refresh rotation ran 7x slower.
+func DefaultPostgresMaxOpenConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // Store is the SQL backend. It is safe for concurrent use.
 type Store struct {
@@ -105,10 +117,12 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dialect == SQLite {
-		// One writer at a time is all SQLite allows; WAL lets readers go on.
-		if opts.MaxOpenConns == 0 {
+	if opts.MaxOpenConns == 0 {
+		if dialect == SQLite {
+			// One writer at a time is all SQLite allows; WAL lets readers go on.
 			opts.MaxOpenConns = 8
+		} else {
+			opts.MaxOpenConns = DefaultPostgresMaxOpenConns()
 		}
 	}
 	if opts.MaxOpenConns > 0 {
