@@ -87,11 +87,10 @@ func TestImportUsers(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		t.Parallel()
 		ctx := context.Background()
-		// One connection, so the staging-table check below looks at the
-		// very session the import ran on (other tests import in parallel
-		// into the same database).
-		// Migrations need a second connection (goose's lock), so they run
-		// on a store of their own.
+		// The store under test has one connection, so the staging-table
+		// check below looks at the very session the import ran on (other
+		// tests import in parallel into the same database). Migrations
+		// need a second connection (goose's lock): a store of their own.
 		newImportStore(t, url, sql.Options{}).Close()
 		s, err := sql.Open(url, sql.Options{Sealer: testKeyring(t), MaxOpenConns: 1})
 		if err != nil {
