@@ -44,7 +44,7 @@ func FuzzParseAccessToken(f *testing.F) {
 	// worker builds its own provider and knows only the ones it issued.
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := e.p.parseAccessToken(context.Background(), token, time.Now())
+		c, err := e.p.parseAccessToken(ctx, token, time.Now())
 		if err == nil {
 			if !e.signed[token] {
 				t.Fatalf("parseAccessToken accepted a token the provider never issued: %q -> %+v", token, c)
