@@ -37,8 +37,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 )
 

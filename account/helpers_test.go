@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/authd/authd/account"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/password"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/sql"
 	"github.com/authd/authd/storage/storagetest"

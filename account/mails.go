@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/mail"
+	"github.com/authd/authd/internal/mail"
 )
 
 // Mails are plain sentences with one link; the HTML part says the same.

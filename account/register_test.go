@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 )
 

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 )
 
 // deployment is N authd replicas sharing one Postgres database (through

@@ -22,12 +22,12 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/authd/authd/csrf"
+	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	sqlstore "github.com/authd/authd/storage/sql"
-	"github.com/authd/authd/telemetry"
 	"github.com/authd/authd/templates"
 )
 

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/csrf"
+	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/static"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/telemetry"
 	"github.com/authd/authd/templates"
 )
 
@@ -153,7 +153,7 @@ type Auditor interface {
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
 }
 
-// Limiter rate-limits the pages' forms (risk.Limiter). Each method counts
+// Limiter rate-limits the pages' forms (ratelimit.Limiter). Each method counts
 // one request and, when a limit is exhausted, returns ok=false and how
 // long to wait.
 type Limiter interface {

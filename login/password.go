@@ -6,7 +6,7 @@ import (
 
 	"github.com/authd/authd/templates"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // forgotForm asks for the address to send a reset link to.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/risk"
+	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/storage/memory"
 )
 
@@ -14,9 +14,9 @@ import (
 // 429 with Retry-After and a readable page once it is exhausted, without
 // reaching the account service.
 func TestRateLimits(t *testing.T) {
-	one := risk.Rule{PerMinute: 1, Burst: 1}
-	cfg := risk.Config{SignInPerAccount: one, RegisterPerIP: one, ResetPerIP: one}
-	e := newEnv(t, depsOption(func(d *Deps) { d.Limiter = risk.New(cfg, memory.NewRateLimiter(nil), nil) }))
+	one := ratelimit.Rule{PerMinute: 1, Burst: 1}
+	cfg := ratelimit.Config{SignInPerAccount: one, RegisterPerIP: one, ResetPerIP: one}
+	e := newEnv(t, depsOption(func(d *Deps) { d.Limiter = ratelimit.New(cfg, memory.NewRateLimiter(nil), nil) }))
 	e.accounts.add("u1", "ada@example.com", "correct horse battery", true)
 	for _, tc := range []struct {
 		name, path, want string

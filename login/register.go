@@ -8,7 +8,7 @@ import (
 
 	"github.com/authd/authd/templates"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // maxNameLen bounds display names.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/csrf"
+	"github.com/authd/authd/internal/csrf"
 	"github.com/authd/authd/templates"
 )
 

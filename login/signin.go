@@ -9,7 +9,7 @@ import (
 
 	"github.com/authd/authd/templates"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // maxEmailLen bounds email input (RFC 5321 §4.5.3.1.3 allows 254 in a path).

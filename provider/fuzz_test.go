@@ -29,7 +29,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 )
 
 // FuzzParseAccessToken: parsing never panics, and only strings the

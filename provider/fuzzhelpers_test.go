@@ -26,8 +26,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 	storesql "github.com/authd/authd/storage/sql"

@@ -17,8 +17,8 @@ import (
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 	storesql "github.com/authd/authd/storage/sql"

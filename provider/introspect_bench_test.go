@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/redis"

@@ -19,7 +19,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 )
 

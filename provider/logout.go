@@ -11,8 +11,8 @@ import (
 
 	fjwt "github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/telemetry"
 )
 
 // typLogoutToken is the JWS typ of logout tokens (Back-Channel Logout 1.0 §2.4).

@@ -39,7 +39,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	fstorage "github.com/ory/fosite/storage"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 )
@@ -212,7 +212,7 @@ type rebuilder interface {
 	Rebuild(ctx context.Context, revs []storage.Revocation) error
 }
 
-// TokenLimiter rate-limits the token endpoint (risk.Limiter). A denied
+// TokenLimiter rate-limits the token endpoint (ratelimit.Limiter). A denied
 // request is answered 429 with Retry-After before anything is consumed.
 type TokenLimiter interface {
 	// TokenByIP counts a token request from the client address ip.

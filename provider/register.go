@@ -14,7 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // maxFormBytes bounds the body of every form endpoint.

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/telemetry"
 )
 
 // Config configures browser sessions.

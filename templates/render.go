@@ -10,8 +10,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/static"
-	"github.com/authd/authd/telemetry"
 )
 
 // TokenSource issues CSRF form tokens (csrf.Protector implements it).

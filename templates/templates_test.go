@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 type fixedToken string

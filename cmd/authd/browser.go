@@ -11,13 +11,13 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/csrf"
-	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/jobs"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/login"
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/password"
 	"github.com/authd/authd/provider"
-	"github.com/authd/authd/risk"
+	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	storesql "github.com/authd/authd/storage/sql"
@@ -96,8 +96,8 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 }
 
 // rateLimits returns the rate limiter of the configured rules.
-func (d *deps) rateLimits(cfg Config) *risk.Limiter {
-	return risk.New(cfg.RateLimit, d.limiter, d.log)
+func (d *deps) rateLimits(cfg Config) *ratelimit.Limiter {
+	return ratelimit.New(cfg.RateLimit, d.limiter, d.log)
 }
 
 // txMailer queues mail inside the caller's transaction when its context

@@ -32,7 +32,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/authd/authd/mail/smtptest"
+	"github.com/authd/authd/internal/mail/smtptest"
 )
 
 // e2e is what a browser test runs against: authd serving in process, the

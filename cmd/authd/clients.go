@@ -11,8 +11,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/provider"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/storage"
 )
 

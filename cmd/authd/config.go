@@ -17,13 +17,13 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/internal/jobs"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/login"
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/password"
 	"github.com/authd/authd/provider"
-	"github.com/authd/authd/risk"
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
@@ -36,19 +36,19 @@ type Config struct {
 	Keys   provider.KeyConfig   `koanf:"keys"`
 	Cache  provider.CacheConfig `koanf:"cache"`
 	// RequirePKCE requires PKCE from confidential clients too.
-	RequirePKCE bool            `koanf:"require_pkce"`
-	HTTP        HTTPConfig      `koanf:"http"`
-	Database    DatabaseConfig  `koanf:"database"`
-	Secrets     SecretsConfig   `koanf:"secrets"`
-	Log         LogConfig       `koanf:"log"`
-	Session     session.Config  `koanf:"session"`
-	Accounts    account.Config  `koanf:"accounts"`
-	Password    password.Config `koanf:"password"`
-	Login       login.Config    `koanf:"login"`
-	Mail        mail.Config     `koanf:"mail"`
-	Jobs        jobs.Config     `koanf:"jobs"`
-	Redis       RedisConfig     `koanf:"redis"`
-	RateLimit   risk.Config     `koanf:"ratelimit"`
+	RequirePKCE bool             `koanf:"require_pkce"`
+	HTTP        HTTPConfig       `koanf:"http"`
+	Database    DatabaseConfig   `koanf:"database"`
+	Secrets     SecretsConfig    `koanf:"secrets"`
+	Log         LogConfig        `koanf:"log"`
+	Session     session.Config   `koanf:"session"`
+	Accounts    account.Config   `koanf:"accounts"`
+	Password    password.Config  `koanf:"password"`
+	Login       login.Config     `koanf:"login"`
+	Mail        mail.Config      `koanf:"mail"`
+	Jobs        jobs.Config      `koanf:"jobs"`
+	Redis       RedisConfig      `koanf:"redis"`
+	RateLimit   ratelimit.Config `koanf:"ratelimit"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string `koanf:"data_dir"`
@@ -117,7 +117,7 @@ func defaultConfig() Config {
 		Session:  session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
 		Redis:     RedisConfig{Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, CacheTTL: redis.DefaultCacheTTL},
-		RateLimit: risk.DefaultConfig(),
+		RateLimit: ratelimit.DefaultConfig(),
 		DataDir:   "data",
 	}
 }

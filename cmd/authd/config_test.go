@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/secrets"
 )
 
 // writeFile writes content to name in a new temp dir and returns its path.

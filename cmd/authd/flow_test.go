@@ -19,7 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/authd/authd/mail/smtptest"
+	"github.com/authd/authd/internal/mail/smtptest"
 )
 
 // person is a browser without JavaScript: a cookie jar, redirects

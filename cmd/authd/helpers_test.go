@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/secrets"
 )
 
 // backend is a database the CLI can run on, with the environment that

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
-	"github.com/authd/authd/telemetry"
 )
 
 // serve runs the server until ctx ends, then shuts down gracefully:

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 )

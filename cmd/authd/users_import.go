@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/text/language"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 	storesql "github.com/authd/authd/storage/sql"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 )
 
 // cliImportSummary is the JSON `authd users import` prints.

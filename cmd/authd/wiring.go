@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/authd/authd/internal/secrets"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
-	"github.com/authd/authd/secrets"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
-	"github.com/authd/authd/telemetry"
 )
 
 // deps are the stores and keys every command works with.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/secrets"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/sql"
 )

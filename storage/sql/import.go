@@ -38,7 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
 )
 

@@ -23,7 +23,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/password"
+	"github.com/authd/authd/internal/password"
 )
 
 func TestWrite(t *testing.T) {

@@ -16,11 +16,11 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/authd/authd/internal/jobs"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/mail/smtptest"
+	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/jobs"
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/mail/smtptest"
-	"github.com/authd/authd/secrets"
 	storesql "github.com/authd/authd/storage/sql"
 )
 

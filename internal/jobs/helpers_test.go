@@ -11,8 +11,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/authd/authd/internal/jobs"
 	"github.com/authd/authd/internal/testdb"
-	"github.com/authd/authd/jobs"
 	storesql "github.com/authd/authd/storage/sql"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/mail/smtptest"
+	"github.com/authd/authd/internal/mail/smtptest"
 )
 
 const raw = "From: a@example.com\r\nTo: b@example.com\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n" +

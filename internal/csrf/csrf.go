@@ -27,7 +27,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/authd/authd/telemetry"
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // FieldName is the hidden form field carrying the token.

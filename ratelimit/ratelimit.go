@@ -1,10 +1,10 @@
-// Package risk holds authd's defences against abuse that are not part of
+// Package ratelimit holds authd's defences against abuse that are not part of
 // a protocol: rate limits on the endpoints people and clients can hammer
 // (sign-in, token, registration, password reset), per client address, per
 // account and per client. Brute-force lockout of accounts lives in
 // package account (on storage.Attempts); both share Redis when one is
 // configured, so limits hold across replicas.
-package risk
+package ratelimit
 
 import (
 	"context"

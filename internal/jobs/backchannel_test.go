@@ -11,7 +11,7 @@ import (
 
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/internal/jobs"
 )
 
 // rp is a relying party's back-channel logout endpoint answering with

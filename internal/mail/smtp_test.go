@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/mail"
-	"github.com/authd/authd/mail/smtptest"
+	"github.com/authd/authd/internal/mail"
+	"github.com/authd/authd/internal/mail/smtptest"
 )
 
 func smtpConfig(url string) mail.Config {

@@ -11,7 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/authd/authd/jobs"
+	"github.com/authd/authd/internal/jobs"
 )
 
 func TestConfigValidate(t *testing.T) {
