@@ -343,7 +343,7 @@ func (p *Pages) internal(w http.ResponseWriter, r *http.Request, what string, er
 
 // redirect answers 303 See Other to a path of ours.
 func (p *Pages) redirect(w http.ResponseWriter, r *http.Request, path string) {
-	http.Redirect(w, r, p.base+path, http.StatusSeeOther)
+	http.Redirect(w, r, p.base+path, http.StatusSeeOther) // #nosec G710 -- path is one of our own routes
 }
 
 // resume sends the browser back to the provider to continue request id.

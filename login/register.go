@@ -72,7 +72,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
-		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
 	}
 	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
@@ -142,7 +142,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
-		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
 	}
 	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{

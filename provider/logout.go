@@ -16,7 +16,7 @@ import (
 )
 
 // typLogoutToken is the JWS typ of logout tokens (Back-Channel Logout 1.0 §2.4).
-const typLogoutToken = "logout+jwt"
+const typLogoutToken = "logout+jwt" // #nosec G101 -- a JWS typ, not a credential
 
 // backchannelLogoutEvent is the events member of a logout token.
 const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
@@ -104,7 +104,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 			q.Set("state", st)
 			u.RawQuery = q.Encode()
 		}
-		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		http.Redirect(w, r, u.String(), http.StatusSeeOther) // #nosec G710 -- a post_logout_redirect_uri registered for the client, matched exactly
 		return
 	}
 	http.Redirect(w, r, p.cfg.Issuer+PathSignedOut, http.StatusSeeOther)
@@ -141,14 +141,17 @@ func (p *Provider) logoutClient(ctx context.Context, rawHint, clientID string) (
 	}
 	tok, err := idTokenSigner{p: p}.Decode(ctx, rawHint)
 	if tok == nil || (err != nil && !isExpiredOnly(err)) {
+		//lint:ignore ST1005 the message is shown to people as is
 		return nil, "", errors.New("The id_token_hint is not an ID token issued here.")
 	}
 	b, _ := json.Marshal(tok.Claims)
 	var h hintClaims
 	if err := json.Unmarshal(b, &h); err != nil || h.Issuer != p.cfg.Issuer || len(h.Audience) == 0 {
+		//lint:ignore ST1005 the message is shown to people as is
 		return nil, "", errors.New("The id_token_hint is not an ID token issued here.")
 	}
 	if clientID != "" && !slices.Contains(h.Audience, clientID) {
+		//lint:ignore ST1005 the message is shown to people as is
 		return nil, "", errors.New("client_id does not match the id_token_hint.")
 	}
 	return &h, h.Audience[0], nil

@@ -49,7 +49,7 @@ const (
 	PathDiscovery     = "/.well-known/openid-configuration"
 	PathOAuthMetadata = "/.well-known/oauth-authorization-server"
 	PathJWKS          = "/.well-known/jwks.json"
-	PathToken         = "/oauth2/token"
+	PathToken         = "/oauth2/token" // #nosec G101 -- a path
 	PathIntrospect    = "/oauth2/introspect"
 	PathRevoke        = "/oauth2/revoke"
 )

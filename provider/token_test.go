@@ -66,7 +66,7 @@ func TestClientCredentialsFlow(t *testing.T) {
 // key set, as a resource server would) and returns the claims.
 func verifyJWT(t *testing.T, e *env, token string) map[string]any {
 	t.Helper()
-	parsed, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	parsed, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}

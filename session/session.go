@@ -231,7 +231,7 @@ const (
 const noticeCookie = "authd_notice"
 
 func (m *Manager) setNoticeCookie(w http.ResponseWriter, code string) {
-	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: code, Path: "/", HttpOnly: true, Secure: m.secure,
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: code, Path: "/", HttpOnly: true, Secure: m.secure, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 		SameSite: http.SameSiteLaxMode, MaxAge: int((7 * 24 * time.Hour).Seconds())})
 }
 
@@ -242,7 +242,7 @@ func (m *Manager) TakeNotice(w http.ResponseWriter, r *http.Request) string {
 	if err != nil {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: "", Path: "/", HttpOnly: true, Secure: m.secure,
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: "", Path: "/", HttpOnly: true, Secure: m.secure, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	if c.Value != NoticeSessionCap {
 		return ""
@@ -254,7 +254,7 @@ func (m *Manager) TakeNotice(w http.ResponseWriter, r *http.Request) string {
 func (m *Manager) MaxPerUser() int { return m.cfg.MaxPerUser }
 
 func (m *Manager) setCookie(w http.ResponseWriter, secret string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 		Name: m.CookieName(), Value: secret, Path: "/", HttpOnly: true, Secure: m.secure,
 		SameSite: http.SameSiteLaxMode, Expires: expires, MaxAge: int(time.Until(expires).Seconds()),
 	})
@@ -262,7 +262,7 @@ func (m *Manager) setCookie(w http.ResponseWriter, secret string, expires time.T
 
 // ClearCookie removes the session cookie from the browser.
 func (m *Manager) ClearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: m.CookieName(), Value: "", Path: "/", HttpOnly: true, Secure: m.secure,
+	http.SetCookie(w, &http.Cookie{Name: m.CookieName(), Value: "", Path: "/", HttpOnly: true, Secure: m.secure, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 

@@ -272,14 +272,14 @@ func (c Config) keyring(warn func(msg string, args ...any)) (*secrets.Keyring, e
 	switch {
 	case raw != "":
 	case c.Secrets.MasterKeyFile != "":
-		b, err := os.ReadFile(c.Secrets.MasterKeyFile)
+		b, err := os.ReadFile(c.Secrets.MasterKeyFile) // #nosec G304 -- the operator names the file
 		if err != nil {
 			return nil, fmt.Errorf("secrets.master_key_file: %w", err)
 		}
 		raw = strings.TrimSpace(string(b))
 	case c.embedded():
 		path := filepath.Join(c.DataDir, "master.key")
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) // #nosec G304 -- data_dir/master.key, the operator names data_dir
 		if errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 				return nil, fmt.Errorf("data_dir: %w", err)
@@ -288,7 +288,7 @@ func (c Config) keyring(warn func(msg string, args ...any)) (*secrets.Keyring, e
 			if err := writeFileExclusive(path, b); err != nil && !errors.Is(err, os.ErrExist) {
 				return nil, fmt.Errorf("write generated master key: %w", err)
 			}
-			if b, err = os.ReadFile(path); err != nil { // another process may have won the race
+			if b, err = os.ReadFile(path); err != nil { // #nosec G304 -- as above; another process may have won the race
 				return nil, err
 			}
 			warn("GENERATED A MASTER KEY for the embedded default; keep it safe and set secrets.master_key (AUTHD_SECRETS_MASTER_KEY) in production: losing it loses every signing key", "path", path)
@@ -312,7 +312,7 @@ func (c Config) keyring(warn func(msg string, args ...any)) (*secrets.Keyring, e
 }
 
 func writeFileExclusive(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the generated data_dir/master.key
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (p *Protector) Token(w http.ResponseWriter, r *http.Request) string {
 	if !ok {
 		secret = make([]byte, secretLen)
 		rand.Read(secret)
-		http.SetCookie(w, &http.Cookie{
+		http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 			Name: p.CookieName(), Value: base64.RawURLEncoding.EncodeToString(secret),
 			Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode,
 		})

@@ -114,7 +114,8 @@ func migrateSQLiteOnce(ctx context.Context, db *sql.DB, m *rivermigrate.Migrator
 	// One transaction for all versions: SQLite's DDL is transactional and
 	// its migrations need no commit in between (Postgres' do, hence Migrate
 	// there); River deprecates MigrateTx only for that reason.
-	res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
+	//lint:ignore SA1019 one transaction is what SQLite needs, see above
+	res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -88,7 +88,7 @@ func parse(s string) (phc, error) {
 	if !ok1 || !ok2 || !ok3 || t < 1 || p < 1 || m < 8*p {
 		return h, ErrMalformedHash
 	}
-	h.params = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(p)}
+	h.params = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(p)} // #nosec G115 -- param bounds each by maxMemory, maxTime, maxThreads
 	var ok bool
 	if h.salt, ok = decodeB64(parts[1], minSaltLen, maxSaltLen); !ok {
 		return phc{}, ErrMalformedHash
@@ -151,7 +151,7 @@ func hash(derive deriveFunc, p Params, pw string) string {
 // verify reports whether the normalised password pw matches h, comparing
 // in constant time.
 func verify(derive deriveFunc, h phc, pw string) bool {
-	got := derive([]byte(pw), h.salt, h.params, uint32(len(h.key)))
+	got := derive([]byte(pw), h.salt, h.params, uint32(len(h.key))) // #nosec G115 -- the key length is bounded when the hash is parsed
 	return subtle.ConstantTimeCompare(got, h.key) == 1
 }
 

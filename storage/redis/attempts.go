@@ -118,7 +118,7 @@ func (a *Attempts) GetAttempts(ctx context.Context, key string, now time.Time) (
 		if err != nil || x < 0 {
 			return storage.AttemptState{}, nil
 		}
-		n[i] = x
+		n[i] = x // #nosec G602 -- i < len(n) is checked above
 	}
 	f, l, u, e := n[0], n[1], n[2], n[3]
 	if l > e || u > e || e <= now.UnixMilli() || f > 1<<31 {

@@ -350,6 +350,7 @@ func fromMillis(ms int64) time.Time {
 
 type txDB = *gorm.DB
 
+//lint:ignore ST1011 it is the unit: times are stored to the millisecond
 const timeMilli = time.Millisecond
 
 func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

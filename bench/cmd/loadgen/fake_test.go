@@ -68,7 +68,6 @@ type fakeOP struct {
 type fakeAuthReq struct {
 	form    url.Values
 	session string // set by sign-in
-	consent bool
 }
 
 func newFakeOP(t *testing.T) *fakeOP {

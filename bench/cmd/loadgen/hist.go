@@ -36,7 +36,7 @@ func bucketOf(v int64) int {
 		return int(u)
 	}
 	shift := bits.Len64(u) - (histSubBits + 1)
-	return shift*histSub + int(u>>uint(shift))
+	return shift*histSub + int(u>>uint(shift)) // #nosec G115 -- u>>shift < 2*histSub
 }
 
 // bucketRange returns the lowest value of bucket i and its width.

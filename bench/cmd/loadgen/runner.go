@@ -714,7 +714,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		sr := StepResult{
 			Step:         name,
 			Aggregate:    sc.Total && name == totalStep,
-			Requests:     int64(s.hist.n),
+			Requests:     int64(s.hist.n), // #nosec G115 -- a request count
 			MinMs:        ms(time.Duration(s.hist.min)),
 			MeanMs:       ms(s.hist.mean()),
 			P50Ms:        ms(s.hist.quantile(0.50)),

@@ -472,9 +472,7 @@ func readData(r *bufio.Reader) ([]byte, error) {
 		if line == ".\r\n" || line == ".\n" {
 			return b.Bytes(), nil
 		}
-		if strings.HasPrefix(line, ".") {
-			line = line[1:]
-		}
+		line = strings.TrimPrefix(line, ".") // dot-stuffing (RFC 5321 §4.5.2)
 		b.WriteString(line)
 		if b.Len() > 10<<20 {
 			return nil, fmt.Errorf("message too large")
