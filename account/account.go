@@ -43,7 +43,6 @@ import (
 )
 
 // Meta describes the request an operation comes from, for the audit trail.
-// login.Meta converts to it: keep the fields in step.
 type Meta struct {
 	IP, UserAgent, RequestID, ClientID, SID string
 }

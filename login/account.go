@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/templates"
@@ -92,7 +93,7 @@ func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pu := ProfileUpdate{
+	pu := profileForm{
 		Name:    strings.TrimSpace(r.PostForm.Get("name")),
 		Picture: strings.TrimSpace(r.PostForm.Get("picture")),
 		Locale:  strings.TrimSpace(r.PostForm.Get("locale")),
@@ -102,26 +103,35 @@ func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
 		Picture: truncate(pu.Picture, 2048), Locale: truncate(pu.Locale, 35), Phone: truncate(pu.Phone, 32)}
 	data.Errors = checkProfile(pu)
 	if len(data.Errors) == 0 {
-		err := p.accounts.UpdateProfile(r.Context(), u.ID, pu, p.meta(r, "", s.ID))
+		err := p.accounts.UpdateProfile(r.Context(), u.ID, pu.update(), p.meta(r, "", s.ID))
 		if err == nil {
 			p.redirect(w, r, pathAccount+"?notice=profile_saved")
 			return
 		}
-		c := p.classify(err)
-		if c.Kind != KindInvalidInput {
+		input, ok := errors.AsType[*account.InputError](err)
+		if !ok {
 			p.internal(w, r, "update profile", err)
 			return
 		}
-		for _, m := range c.Messages {
-			data.Errors = data.Errors.Add(fieldOf(c.Field, "name", "picture", "locale", "phone"), m)
-		}
+		data.Errors = data.Errors.Add(fieldOf(input.Field, "name", "picture", "locale", "phone"), input.Message)
 	}
 	p.renderAccount(w, r, http.StatusBadRequest, s, u, data)
 }
 
+// profileForm is the account page's profile form: every field replaces
+// the stored one ("" clears it).
+type profileForm struct {
+	Name, Picture, Locale, Phone string
+}
+
+// update is the form as the account service takes it: all four fields set.
+func (f profileForm) update() account.ProfileUpdate {
+	return account.ProfileUpdate{Name: &f.Name, Picture: &f.Picture, Locale: &f.Locale, Phone: &f.Phone}
+}
+
 // checkProfile catches what is plainly wrong; the account service has the
 // last word.
-func checkProfile(pu ProfileUpdate) templates.Errors {
+func checkProfile(pu profileForm) templates.Errors {
 	var errs templates.Errors
 	if len(pu.Name) > maxNameLen {
 		errs = errs.Add("name", "Enter a shorter name.")
@@ -176,13 +186,15 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 			p.redirect(w, r, pathAccount+"?notice=password_changed")
 			return
 		}
-		switch c := p.classify(err); c.Kind {
-		case KindInvalidCredentials:
+		locked, isLocked := errors.AsType[*account.LockedError](err)
+		policy, isPolicy := errors.AsType[*account.PolicyError](err)
+		switch {
+		case errors.Is(err, account.ErrInvalidCredentials):
 			data.Errors = data.Errors.Add("current_password", "Your current password is incorrect.")
-		case KindLocked:
-			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+minutes(c.RetryAfter)+".")
-		case KindPolicy:
-			for _, m := range c.Messages {
+		case isLocked:
+			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+minutes(locked.RetryAfter)+".")
+		case isPolicy:
+			for _, m := range policy.Messages() {
 				data.Errors = data.Errors.Add("new_password", m)
 			}
 		default:

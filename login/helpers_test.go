@@ -22,7 +22,9 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/session"
@@ -57,48 +59,8 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // Errors of the fake account service, and its classifier.
-var (
-	errInvalidCredentials = errors.New("fake: invalid credentials")
-	errUnverified         = errors.New("fake: unverified")
-	errDisabled           = errors.New("fake: disabled")
-	errBadToken           = errors.New("fake: bad token")
-	errBroken             = errors.New("fake: database on fire")
-)
-
-type lockedError struct{ retry time.Duration }
-
-func (e *lockedError) Error() string { return "fake: locked" }
-
-type policyError struct{ msgs []string }
-
-func (e *policyError) Error() string { return "fake: policy" }
-
-type inputError struct{ field, msg string }
-
-func (e *inputError) Error() string { return "fake: input" }
-
-func classify(err error) Class {
-	var le *lockedError
-	var pe *policyError
-	var ie *inputError
-	switch {
-	case errors.Is(err, errInvalidCredentials):
-		return Class{Kind: KindInvalidCredentials}
-	case errors.Is(err, errUnverified):
-		return Class{Kind: KindUnverified}
-	case errors.Is(err, errDisabled):
-		return Class{Kind: KindDisabled}
-	case errors.Is(err, errBadToken):
-		return Class{Kind: KindInvalidToken}
-	case errors.As(err, &le):
-		return Class{Kind: KindLocked, RetryAfter: le.retry}
-	case errors.As(err, &pe):
-		return Class{Kind: KindPolicy, Messages: pe.msgs}
-	case errors.As(err, &ie):
-		return Class{Kind: KindInvalidInput, Field: ie.field, Messages: []string{ie.msg}}
-	}
-	return Class{Kind: KindUnknown}
-}
+// errBroken stands for an unexpected failure (storage down).
+var errBroken = errors.New("fake: database on fire")
 
 // fakeAccounts is a hand-written stand-in for the account service: users
 // in memory, the same error contract.
@@ -109,9 +71,9 @@ type fakeAccounts struct {
 	verify   map[string]string // token -> email
 	reset    map[string]string // token -> email
 	calls    []string          // "Method email-or-id"
-	metas    []Meta
+	metas    []account.Meta
 	fail     error // when set, every call returns it
-	profiles []ProfileUpdate
+	profiles []account.ProfileUpdate
 }
 
 type fakeUser struct {
@@ -132,16 +94,16 @@ func (f *fakeAccounts) add(id, email, password string, verified bool) *fakeUser 
 	return u
 }
 
-func (f *fakeAccounts) record(call string, m Meta) {
+func (f *fakeAccounts) record(call string, m account.Meta) {
 	f.calls = append(f.calls, call)
 	f.metas = append(f.metas, m)
 }
 
-func (f *fakeAccounts) lastMeta() Meta {
+func (f *fakeAccounts) lastMeta() account.Meta {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.metas) == 0 {
-		return Meta{}
+		return account.Meta{}
 	}
 	return f.metas[len(f.metas)-1]
 }
@@ -154,12 +116,12 @@ func (f *fakeAccounts) callLog() []string {
 
 func checkPolicy(pw string) error {
 	if len(pw) < 12 {
-		return &policyError{msgs: []string{"Use at least 12 characters.", "Do not use a password that is easy to guess."}}
+		return &account.PolicyError{Violations: []password.Violation{{Message: "Use at least 12 characters."}, {Message: "Do not use a password that is easy to guess."}}}
 	}
 	return nil
 }
 
-func (f *fakeAccounts) Register(ctx context.Context, email, password, name string, m Meta) error {
+func (f *fakeAccounts) Register(ctx context.Context, email, password, name string, m account.Meta) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Register "+email, m)
@@ -178,7 +140,7 @@ func (f *fakeAccounts) Register(ctx context.Context, email, password, name strin
 	return nil
 }
 
-func (f *fakeAccounts) VerifyEmail(ctx context.Context, token string, m Meta) (*storage.User, error) {
+func (f *fakeAccounts) VerifyEmail(ctx context.Context, token string, m account.Meta) (*storage.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("VerifyEmail", m)
@@ -187,7 +149,7 @@ func (f *fakeAccounts) VerifyEmail(ctx context.Context, token string, m Meta) (*
 	}
 	email, ok := f.verify[token]
 	if !ok {
-		return nil, errBadToken
+		return nil, account.ErrInvalidToken
 	}
 	delete(f.verify, token)
 	f.users[email].EmailVerified = true
@@ -195,14 +157,14 @@ func (f *fakeAccounts) VerifyEmail(ctx context.Context, token string, m Meta) (*
 	return &u, nil
 }
 
-func (f *fakeAccounts) ResendVerification(ctx context.Context, email string, m Meta) error {
+func (f *fakeAccounts) ResendVerification(ctx context.Context, email string, m account.Meta) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ResendVerification "+email, m)
 	return f.fail
 }
 
-func (f *fakeAccounts) Authenticate(ctx context.Context, email, password string, m Meta) (*storage.User, error) {
+func (f *fakeAccounts) Authenticate(ctx context.Context, email, password string, m account.Meta) (*storage.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("Authenticate "+email, m)
@@ -212,19 +174,19 @@ func (f *fakeAccounts) Authenticate(ctx context.Context, email, password string,
 	u, ok := f.users[email]
 	switch {
 	case ok && u.locked > 0:
-		return nil, &lockedError{retry: u.locked}
+		return nil, &account.LockedError{RetryAfter: u.locked}
 	case !ok || u.password != password:
-		return nil, errInvalidCredentials
+		return nil, account.ErrInvalidCredentials
 	case !u.EmailVerified:
-		return nil, errUnverified
+		return nil, account.ErrUnverified
 	case u.Disabled:
-		return nil, errDisabled
+		return nil, account.ErrDisabled
 	}
 	c := u.User
 	return &c, nil
 }
 
-func (f *fakeAccounts) RequestPasswordReset(ctx context.Context, email string, m Meta) error {
+func (f *fakeAccounts) RequestPasswordReset(ctx context.Context, email string, m account.Meta) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("RequestPasswordReset "+email, m)
@@ -241,12 +203,12 @@ func (f *fakeAccounts) CheckResetToken(ctx context.Context, token string) error 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.reset[token]; !ok {
-		return errBadToken
+		return account.ErrInvalidToken
 	}
 	return nil
 }
 
-func (f *fakeAccounts) ResetPassword(ctx context.Context, token, newPassword string, m Meta) (*storage.User, error) {
+func (f *fakeAccounts) ResetPassword(ctx context.Context, token, newPassword string, m account.Meta) (*storage.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ResetPassword", m)
@@ -255,7 +217,7 @@ func (f *fakeAccounts) ResetPassword(ctx context.Context, token, newPassword str
 	}
 	email, ok := f.reset[token]
 	if !ok {
-		return nil, errBadToken
+		return nil, account.ErrInvalidToken
 	}
 	if err := checkPolicy(newPassword); err != nil {
 		return nil, err
@@ -266,7 +228,7 @@ func (f *fakeAccounts) ResetPassword(ctx context.Context, token, newPassword str
 	return &u, nil
 }
 
-func (f *fakeAccounts) ChangePassword(ctx context.Context, userID, current, newPassword string, m Meta) error {
+func (f *fakeAccounts) ChangePassword(ctx context.Context, userID, current, newPassword string, m account.Meta) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ChangePassword "+userID, m)
@@ -275,7 +237,7 @@ func (f *fakeAccounts) ChangePassword(ctx context.Context, userID, current, newP
 	}
 	u := f.byID[userID]
 	if u.password != current {
-		return errInvalidCredentials
+		return account.ErrInvalidCredentials
 	}
 	if err := checkPolicy(newPassword); err != nil {
 		return err
@@ -284,18 +246,18 @@ func (f *fakeAccounts) ChangePassword(ctx context.Context, userID, current, newP
 	return nil
 }
 
-func (f *fakeAccounts) UpdateProfile(ctx context.Context, userID string, pu ProfileUpdate, m Meta) error {
+func (f *fakeAccounts) UpdateProfile(ctx context.Context, userID string, pu account.ProfileUpdate, m account.Meta) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("UpdateProfile "+userID, m)
 	if f.fail != nil {
 		return f.fail
 	}
-	if pu.Name == "Bobby Tables" {
-		return &inputError{field: "name", msg: "That name is not allowed."}
+	if *pu.Name == "Bobby Tables" {
+		return &account.InputError{Field: "name", Message: "That name is not allowed."}
 	}
 	u := f.byID[userID]
-	u.Name, u.Picture, u.Locale, u.Phone = pu.Name, pu.Picture, pu.Locale, pu.Phone
+	u.Name, u.Picture, u.Locale, u.Phone = *pu.Name, *pu.Picture, *pu.Locale, *pu.Phone
 	f.profiles = append(f.profiles, pu)
 	return nil
 }
@@ -412,7 +374,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 		t.Fatal(err)
 	}
 	deps := Deps{
-		Accounts: e.accounts, Classify: classify, Sessions: e.sessions, AuthRequests: store, Consents: store,
+		Accounts: e.accounts, Sessions: e.sessions, AuthRequests: store, Consents: store,
 		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Renderer: renderer, CSRF: protector,
 		Logger: log, Now: clk.Now,
 	}

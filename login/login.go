@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/csrf"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/session"
@@ -30,86 +31,46 @@ func DefaultConfig() Config { return Config{Registration: true} }
 // Validate reports every problem; there are none to find yet.
 func (c Config) Validate() error { return nil }
 
-// Meta describes the request an account operation comes from, for the
-// audit trail and risk checks. Its fields mirror account.Meta, so an
-// adapter converts with account.Meta(m).
-type Meta struct {
-	IP, UserAgent, RequestID, ClientID, SID string
-}
-
-// ProfileUpdate is the account page's profile form: every field replaces
-// the stored one ("" clears it). It mirrors account.ProfileUpdate.
-type ProfileUpdate struct {
-	Name, Picture, Locale, Phone string
-}
-
-// Accounts is the account service, as the pages use it. Errors are
-// interpreted by Deps.Classify.
+// Accounts is the account service (*account.Service), as the pages use
+// it. Its errors are account's: the pages tell them apart with errors.Is
+// and errors.As (ErrInvalidCredentials, *LockedError, *PolicyError, ...).
 type Accounts interface {
 	// Register creates an unverified account and mails a verification
 	// link. It returns nil when the email already has an account (and
 	// mails that person instead): the answer never reveals it.
-	Register(ctx context.Context, email, password, name string, meta Meta) error
+	Register(ctx context.Context, email, password, name string, meta account.Meta) error
 	// VerifyEmail consumes a verification token.
-	VerifyEmail(ctx context.Context, token string, meta Meta) (*storage.User, error)
+	VerifyEmail(ctx context.Context, token string, meta account.Meta) (*storage.User, error)
 	// ResendVerification mails a new link if the address has an
 	// unverified account; nil otherwise too.
-	ResendVerification(ctx context.Context, email string, meta Meta) error
+	ResendVerification(ctx context.Context, email string, meta account.Meta) error
 	// Authenticate checks a password.
-	Authenticate(ctx context.Context, email, password string, meta Meta) (*storage.User, error)
+	Authenticate(ctx context.Context, email, password string, meta account.Meta) (*storage.User, error)
 	// RequestPasswordReset mails a reset link if the address has an
 	// account; nil otherwise too.
-	RequestPasswordReset(ctx context.Context, email string, meta Meta) error
+	RequestPasswordReset(ctx context.Context, email string, meta account.Meta) error
 	// CheckResetToken says whether a reset token still works, without
-	// using it up (a KindInvalidToken error when it does not).
+	// using it up (account.ErrInvalidToken when it does not).
 	CheckResetToken(ctx context.Context, token string) error
 	// ResetPassword consumes a reset token and sets the password.
-	ResetPassword(ctx context.Context, token, newPassword string, meta Meta) (*storage.User, error)
-	ChangePassword(ctx context.Context, userID, current, newPassword string, meta Meta) error
-	UpdateProfile(ctx context.Context, userID string, u ProfileUpdate, meta Meta) error
+	ResetPassword(ctx context.Context, token, newPassword string, meta account.Meta) (*storage.User, error)
+	ChangePassword(ctx context.Context, userID, current, newPassword string, meta account.Meta) error
+	UpdateProfile(ctx context.Context, userID string, u account.ProfileUpdate, meta account.Meta) error
 }
 
-// Kind is what an account error means to the pages.
-type Kind int
-
-// The kinds of account errors.
-const (
-	// KindUnknown: unexpected (storage down, a bug): logged, a generic
-	// error page.
-	KindUnknown Kind = iota
-	// KindInvalidCredentials: wrong email or password (or current password).
-	KindInvalidCredentials
-	// KindLocked: too many failed attempts; Class.RetryAfter says how long.
-	KindLocked
-	// KindUnverified: the email address is not verified yet.
-	KindUnverified
-	// KindDisabled: the account is disabled.
-	KindDisabled
-	// KindPolicy: the new password breaks the policy; Class.Messages says how.
-	KindPolicy
-	// KindInvalidToken: a verification or reset token is unknown, expired
-	// or used.
-	KindInvalidToken
-	// KindInvalidInput: a field is invalid; Class.Messages (and Field,
-	// when known) say which and why.
-	KindInvalidInput
-)
-
-// Class is an account error, classified.
-type Class struct {
-	Kind Kind
-	// RetryAfter is how long a lock lasts (KindLocked).
-	RetryAfter time.Duration
-	// Messages are shown to the person as they are (KindPolicy,
-	// KindInvalidInput): plain sentences, no secrets.
-	Messages []string
-	// Field is the form field the messages belong to ("email", "name",
-	// "picture", "locale", "phone"), or "".
-	Field string
+// knownAccountError reports whether err is one of the account service's
+// documented answers (rather than storage down or a bug).
+func knownAccountError(err error) bool {
+	for _, target := range []error{account.ErrInvalidCredentials, account.ErrUnverified, account.ErrDisabled,
+		account.ErrLocked, account.ErrInvalidToken} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	_, policy := errors.AsType[*account.PolicyError](err)
+	_, input := errors.AsType[*account.InputError](err)
+	return policy || input
 }
-
-// Classifier classifies the account service's errors (never called with nil).
-type Classifier func(error) Class
 
 // AuthRequests is what the pages do with authorization requests in
 // progress (storage.AuthRequests).
@@ -169,7 +130,6 @@ type Limiter interface {
 // Deps are the pages' collaborators. All are required but Limiter and Now.
 type Deps struct {
 	Accounts     Accounts
-	Classify     Classifier
 	Sessions     *session.Manager
 	AuthRequests AuthRequests
 	Consents     Consents
@@ -191,7 +151,6 @@ type Deps struct {
 type Pages struct {
 	cfg      Config
 	accounts Accounts
-	classify Classifier
 	sessions *session.Manager
 	ars      AuthRequests
 	consents Consents
@@ -211,7 +170,7 @@ type Pages struct {
 // that is a wiring mistake, found at start-up.
 func New(cfg Config, d Deps) *Pages {
 	switch {
-	case d.Accounts == nil, d.Classify == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
+	case d.Accounts == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
 		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Renderer == nil, d.CSRF == nil, d.Logger == nil:
 		panic("login: New: a required dependency is nil")
 	}
@@ -219,7 +178,7 @@ func New(cfg Config, d Deps) *Pages {
 		d.Now = time.Now
 	}
 	return &Pages{
-		cfg: cfg, accounts: d.Accounts, classify: d.Classify, sessions: d.Sessions, ars: d.AuthRequests,
+		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit,
 		render: d.Renderer, csrf: d.CSRF, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
 	}
@@ -447,8 +406,8 @@ func validID(id string) bool {
 }
 
 // meta describes r for the account service and the audit trail.
-func (p *Pages) meta(r *http.Request, clientID, sid string) Meta {
-	return Meta{IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
+func (p *Pages) meta(r *http.Request, clientID, sid string) account.Meta {
+	return account.Meta{IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
 		ClientID: clientID, SID: sid}
 }
 

@@ -1,9 +1,11 @@
 package login
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/templates"
 
 	"github.com/authd/authd/internal/telemetry"
@@ -30,7 +32,7 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := p.accounts.RequestPasswordReset(r.Context(), email, p.meta(r, "", "")); err != nil {
-		if p.classify(err).Kind == KindUnknown {
+		if !knownAccountError(err) {
 			p.internal(w, r, "request password reset", err)
 			return
 		}
@@ -54,7 +56,7 @@ func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.accounts.CheckResetToken(r.Context(), token); err != nil {
-		if p.classify(err).Kind != KindInvalidToken {
+		if !errors.Is(err, account.ErrInvalidToken) {
 			p.internal(w, r, "check reset link", err)
 			return
 		}
@@ -85,12 +87,12 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := p.accounts.ResetPassword(r.Context(), token, password, p.meta(r, "", "")); err != nil {
-		c := p.classify(err)
-		switch c.Kind {
-		case KindInvalidToken:
+		policy, isPolicy := errors.AsType[*account.PolicyError](err)
+		switch {
+		case errors.Is(err, account.ErrInvalidToken):
 			p.badResetLink(w, r)
-		case KindPolicy:
-			for _, m := range c.Messages {
+		case isPolicy:
+			for _, m := range policy.Messages() {
 				data.Errors = data.Errors.Add("new_password", m)
 			}
 			p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)

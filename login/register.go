@@ -1,11 +1,13 @@
 package login
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/templates"
 
 	"github.com/authd/authd/internal/telemetry"
@@ -54,16 +56,15 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := p.accounts.Register(r.Context(), email, password, name, p.meta(r, f.clientID(), "")); err != nil {
-		c := p.classify(err)
-		switch c.Kind {
-		case KindPolicy:
-			for _, m := range c.Messages {
+		policy, isPolicy := errors.AsType[*account.PolicyError](err)
+		input, isInput := errors.AsType[*account.InputError](err)
+		switch {
+		case isPolicy:
+			for _, m := range policy.Messages() {
 				data.Errors = data.Errors.Add("password", m)
 			}
-		case KindInvalidInput:
-			for _, m := range c.Messages {
-				data.Errors = data.Errors.Add(fieldOf(c.Field, "email", "password", "name"), m)
-			}
+		case isInput:
+			data.Errors = data.Errors.Add(fieldOf(input.Field, "email", "password", "name"), input.Message)
 		default:
 			p.internal(w, r, "register", err)
 			return
@@ -106,7 +107,7 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := p.accounts.VerifyEmail(r.Context(), token, p.meta(r, "", "")); err != nil {
-		if p.classify(err).Kind != KindInvalidToken {
+		if !errors.Is(err, account.ErrInvalidToken) {
 			p.internal(w, r, "verify email", err)
 			return
 		}
@@ -136,7 +137,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := p.accounts.ResendVerification(r.Context(), email, p.meta(r, f.clientID(), "")); err != nil {
-		if p.classify(err).Kind == KindUnknown {
+		if !knownAccountError(err) {
 			p.internal(w, r, "resend verification", err)
 			return
 		}

@@ -1,12 +1,14 @@
 package login
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/authd/authd/account"
 	"github.com/authd/authd/templates"
 
 	"github.com/authd/authd/internal/telemetry"
@@ -102,21 +104,21 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // loginFailed shows why sign-in failed, without saying whether the email
 // has an account.
 func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data templates.LoginData, err error) {
-	c := p.classify(err)
+	locked, isLocked := errors.AsType[*account.LockedError](err)
 	status := http.StatusUnauthorized
-	switch c.Kind {
-	case KindInvalidCredentials:
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
 		data.Errors = data.Errors.Add("password", "Incorrect email or password.")
-	case KindLocked:
+	case isLocked:
 		status = http.StatusTooManyRequests
 		data.Locked = true
-		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", minutes(c.RetryAfter)))
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(c.RetryAfter.Round(time.Second), time.Second)/time.Second)))
-	case KindUnverified:
+		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", minutes(locked.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(locked.RetryAfter.Round(time.Second), time.Second)/time.Second)))
+	case errors.Is(err, account.ErrUnverified):
 		status = http.StatusForbidden
 		data.Unverified = true
 		data.Errors = data.Errors.Add("", "Verify your email address first. We can send you a new link.")
-	case KindDisabled:
+	case errors.Is(err, account.ErrDisabled):
 		status = http.StatusForbidden
 		data.Errors = data.Errors.Add("", "This account is disabled. Contact your administrator.")
 	default:

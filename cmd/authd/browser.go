@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,7 +18,6 @@ import (
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/session"
-	"github.com/authd/authd/storage"
 	storesql "github.com/authd/authd/storage/sql"
 	"github.com/authd/authd/templates"
 )
@@ -86,7 +84,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 		return fail(err)
 	}
 	app.pages = login.New(cfg.Login, login.Deps{
-		Accounts: accountAdapter{app.accounts}, Classify: classifyAccountError, Sessions: app.sessions,
+		Accounts: app.accounts, Sessions: app.sessions,
 		AuthRequests: d.store, Consents: d.store, Clients: d.store, Users: d.store, Tokens: d.store, Audit: d.store,
 		Renderer: renderer, CSRF: protector, Logger: d.log, Limiter: d.rateLimits(cfg),
 	})
@@ -139,67 +137,4 @@ func (a pageAdapter) Render(w http.ResponseWriter, r *http.Request, status int, 
 		data = templates.SignedOutData{}
 	}
 	a.r.Render(w, r, status, provider.PageName(p), data)
-}
-
-// accountAdapter presents the account service as the pages declare it.
-type accountAdapter struct{ s *account.Service }
-
-func (a accountAdapter) Register(ctx context.Context, email, pw, name string, m login.Meta) error {
-	return a.s.Register(ctx, email, pw, name, account.Meta(m))
-}
-
-func (a accountAdapter) VerifyEmail(ctx context.Context, token string, m login.Meta) (*storage.User, error) {
-	return a.s.VerifyEmail(ctx, token, account.Meta(m))
-}
-
-func (a accountAdapter) ResendVerification(ctx context.Context, email string, m login.Meta) error {
-	return a.s.ResendVerification(ctx, email, account.Meta(m))
-}
-
-func (a accountAdapter) Authenticate(ctx context.Context, email, pw string, m login.Meta) (*storage.User, error) {
-	return a.s.Authenticate(ctx, email, pw, account.Meta(m))
-}
-
-func (a accountAdapter) RequestPasswordReset(ctx context.Context, email string, m login.Meta) error {
-	return a.s.RequestPasswordReset(ctx, email, account.Meta(m))
-}
-
-func (a accountAdapter) CheckResetToken(ctx context.Context, token string) error {
-	return a.s.CheckResetToken(ctx, token)
-}
-
-func (a accountAdapter) ResetPassword(ctx context.Context, token, pw string, m login.Meta) (*storage.User, error) {
-	return a.s.ResetPassword(ctx, token, pw, account.Meta(m))
-}
-
-func (a accountAdapter) ChangePassword(ctx context.Context, userID, current, pw string, m login.Meta) error {
-	return a.s.ChangePassword(ctx, userID, current, pw, account.Meta(m))
-}
-
-func (a accountAdapter) UpdateProfile(ctx context.Context, userID string, u login.ProfileUpdate, m login.Meta) error {
-	return a.s.UpdateProfile(ctx, userID, account.ProfileUpdate{Name: &u.Name, Picture: &u.Picture, Locale: &u.Locale, Phone: &u.Phone}, account.Meta(m))
-}
-
-// classifyAccountError tells the pages what an account error means.
-func classifyAccountError(err error) login.Class {
-	var locked *account.LockedError
-	var policy *account.PolicyError
-	var input *account.InputError
-	switch {
-	case errors.As(err, &locked):
-		return login.Class{Kind: login.KindLocked, RetryAfter: locked.RetryAfter}
-	case errors.As(err, &policy):
-		return login.Class{Kind: login.KindPolicy, Messages: policy.Messages(), Field: "password"}
-	case errors.As(err, &input):
-		return login.Class{Kind: login.KindInvalidInput, Messages: []string{input.Message}, Field: input.Field}
-	case errors.Is(err, account.ErrInvalidCredentials):
-		return login.Class{Kind: login.KindInvalidCredentials}
-	case errors.Is(err, account.ErrUnverified):
-		return login.Class{Kind: login.KindUnverified}
-	case errors.Is(err, account.ErrDisabled):
-		return login.Class{Kind: login.KindDisabled}
-	case errors.Is(err, account.ErrInvalidToken):
-		return login.Class{Kind: login.KindInvalidToken}
-	}
-	return login.Class{Kind: login.KindUnknown}
 }
