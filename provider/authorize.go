@@ -274,10 +274,19 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 		return
 	}
 	resp.AddParameter("iss", p.cfg.Issuer) // RFC 9207
-	if err := p.store.AddSessionClient(ctx, sess.ID, ar.GetClient().GetID()); err != nil {
+	if err := p.sessionClients.AddSessionClient(ctx, sess.ID, ar.GetClient().GetID()); err != nil {
 		p.log.WarnContext(ctx, "record session client", "err", err)
 	}
 	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// authRequestStore keeps authorization requests while a person is on the
+// hosted pages (storage.AuthRequests) and reads remembered consent.
+type authRequestStore interface {
+	CreateAuthRequest(ctx context.Context, r *storage.AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string, now time.Time) (*storage.AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+	GetConsent(ctx context.Context, userID, clientID string) (*storage.Consent, error)
 }
 
 // currentUser returns the browser's session and its user, or nils. A

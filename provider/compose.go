@@ -8,19 +8,31 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
+	fstorage "github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/hmac"
 )
+
+// fositeStorage is what fosite's grant, introspection and revocation
+// handlers need of storage.
+type fositeStorage interface {
+	fosite.ClientManager
+	oauth2.CoreStorage
+	oauth2.TokenRevocationStorage
+	pkce.PKCERequestStorage
+	openid.OpenIDConnectRequestStorage
+	fstorage.Transactional
+}
 
 // fositeStore is the storage fosite sees: the backend, with clients served
 // from the in-process cache so that client authentication makes no query.
 type fositeStore struct {
 	Store
-	clients *clientCache
+	clients ClientCache
 }
 
 // GetClient implements fosite.ClientManager from the cache.
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.clients.get(ctx, id)
+	c, err := s.clients.GetStoredClient(ctx, id)
 	if err != nil {
 		return nil, err
 	}

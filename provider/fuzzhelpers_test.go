@@ -29,6 +29,7 @@ import (
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/memory"
 	storesql "github.com/authd/authd/storage/sql"
 )
@@ -156,7 +157,9 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	cfg := DefaultConfig()
 	cfg.Issuer = fuzzIssuer
 	cfg.Keys.Algorithm = EdDSA
-	p, err := New(ctx, cfg, Options{Logger: testLogger(tb), Store: store, Keyring: kr, Revoked: revoked})
+	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
+	p, err := New(ctx, cfg, Options{Logger: testLogger(tb), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
+		Keyring: kr, Revoked: revoked})
 	if err != nil {
 		tb.Fatal(err)
 	}

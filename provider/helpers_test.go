@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/memory"
 	storesql "github.com/authd/authd/storage/sql"
 )
@@ -120,7 +121,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.cfg != nil {
 		ec.cfg(&cfg)
 	}
-	popts := Options{Logger: testLogger(t), Store: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
+	// Wired as cmd/authd wires it: one client cache, read by the provider
+	// and by the store reading stored requests back.
+	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
+	popts := Options{Logger: testLogger(t), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
+		SessionClients: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
 	if ec.browser != nil {
 		popts.Browser = ec.browser(store)
 	}

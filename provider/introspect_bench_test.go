@@ -16,6 +16,7 @@ import (
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
@@ -158,7 +159,9 @@ func benchProvider(b *testing.B, set RevocationSet) (http.Handler, string, strin
 	}
 	kr := newTestKeyring(b)
 	cfg := DefaultConfig()
-	p, err := New(ctx, cfg, Options{Logger: testLogger(b), Store: store, Keyring: kr, Revoked: set})
+	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
+	p, err := New(ctx, cfg, Options{Logger: testLogger(b), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
+		Keyring: kr, Revoked: set})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	var client *storage.Client
 	if clientID != "" {
-		if client, err = p.clients.get(ctx, clientID); err != nil {
+		if client, err = p.clients.GetStoredClient(ctx, clientID); err != nil {
 			p.renderError(w, r, http.StatusBadRequest, "The sign-out request is invalid", "The application is unknown.")
 			return
 		}
@@ -165,7 +165,7 @@ func (p *Provider) SessionEnded(ctx context.Context, s *storage.Session, clientI
 		return
 	}
 	for _, id := range clientIDs {
-		c, err := p.clients.get(ctx, id)
+		c, err := p.clients.GetStoredClient(ctx, id)
 		if err != nil || c.BackchannelLogoutURI == "" {
 			continue
 		}

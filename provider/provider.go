@@ -35,12 +35,10 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
-	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/handler/pkce"
-	fstorage "github.com/ory/fosite/storage"
 
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/memory"
 )
 
@@ -167,24 +165,27 @@ func validateIssuer(s string) error {
 	return nil
 }
 
-// Store is what the provider needs from storage: fosite's contracts and
-// authd's own.
+// Store is what the provider needs from storage (storage/sql.Store): the
+// union of what each part declares where it is used.
 type Store interface {
-	fosite.ClientManager
-	oauth2.CoreStorage
-	oauth2.TokenRevocationStorage
-	pkce.PKCERequestStorage
-	openid.OpenIDConnectRequestStorage
-	fstorage.Transactional
-	storage.Clients
-	storage.Keys
-	storage.Revocations
-	storage.Changes
-	storage.Tokens
-	storage.Consents
-	storage.AuthRequests
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	fositeStorage    // the grant handlers (compose.go)
+	keyStore         // signing keys (keys.go)
+	syncStore        // the poll and the janitor (sync.go)
+	authRequestStore // the authorization endpoint (authorize.go)
+	// AddRevocation records a revocation entry (revoke.go).
+	AddRevocation(ctx context.Context, r storage.Revocation) error
+	// GetStoredClient reads a client (the client cache's source when
+	// Options.Clients is nil).
+	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
+	// Ping tells whether the database answers (Ready).
 	Ping(ctx context.Context) error
+}
+
+// SessionClients records which clients got tokens in which browser
+// session, where the sessions live (SQL or Redis), so that ending the
+// session reaches them (session.Store).
+type SessionClients interface {
+	AddSessionClient(ctx context.Context, sid, clientID string) error
 }
 
 // RevocationSet is what the provider needs of a revocation set: the
@@ -230,6 +231,8 @@ type Provider struct {
 	keyring *secrets.Keyring
 	now     func() time.Time
 	browser *Browser // nil: no browser-facing endpoints
+	// sessionClients is set with browser.
+	sessionClients SessionClients
 
 	fcfg   *fosite.Config
 	oauth2 *fosite.Fosite
@@ -243,7 +246,7 @@ type Provider struct {
 	unknownKidAt time.Time
 	revoked      RevocationSet
 	limiter      TokenLimiter // nil: no rate limits
-	clients      *clientCache
+	clients      ClientCache
 	verified     *lru.Cache[string, *accessClaims]
 
 	discovery, oauthMetadata []byte
@@ -264,8 +267,23 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Browser, when set, enables the authorization, UserInfo and logout
-	// endpoints.
-	Browser *Browser
+	// endpoints; SessionClients is then required too.
+	Browser        *Browser
+	SessionClients SessionClients
+	// Clients is the client cache (cache.Clients over Store) the provider
+	// authenticates clients from and invalidates from the change feed.
+	// Give the same cache to the store that reads stored requests back
+	// (storage/sql.Store.WithClientLookup) and to the hosted pages. Nil: a
+	// cache of the provider's own over Store (Config.Cache sizes it).
+	Clients ClientCache
+}
+
+// ClientCache is an in-process client cache (*cache.Clients).
+type ClientCache interface {
+	// GetStoredClient returns the client or storage.ErrNotFound.
+	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
+	// Invalidate forgets id: the change feed says it changed.
+	Invalidate(id string)
 }
 
 // New builds the provider: it loads (or, on first start, creates) the
@@ -281,23 +299,16 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 		o.Revoked = memory.NewRevocationSet()
 	}
 	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked, browser: o.Browser,
-		limiter: o.Limiter}
-	if b := o.Browser; b != nil && (b.Sessions == nil || b.Users == nil || b.Pages == nil || b.CSRF == nil) {
-		return nil, errors.New("provider: Browser needs Sessions, Users, Pages and CSRF")
+		sessionClients: o.SessionClients, limiter: o.Limiter}
+	if b := o.Browser; b != nil && (b.Sessions == nil || b.Users == nil || b.Pages == nil || b.CSRF == nil || o.SessionClients == nil) {
+		return nil, errors.New("provider: Browser needs Sessions, Users, Pages and CSRF, and Options.SessionClients")
 	}
 	var err error
 	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
 		return nil, err
 	}
-	if p.clients, err = newClientCache(o.Store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL); err != nil {
-		return nil, err
-	}
-	// A store that reads stored requests back (codes, refresh tokens)
-	// resolves their clients from the cache too, rather than by a query.
-	if s, ok := o.Store.(interface {
-		UseClientLookup(func(ctx context.Context, id string) (*storage.Client, error))
-	}); ok {
-		s.UseClientLookup(p.clients.get)
+	if p.clients = o.Clients; p.clients == nil {
+		p.clients = cache.NewClients(o.Store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
 	}
 	if err := p.ensureKeys(ctx); err != nil {
 		return nil, err

@@ -66,8 +66,8 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	}
 	if c.ID == "" {
 		c.ID = uuid.NewString()
-	} else if len(c.ID) > maxClientIDLength || strings.ContainsAny(c.ID, " \t\r\n:") {
-		bad("client id must be at most %d characters without spaces or colons", maxClientIDLength)
+	} else if len(c.ID) > storage.MaxClientIDLength || strings.ContainsAny(c.ID, " \t\r\n:") {
+		bad("client id must be at most %d characters without spaces or colons", storage.MaxClientIDLength)
 	}
 	if c.Name == "" {
 		bad("name is required")

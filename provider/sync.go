@@ -7,6 +7,15 @@ import (
 	"github.com/authd/authd/storage"
 )
 
+// syncStore is what the poll and the janitor read and clean up.
+type syncStore interface {
+	ListRevocations(ctx context.Context, since, now time.Time) ([]storage.Revocation, error)
+	ListChanges(ctx context.Context, since time.Time) ([]storage.Change, error)
+	// DeleteExpired removes expired token state and bookkeeping
+	// (storage.Tokens).
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
 // pollOverlap is how far back each poll looks again, so entries written by
 // a transaction that committed late, or on a replica whose clock is a
 // little behind, are still seen. Re-applying an entry is harmless.
@@ -123,7 +132,7 @@ func (p *Provider) pollOnce(ctx context.Context, since time.Time, seen map[int64
 		seen[c.ID] = c.CreatedAt
 		switch c.Topic {
 		case storage.TopicClient:
-			p.clients.invalidate(c.Ref)
+			p.clients.Invalidate(c.Ref)
 		case storage.TopicKeys:
 			reloadKeys = true
 		}

@@ -15,6 +15,10 @@ const (
 	AuthMethodNone          = "none"
 )
 
+// MaxClientIDLength bounds client ids: longer ones are refused at
+// registration and never looked up.
+const MaxClientIDLength = 256
+
 // Client is a registered OAuth 2.0 client. It implements the fosite client
 // interfaces the provider composes.
 type Client struct {

@@ -141,8 +141,8 @@ func (s *Store) decodeRequest(ctx context.Context, data string, session fosite.S
 		return nil, fmt.Errorf("decode stored request: %w", err)
 	}
 	lookup := s.GetStoredClient
-	if l := s.clientLookup.Load(); l != nil {
-		lookup = *l
+	if s.clientLookup != nil {
+		lookup = s.clientLookup
 	}
 	client, err := lookup(ctx, sr.ClientID)
 	if err != nil {

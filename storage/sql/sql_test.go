@@ -564,10 +564,11 @@ func TestTxFromContext(t *testing.T) {
 	}
 }
 
-// TestUseClientLookup checks that stored requests read back get their
-// client from the lookup the provider gives (its cache), not from a query,
-// and that the lookup's answer, not found included, is what counts.
-func TestUseClientLookup(t *testing.T) {
+// TestWithClientLookup checks that stored requests read back through
+// WithClientLookup get their client from the lookup (the client cache), not
+// from a query, that the lookup's answer, not found included, is what
+// counts, and that the store it was made from still queries.
+func TestWithClientLookup(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
@@ -585,10 +586,10 @@ func TestUseClientLookup(t *testing.T) {
 			if err := s.CreateRefreshTokenSession(ctx, "rt", "jti-1", r); err != nil {
 				t.Fatal(err)
 			}
-			read := func() (fosite.Requester, error) {
+			readFrom := func(s *sql.Store) (fosite.Requester, error) {
 				return s.GetRefreshTokenSession(ctx, "rt", openid.NewDefaultSession())
 			}
-			got, err := read()
+			got, err := readFrom(s)
 			if err != nil || got.GetClient().(*storage.Client).Name != "App in the database" {
 				t.Fatalf("without a lookup: %v, %+v; want the client from the database", err, got)
 			}
@@ -596,7 +597,7 @@ func TestUseClientLookup(t *testing.T) {
 			cached := &storage.Client{ID: "app", Name: "App in the cache"}
 			var mu sync.Mutex
 			var asked []string
-			s.UseClientLookup(func(_ context.Context, id string) (*storage.Client, error) {
+			cachedStore := s.WithClientLookup(func(_ context.Context, id string) (*storage.Client, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				asked = append(asked, id)
@@ -605,11 +606,14 @@ func TestUseClientLookup(t *testing.T) {
 				}
 				return cached, nil
 			})
-			got, err = read()
+			got, err = readFrom(cachedStore)
 			if err != nil || got.GetClient() != fosite.Client(cached) {
 				t.Fatalf("with a lookup: %v, client %+v; want the lookup's", err, got.GetClient())
 			}
-			if _, err := read(); !errors.Is(err, storage.ErrNotFound) {
+			if got, err := readFrom(s); err != nil || got.GetClient().(*storage.Client).Name != "App in the database" {
+				t.Fatalf("the store WithClientLookup was called on: %v, %+v; want the client from the database", err, got)
+			}
+			if _, err := readFrom(cachedStore); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("lookup says not found: err %v, want storage.ErrNotFound", err)
 			}
 			if !slices.Equal(asked, []string{"app", "app"}) {

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -72,22 +71,26 @@ type Store struct {
 	maxAccessTTL time.Duration
 	onRevoke     func(storage.Revocation)
 	sealer       Sealer
-	// clientLookup, when set (UseClientLookup), resolves the clients of
-	// stored requests instead of a query. A pointer: copies of the Store
-	// (users import) share it.
-	clientLookup *atomic.Pointer[clientLookup]
+	// clientLookup, when set (WithClientLookup), resolves the clients of
+	// stored requests instead of a query.
+	clientLookup ClientLookup
 }
 
-// clientLookup returns the client with id, or storage.ErrNotFound.
-type clientLookup = func(ctx context.Context, id string) (*storage.Client, error)
+// ClientLookup returns the client with id, or storage.ErrNotFound
+// (cache.Clients.GetStoredClient).
+type ClientLookup func(ctx context.Context, id string) (*storage.Client, error)
 
-// UseClientLookup makes every stored request read back (authorization codes,
-// refresh tokens, PKCE and OpenID Connect sessions) get its client from
-// lookup, the provider's in-process client cache, rather than from a query:
-// the profile of refresh rotation put that query at a tenth of the request's
-// database time, and exchanging a code ran it three times.
-func (s *Store) UseClientLookup(lookup func(ctx context.Context, id string) (*storage.Client, error)) {
-	s.clientLookup.Store(&lookup)
+// WithClientLookup returns a store, on the same database and pool as s,
+// whose stored requests read back (authorization codes, refresh tokens,
+// PKCE and OpenID Connect sessions) get their client from lookup, the
+// in-process client cache, rather than from a query: the profile of refresh
+// rotation put that query at a tenth of the request's database time, and
+// exchanging a code ran it three times. s itself is unchanged (and is what
+// the cache should read from).
+func (s *Store) WithClientLookup(lookup ClientLookup) *Store {
+	c := *s
+	c.clientLookup = lookup
+	return &c
 }
 
 // Open connects to rawURL: "sqlite://path/to/file.db" or "postgres://...".
@@ -143,8 +146,7 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	if opts.MaxAccessTokenTTL <= 0 {
 		opts.MaxAccessTokenTTL = 24 * time.Hour
 	}
-	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke, sealer: opts.Sealer,
-		clientLookup: new(atomic.Pointer[clientLookup])}, nil
+	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke, sealer: opts.Sealer}, nil
 }
 
 // ParseURL splits a database URL into the dialect and the driver's DSN.
