@@ -21,6 +21,7 @@ import (
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/internal/secrets"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/login"
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/ratelimit"
@@ -36,25 +37,26 @@ type Config struct {
 	Keys   provider.KeyConfig   `koanf:"keys"`
 	Cache  provider.CacheConfig `koanf:"cache"`
 	// RequirePKCE requires PKCE from confidential clients too.
-	RequirePKCE bool             `koanf:"require_pkce"`
-	HTTP        HTTPConfig       `koanf:"http"`
-	Database    DatabaseConfig   `koanf:"database"`
-	Secrets     SecretsConfig    `koanf:"secrets"`
-	Log         LogConfig        `koanf:"log"`
-	Session     session.Config   `koanf:"session"`
-	Accounts    account.Config   `koanf:"accounts"`
-	Password    password.Config  `koanf:"password"`
-	Login       login.Config     `koanf:"login"`
-	Mail        mail.Config      `koanf:"mail"`
-	Jobs        jobs.Config      `koanf:"jobs"`
-	Redis       RedisConfig      `koanf:"redis"`
-	RateLimit   ratelimit.Config `koanf:"ratelimit"`
+	RequirePKCE bool                `koanf:"require_pkce"`
+	HTTP        HTTPConfig          `koanf:"http"`
+	Database    storesql.Config     `koanf:"database"`
+	Secrets     secrets.Config      `koanf:"secrets"`
+	Log         telemetry.LogConfig `koanf:"log"`
+	Session     session.Config      `koanf:"session"`
+	Accounts    account.Config      `koanf:"accounts"`
+	Password    password.Config     `koanf:"password"`
+	Login       login.Config        `koanf:"login"`
+	Mail        mail.Config         `koanf:"mail"`
+	Jobs        jobs.Config         `koanf:"jobs"`
+	Redis       redis.Config        `koanf:"redis"`
+	RateLimit   ratelimit.Config    `koanf:"ratelimit"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string `koanf:"data_dir"`
 }
 
-// HTTPConfig configures the listener.
+// HTTPConfig configures the listeners, and whose forwarding headers the
+// request middleware believes.
 type HTTPConfig struct {
 	Addr              string        `koanf:"addr"`
 	OpsAddr           string        `koanf:"ops_addr"`
@@ -66,42 +68,43 @@ type HTTPConfig struct {
 	// PprofToken, when set, serves Go's runtime profiles under
 	// /debug/pprof/ (on ops_addr when set) to "Authorization: Bearer <token>".
 	PprofToken string `koanf:"pprof_token"`
+	// TrustedProxies are the CIDRs of the load balancers and reverse
+	// proxies in front of authd: only a request whose TCP peer is in one
+	// has its X-Forwarded-For or Forwarded header believed (see
+	// telemetry.TrustedProxies.ClientAddr). Empty: no one's.
+	TrustedProxies []string `koanf:"trusted_proxies"`
 }
 
-// DatabaseConfig selects and tunes the database.
-type DatabaseConfig struct {
-	URL             string        `koanf:"url"`
-	AutoMigrate     bool          `koanf:"auto_migrate"`
-	MaxOpenConns    int           `koanf:"max_open_conns"`
-	MaxIdleConns    int           `koanf:"max_idle_conns"`
-	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
-	SimpleProtocol  bool          `koanf:"simple_protocol"`
+// Validate reports every problem, each naming its key.
+func (c HTTPConfig) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("http.addr: want host:port, got %q", c.Addr))
+	}
+	if c.PprofToken != "" && len(c.PprofToken) < 32 {
+		errs = append(errs, fmt.Errorf("http.pprof_token: use at least 32 random characters (openssl rand -hex 32)"))
+	}
+	if c.OpsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http.ops_addr: want host:port, got %q", c.OpsAddr))
+		}
+	}
+	for key, d := range map[string]time.Duration{"http.read_header_timeout": c.ReadHeaderTimeout,
+		"http.read_timeout": c.ReadTimeout, "http.write_timeout": c.WriteTimeout,
+		"http.idle_timeout": c.IdleTimeout, "http.shutdown_timeout": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
+		}
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
-// RedisConfig selects the shared Redis. Empty URL: everything it would
-// hold stays in process (the embedded default, one replica).
-type RedisConfig struct {
-	URL      string        `koanf:"url"`
-	Prefix   string        `koanf:"prefix"`
-	Timeout  time.Duration `koanf:"timeout"`
-	CacheTTL time.Duration `koanf:"cache_ttl"`
-}
-
-// SecretsConfig holds the master key.
-type SecretsConfig struct {
-	MasterKey          string   `koanf:"master_key"`
-	MasterKeyFile      string   `koanf:"master_key_file"`
-	PreviousMasterKeys []string `koanf:"previous_master_keys"`
-}
-
-// LogConfig configures logging.
-type LogConfig struct {
-	Level  string `koanf:"level"`
-	Format string `koanf:"format"`
-	// FlushInterval, when positive, makes serve buffer its log lines and
-	// write them at least this often (and at once for warnings and errors);
-	// 0 writes every line as it is logged.
-	FlushInterval time.Duration `koanf:"flush_interval"`
+// trustedProxies parses TrustedProxies.
+func (c HTTPConfig) trustedProxies() (telemetry.TrustedProxies, error) {
+	return telemetry.ParseTrustedProxies("http.trusted_proxies", c.TrustedProxies)
 }
 
 func defaultConfig() Config {
@@ -111,12 +114,12 @@ func defaultConfig() Config {
 		HTTP: HTTPConfig{
 			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
+			TrustedProxies: []string{},
 		},
-		Database: DatabaseConfig{URL: "", AutoMigrate: true, MaxOpenConns: 0, ConnMaxLifetime: 30 * time.Minute},
-		Log:      LogConfig{Level: "info", Format: "json", FlushInterval: 100 * time.Millisecond},
-		Session:  session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
+		Database: storesql.DefaultConfig(), Secrets: secrets.DefaultConfig(), Log: telemetry.DefaultLogConfig(),
+		Session: session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
-		Redis:     RedisConfig{Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, CacheTTL: redis.DefaultCacheTTL},
+		Redis:     redis.DefaultConfig(),
 		RateLimit: ratelimit.DefaultConfig(),
 		DataDir:   "data",
 	}
@@ -202,64 +205,15 @@ func (c Config) provider() provider.Config {
 // embedded reports whether the config is the embedded default: SQLite.
 func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqlite://") }
 
-// Validate reports every problem, each naming its key.
+// Validate reports every problem, each naming its key: it composes the
+// sections' own Validate.
 func (c Config) Validate() error {
 	var errs []error
-	for _, v := range []interface{ Validate() error }{c.provider(), c.Session, c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.RateLimit} {
+	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Session,
+		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("http.addr: want host:port, got %q", c.HTTP.Addr))
-	}
-	if c.HTTP.PprofToken != "" && len(c.HTTP.PprofToken) < 32 {
-		errs = append(errs, fmt.Errorf("http.pprof_token: use at least 32 random characters (openssl rand -hex 32)"))
-	}
-	if c.HTTP.OpsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.OpsAddr); err != nil {
-			errs = append(errs, fmt.Errorf("http.ops_addr: want host:port, got %q", c.HTTP.OpsAddr))
-		}
-	}
-	for key, d := range map[string]time.Duration{"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
-		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
-		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
-		}
-	}
-	if c.Redis.URL != "" && !strings.Contains(c.Redis.URL, "://") {
-		errs = append(errs, errors.New("redis.url: want redis://host:port (or rediss://, redis-sentinel://, redis-cluster://), or empty for in-process"))
-	}
-	for key, d := range map[string]time.Duration{"redis.timeout": c.Redis.Timeout, "redis.cache_ttl": c.Redis.CacheTTL} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: must be a positive duration, got %v", key, d))
-		}
-	}
-	if _, _, err := storesql.ParseURL(c.Database.URL); err != nil {
-		errs = append(errs, fmt.Errorf("database.url: %w", err))
-	}
-	if c.Secrets.MasterKey != "" && c.Secrets.MasterKeyFile != "" {
-		errs = append(errs, errors.New("secrets: set master_key or master_key_file, not both"))
-	}
-	if c.Secrets.MasterKey != "" {
-		if _, err := secrets.ParseMasterKey(c.Secrets.MasterKey); err != nil {
-			errs = append(errs, fmt.Errorf("secrets.master_key: %w (generate one with: openssl rand -base64 32)", err))
-		}
-	}
-	for i, pk := range c.Secrets.PreviousMasterKeys {
-		if _, err := secrets.ParseMasterKey(pk); err != nil {
-			errs = append(errs, fmt.Errorf("secrets.previous_master_keys[%d]: %w", i, err))
-		}
-	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		errs = append(errs, fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level))
-	}
-	if c.Log.Format != "json" && c.Log.Format != "text" {
-		errs = append(errs, fmt.Errorf("log.format: want json or text, got %q", c.Log.Format))
-	}
-	if c.Log.FlushInterval < 0 || c.Log.FlushInterval > 10*time.Second {
-		errs = append(errs, fmt.Errorf("log.flush_interval: want 0 (unbuffered) to 10s, got %s", c.Log.FlushInterval))
 	}
 	return errors.Join(errs...)
 }

@@ -110,6 +110,7 @@ data_dir: /var/lib/authd
 http:
   addr: 0.0.0.0:9000
   ops_addr: 127.0.0.1:9001
+  trusted_proxies: [10.0.0.0/8]
 database:
   url: postgres://file@db.example.com/authd
   auto_migrate: false
@@ -133,6 +134,7 @@ log:
 		"data_dir":                     func(c Config) any { return c.DataDir },
 		"http.addr":                    func(c Config) any { return c.HTTP.Addr },
 		"http.ops_addr":                func(c Config) any { return c.HTTP.OpsAddr },
+		"http.trusted_proxies":         func(c Config) any { return c.HTTP.TrustedProxies },
 		"http.read_timeout":            func(c Config) any { return c.HTTP.ReadTimeout },
 		"database.url":                 func(c Config) any { return c.Database.URL },
 		"database.auto_migrate":        func(c Config) any { return c.Database.AutoMigrate },
@@ -149,6 +151,7 @@ log:
 		"data_dir":                     "/var/lib/authd",
 		"http.addr":                    "0.0.0.0:9000",
 		"http.ops_addr":                "127.0.0.1:9001",
+		"http.trusted_proxies":         []string{"10.0.0.0/8"},
 		"http.read_timeout":            15 * time.Second, // not in the file: the default
 		"database.url":                 "postgres://file@db.example.com/authd",
 		"database.auto_migrate":        false,
@@ -210,6 +213,12 @@ log:
 			environ: []string{"AUTHD_SECRETS_PREVIOUS_MASTER_KEYS=" + prev2 + ", " + prev3},
 			want:    with(map[string]any{"secrets.previous_master_keys": []string{prev2, prev3}}),
 		},
+		{
+			name:    "trusted proxies from env",
+			path:    path,
+			environ: []string{"AUTHD_HTTP_TRUSTED_PROXIES=192.0.2.0/24, 2001:db8::/32,198.51.100.7"},
+			want:    with(map[string]any{"http.trusted_proxies": []string{"192.0.2.0/24", "2001:db8::/32", "198.51.100.7"}}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,6 +274,11 @@ func TestConfigErrors(t *testing.T) {
 		{name: "mysql database", environ: []string{"AUTHD_DATABASE_URL=mysql://u@h/db"}, want: []string{"database.url"}},
 		{name: "log level loud", environ: []string{"AUTHD_LOG_LEVEL=loud"}, want: []string{"log.level", "loud"}},
 		{name: "log format xml", yaml: "log:\n  format: xml\n", want: []string{"log.format"}},
+		{name: "trusted proxy not a CIDR", yaml: "http:\n  trusted_proxies: [10.0.0.0/8, proxy.internal, 10.0.0.0/33]\n",
+			want: []string{"http.trusted_proxies[1]", "proxy.internal", "http.trusted_proxies[2]", "10.0.0.0/33"}},
+		{name: "trusted proxy with a zone", environ: []string{"AUTHD_HTTP_TRUSTED_PROXIES=fe80::1%eth0"}, want: []string{"http.trusted_proxies[0]"}},
+		{name: "negative pool size", environ: []string{"AUTHD_DATABASE_MAX_OPEN_CONNS=-1"}, want: []string{"database.max_open_conns"}},
+		{name: "zero redis timeout", environ: []string{"AUTHD_REDIS_TIMEOUT=0s"}, want: []string{"redis.timeout"}},
 		{name: "negative log flush interval", environ: []string{"AUTHD_LOG_FLUSH_INTERVAL=-1s"}, want: []string{"log.flush_interval"}},
 		{name: "log flush interval of a minute", yaml: "log:\n  flush_interval: 1m\n", want: []string{"log.flush_interval", "10s"}},
 		{
