@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -105,4 +106,20 @@ func (c *Client) HasGrant(g string) bool {
 		}
 	}
 	return false
+}
+
+// LogValue implements slog.LogValuer: the client's registration, never
+// its secret hash or key material (only whether they are set).
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	keys := 0
+	if c.JWKS != nil {
+		keys = len(c.JWKS.Keys)
+	}
+	return slog.GroupValue(slog.String("client_id", c.ID), slog.String("name", c.Name), slog.Bool("public", c.Public),
+		slog.Bool("first_party", c.FirstParty), slog.String("token_endpoint_auth_method", c.TokenEndpointAuthMethod),
+		slog.Any("grant_types", c.GrantTypes), slog.Any("redirect_uris", c.RedirectURIs),
+		slog.Bool("secret_set", len(c.SecretHash) > 0), slog.Int("jwks_keys", keys), slog.String("jwks_uri", c.JWKSURI))
 }

@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // SigningKey is one asymmetric key that signs tokens. The private key is
 // sealed with a key derived from the master key before it reaches storage.
@@ -19,3 +22,12 @@ type SigningKey struct {
 
 // Active reports whether k is not retired.
 func (k *SigningKey) Active() bool { return k.RetiredAt == nil }
+
+// LogValue implements slog.LogValuer: the key's id, algorithm and state,
+// never the sealed private key.
+func (k *SigningKey) LogValue() slog.Value {
+	if k == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("kid", k.KID), slog.String("alg", k.Algorithm), slog.Bool("active", k.Active()))
+}

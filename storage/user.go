@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -154,4 +155,18 @@ type AccountTokens interface {
 	// DeleteExpiredAccountTokens removes tokens expired or used before
 	// now and returns how many.
 	DeleteExpiredAccountTokens(ctx context.Context, now time.Time) (int64, error)
+}
+
+// LogValue implements slog.LogValuer: the user's id and state, never the
+// password hash, the phone number or other personal data.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", u.ID), slog.Bool("email_verified", u.EmailVerified),
+		slog.Bool("has_password", u.PasswordHash != ""), slog.Bool("phone_set", u.Phone != ""), slog.Bool("disabled", u.Disabled))
+}
+
+// LogValue implements slog.LogValuer: what the token is for and whose,
+// never its hash (which identifies the token) or the address it went to.
+func (t AccountToken) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user_id", t.UserID), slog.String("purpose", t.Purpose),
+		slog.Time("expires_at", t.ExpiresAt), slog.Bool("used", !t.UsedAt.IsZero()))
 }
