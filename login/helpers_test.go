@@ -388,7 +388,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 	mux.HandleFunc("GET /oauth2/authorize/resume", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "resumed "+r.URL.Query().Get("ar"))
 	})
-	e.srv = httptest.NewServer(telemetry.Middleware(log, mux))
+	e.srv = httptest.NewServer(telemetry.Middleware(log, telemetry.TrustedProxies{}, mux))
 	t.Cleanup(e.srv.Close)
 
 	if err := store.CreateClient(ctx, &storage.Client{ID: "app", Name: "Example App",

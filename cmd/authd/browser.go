@@ -85,7 +85,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 	}
 	app.pages = login.New(cfg.Login, login.Deps{
 		Accounts: app.accounts, Sessions: app.sessions,
-		AuthRequests: d.store, Consents: d.store, Clients: d.store, Users: d.store, Tokens: d.store, Audit: d.store,
+		AuthRequests: d.store, Consents: d.store, Clients: d.clients, Users: d.store, Tokens: d.store, Audit: d.store,
 		Renderer: renderer, CSRF: protector, Logger: d.log, Limiter: d.rateLimits(cfg),
 	})
 	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Pages: pageAdapter{renderer}, CSRF: protector,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -46,19 +47,58 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			d.log.WarnContext(sctx, "stopping the job queue", "err", err)
 		}
 	}()
-	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Keyring: d.keyring,
-		Revoked: d.revoked, Browser: app.browser, Limiter: d.rateLimits(cfg)})
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients,
+		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Browser: app.browser, Limiter: d.rateLimits(cfg)})
 	if err != nil {
 		return err
 	}
 	app.sessions.SetEndHook(p.SessionEnded)
 
+	servers, err := newServers(cfg, d, app, p)
+	if err != nil {
+		return err
+	}
+	listeners, err := listen(servers)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); p.Run(bg) }()
+	// Stop the background sync and wait for it before d.Close (deferred
+	// earlier, so run later) closes the store under it.
+	defer func() { stopBG(); <-bgDone }()
+	return runServers(ctx, cfg, d.log, servers, listeners)
+}
+
+// newServers returns the issuer's server and, with http.ops_addr, the
+// operational one; both behind the request middleware.
+func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider) ([]*http.Server, error) {
+	proxies, err := cfg.HTTP.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	p.Routes(mux)
 	app.pages.Routes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
 	})
+	ops := opsMux(cfg, d, app, p)
+	site := newServer(cfg.HTTP, cfg.HTTP.Addr,
+		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))
+	if cfg.HTTP.OpsAddr == "" {
+		mux.Handle("/healthz", ops)
+		mux.Handle("/readyz", ops)
+		mux.Handle("/debug/pprof/", ops)
+		return []*http.Server{site}, nil
+	}
+	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, ops))}, nil
+}
+
+// opsMux serves /healthz, /readyz and, with http.pprof_token, the
+// runtime profiles.
+func opsMux(cfg Config, d *deps, app *browserApp, p *provider.Provider) *http.ServeMux {
 	ops := http.NewServeMux()
 	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	ops.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -88,18 +128,15 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	if cfg.HTTP.PprofToken != "" {
 		ops.Handle("/debug/pprof/", pprofHandler(cfg.HTTP.PprofToken))
 	}
-	servers := []*http.Server{}
-	if cfg.HTTP.OpsAddr == "" {
-		mux.Handle("/healthz", ops)
-		mux.Handle("/readyz", ops)
-		mux.Handle("/debug/pprof/", ops)
-	} else {
-		servers = append(servers, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, ops)))
-	}
-	servers = append([]*http.Server{newServer(cfg.HTTP, cfg.HTTP.Addr, telemetry.Middleware(d.log, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))}, servers...)
+	return ops
+}
 
+// listen opens every server's listener, or none: the first is http.addr,
+// the second http.ops_addr.
+func listen(servers []*http.Server) ([]net.Listener, error) {
 	listeners := make([]net.Listener, len(servers))
 	for i, s := range servers {
+		var err error
 		if listeners[i], err = net.Listen("tcp", s.Addr); err != nil {
 			for _, l := range listeners[:i] { // do not leak the ones already open
 				l.Close()
@@ -108,33 +145,32 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			if i > 0 {
 				key = "http.ops_addr"
 			}
-			return fmt.Errorf("%s: listen on %s: %w", key, s.Addr, err)
+			return nil, fmt.Errorf("%s: listen on %s: %w", key, s.Addr, err)
 		}
 	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := make(chan struct{})
-	go func() { defer close(bgDone); p.Run(bg) }()
-	// Stop the background sync and wait for it before d.Close (deferred
-	// earlier, so run later) closes the store under it.
-	defer func() { stopBG(); <-bgDone }()
+	return listeners, nil
+}
 
+// runServers serves until ctx ends or a server fails, then shuts every
+// server down, letting in-flight requests finish.
+func runServers(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.Server, listeners []net.Listener) error {
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
-	d.log.InfoContext(ctx, "authd is serving", "issuer", cfg.Issuer, "addr", listeners[0].Addr().String(),
+	log.InfoContext(ctx, "authd is serving", "issuer", cfg.Issuer, "addr", listeners[0].Addr().String(),
 		"database", dialectOf(cfg.Database.URL), "discovery", cfg.Issuer+provider.PathDiscovery)
 	if cfg.embedded() {
-		d.log.InfoContext(ctx, "first steps: create a client with `authd clients create --name demo --grant-type client_credentials`, "+
+		log.InfoContext(ctx, "first steps: create a client with `authd clients create --name demo --grant-type client_credentials`, "+
 			"then POST grant_type=client_credentials to "+cfg.Issuer+provider.PathToken)
 	}
-
+	var err error
 	select {
 	case err = <-errc:
 		err = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	d.log.InfoContext(ctx, "shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout.String())
+	log.InfoContext(ctx, "shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	for _, s := range servers {
@@ -142,9 +178,8 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			err = errors.Join(err, fmt.Errorf("shutdown: %w", serr))
 		}
 	}
-	stopBG()
 	if err == nil {
-		d.log.InfoContext(sctx, "stopped")
+		log.InfoContext(sctx, "stopped")
 	}
 	return err
 }

@@ -500,3 +500,34 @@ func TestServeRequiresMigrations(t *testing.T) {
 		t.Errorf("pending migrations reported as a usage error")
 	}
 }
+
+// TestServeTrustedProxies: serve names a request's client by its
+// X-Forwarded-For only when the peer is in http.trusted_proxies (the
+// access log's client_ip is what rate limits, sessions and audit read).
+func TestServeTrustedProxies(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, trusted, want string
+	}{
+		{name: "loopback trusted", trusted: "127.0.0.0/8,::1", want: "203.0.113.9"},
+		{name: "nothing trusted", trusted: "", want: "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServe(t, append(sqliteEnv(t), "AUTHD_HTTP_TRUSTED_PROXIES="+tt.trusted, "AUTHD_LOG_FLUSH_INTERVAL=0s"), false)
+			s.get(s.base+"/healthz", "X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+			want := `"path":"/healthz","status":200`
+			found := eventually(10*time.Second, func() bool {
+				for _, line := range strings.Split(s.stderr.String(), "\n") {
+					if strings.Contains(line, want) && strings.Contains(line, `"client_ip":"`+tt.want+`"`) {
+						return true
+					}
+				}
+				return false
+			})
+			if !found {
+				t.Errorf("no access log line for /healthz with client_ip %s:\n%s", tt.want, s.stderr)
+			}
+		})
+	}
+}

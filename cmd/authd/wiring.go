@@ -14,6 +14,7 @@ import (
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
@@ -21,8 +22,12 @@ import (
 
 // deps are the stores and keys every command works with.
 type deps struct {
-	log     *slog.Logger
-	store   *storesql.Store
+	log   *slog.Logger
+	store *storesql.Store
+	// clients is the one in-process client cache: the provider, the
+	// hosted pages and the store reading stored requests back all read
+	// through it; the provider's poll invalidates it.
+	clients *cache.Clients
 	keyring *secrets.Keyring
 	// revoked is the revocation set the store's OnRevoke feeds: in
 	// process, or shared through Redis.
@@ -46,39 +51,27 @@ type deps struct {
 // session storage.
 type sessionStore interface {
 	session.Store
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	provider.SessionClients
 }
 
-// redisSessions keeps sessions in Redis and revokes their tokens in the
-// database, which holds the tokens.
+// redisSessions is the one real composition of two backends: sessions
+// (and which clients got tokens in them) live in Redis, while ending a
+// session revokes its tokens in the database, which holds the tokens.
 type redisSessions struct {
 	*redis.Sessions
-	tokens interface {
-		RevokeSessionTokens(ctx context.Context, sid string, includeOffline bool) error
-	}
+	tokens *storesql.Store
 }
+
+var _ sessionStore = redisSessions{}
 
 func (s redisSessions) RevokeSessionTokens(ctx context.Context, sid string, includeOffline bool) error {
 	return s.tokens.RevokeSessionTokens(ctx, sid, includeOffline)
 }
 
-// providerStore is the SQL store with session clients recorded where the
-// sessions live.
-type providerStore struct {
-	*storesql.Store
-	sessions sessionStore
-}
-
-func (s providerStore) AddSessionClient(ctx context.Context, sid, clientID string) error {
-	return s.sessions.AddSessionClient(ctx, sid, clientID)
-}
-
-// providerStore returns the store the provider works on.
+// providerStore returns the store the provider works on: the SQL store,
+// reading the clients of stored requests from the client cache.
 func (d *deps) providerStore() provider.Store {
-	if d.redis == nil {
-		return d.store
-	}
-	return providerStore{Store: d.store, sessions: d.sessions}
+	return d.store.WithClientLookup(d.clients.GetStoredClient)
 }
 
 // openDeps builds the logger, opens the database (migrating it when
@@ -106,8 +99,7 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		return nil, err
 	}
 	if cfg.Redis.URL != "" && migrate {
-		d.redis, err = redis.Open(ctx, cfg.Redis.URL, redis.Options{Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout,
-			CacheTTL: cfg.Redis.CacheTTL, Logger: log})
+		d.redis, err = redis.Open(ctx, cfg.Redis.URL, cfg.Redis.Options(log))
 		if err != nil {
 			return fail(fmt.Errorf("redis.url: %w", err))
 		}
@@ -120,17 +112,16 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		d.revoked = memory.NewRevocationSet()
 		d.limiter = memory.NewRateLimiter(nil)
 	}
-	d.store, err = storesql.Open(cfg.Database.URL, storesql.Options{
-		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns,
-		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, SimpleProtocol: cfg.Database.SimpleProtocol,
-		MaxAccessTokenTTL: cfg.Tokens.MaxAccessTokenTTL, OnRevoke: d.revoked.Add, Sealer: kr,
-	})
+	opts := cfg.Database.Options()
+	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr
+	d.store, err = storesql.Open(cfg.Database.URL, opts)
 	if err != nil {
 		return fail(fmt.Errorf("database.url: %w", err))
 	}
 	if err := d.store.Ping(ctx); err != nil {
 		return fail(fmt.Errorf("database.url: cannot reach the database: %w", err))
 	}
+	d.clients = cache.NewClients(d.store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
 	if d.redis != nil {
 		d.sessions = redisSessions{Sessions: redis.NewSessions(d.redis), tokens: d.store}
 		d.attempts = redis.NewAttempts(d.redis, d.store)

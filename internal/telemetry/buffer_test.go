@@ -87,7 +87,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
+	h := Middleware(log, TrustedProxies{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
 	r := httptest.NewRequest(http.MethodGet, "/.well-known/openid-configuration", nil)
 	b.ReportAllocs()
 	for b.Loop() {

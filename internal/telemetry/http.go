@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"time"
@@ -18,17 +17,20 @@ const HeaderRequestID = "X-Request-Id"
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // Middleware assigns every request an id (keeping a well-formed incoming
-// X-Request-Id), returns it in the X-Request-Id response header, recovers
+// X-Request-Id), works out its client address once (proxies says whose
+// forwarding headers to believe; see TrustedProxies.ClientAddr) for
+// ClientIP, returns the id in the X-Request-Id response header, recovers
 // panics as 500, and logs one line per request. It never logs query
 // strings or bodies, which may carry codes and tokens.
-func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+func Middleware(log *slog.Logger, proxies TrustedProxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID.MatchString(id) {
 			id = newID()
 		}
-		ctx := WithRequestID(r.Context(), id)
+		client := proxies.ClientAddr(r)
+		ctx := WithClientIP(WithRequestID(r.Context(), id), client)
 		w.Header().Set(HeaderRequestID, id)
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -48,7 +50,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			// LogAttrs: typed attributes, no boxing into key/value pairs.
 			log.LogAttrs(ctx, level, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rw.status), slog.Int("bytes", rw.bytes),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("remote", r.RemoteAddr))
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("remote", r.RemoteAddr), slog.String("client_ip", client))
 		}()
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
@@ -84,13 +86,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// ClientIP is the address of the peer that sent r, without the port: what
-// audit records, rate limits and session lists name a client by.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}

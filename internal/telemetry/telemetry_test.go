@@ -77,7 +77,7 @@ func serve(t testing.TB, h http.HandlerFunc, ids ...string) (*httptest.ResponseR
 	t.Helper()
 	var buf syncBuffer
 	var seen string
-	mw := Middleware(newTestLogger(t, &buf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mw := Middleware(newTestLogger(t, &buf), TrustedProxies{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = RequestID(r.Context())
 		if h != nil {
 			h(w, r)
@@ -190,7 +190,7 @@ func TestRequestIDInLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := Middleware(log, TrustedProxies{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			log.With("component", "test").InfoContext(r.Context(), "inside handler")
 			log.InfoContext(context.Background(), "no request")
 		}))
@@ -269,7 +269,7 @@ func TestMiddlewarePanicAfterHeaderKeepsStatus(t *testing.T) {
 // the 1xx as the status.
 func TestMiddlewarePanicAfterInformationalResponse(t *testing.T) {
 	var buf syncBuffer
-	srv := httptest.NewServer(Middleware(newTestLogger(t, &buf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(Middleware(newTestLogger(t, &buf), TrustedProxies{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</style.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)
 		panic("after early hints")
@@ -290,7 +290,7 @@ func TestMiddlewarePanicAfterInformationalResponse(t *testing.T) {
 }
 
 func TestMiddlewareRepanicsAbortHandler(t *testing.T) {
-	h := Middleware(slog.New(slog.DiscardHandler), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := Middleware(slog.New(slog.DiscardHandler), TrustedProxies{}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
 	defer func() {
