@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,11 +25,15 @@ import (
 type fakeUsers struct {
 	mu    sync.Mutex
 	users map[string]*storage.User
+	fail  error // when set, every lookup returns it
 }
 
 func (f *fakeUsers) GetUser(_ context.Context, id string) (*storage.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
 	u, ok := f.users[id]
 	if !ok {
 		return nil, storage.ErrNotFound
@@ -498,28 +504,81 @@ func TestUserInfoErrors(t *testing.T) {
 	be := newBrowserEnv(t)
 	c, secret := be.ccClient()
 	noOpenID := be.token(c.ID, secret, "api")
+	// A client_credentials token's subject is the client: no such user.
+	oc, osecret := be.createClient(ClientSpec{GrantTypes: []string{"client_credentials"}, Scopes: []string{"openid"}})
+	gone := be.token(oc.ID, osecret, "openid")
 	for name, tc := range map[string]struct {
-		auth string
-		want int
+		method, auth string
+		want         int
+		wantError    string // "" for none: RFC 6750 §3.1, no credentials at all
 	}{
-		"no token":        {"", 401},
-		"garbage token":   {"Bearer nope", 401},
-		"wrong scheme":    {"Basic Zm9vOmJhcg==", 400},
-		"no openid scope": {"Bearer " + noOpenID, 403},
+		"no token":        {"GET", "", 401, ""},
+		"garbage token":   {"GET", "Bearer nope", 401, "invalid_token"},
+		"wrong scheme":    {"GET", "Basic Zm9vOmJhcg==", 400, "invalid_request"},
+		"no openid scope": {"GET", "Bearer " + noOpenID, 403, "insufficient_scope"},
+		"no such user":    {"POST", "Bearer " + gone, 401, "invalid_token"},
+		"wrong method":    {"PUT", "Bearer " + gone, 405, "invalid_request"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, be.issuer+PathUserInfo, nil)
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
+			status, challenge, body := userInfo(t, be.issuer, tc.method, tc.auth)
+			if status != tc.want || !strings.HasPrefix(challenge, "Bearer") {
+				t.Fatalf("%d %q, want %d with a Bearer challenge", status, challenge, tc.want)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tc.want || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-				t.Fatalf("%d %q, want %d with a Bearer challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.want)
-			}
+			checkBearerError(t, challenge, body, tc.wantError)
 		})
+	}
+	t.Run("user store down", func(t *testing.T) {
+		tok := be.token(oc.ID, osecret, "openid")
+		be.users.mu.Lock()
+		be.users.fail = errors.New("database down")
+		be.users.mu.Unlock()
+		defer func() { be.users.mu.Lock(); be.users.fail = nil; be.users.mu.Unlock() }()
+		status, challenge, body := userInfo(t, be.issuer, http.MethodGet, "Bearer "+tok)
+		if status != http.StatusInternalServerError {
+			t.Fatalf("status %d, want 500", status)
+		}
+		checkBearerError(t, challenge, body, "server_error")
+	})
+}
+
+// userInfo calls the UserInfo endpoint and returns status, challenge and
+// body.
+func userInfo(t *testing.T, issuer, method, auth string) (int, string, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, issuer+PathUserInfo, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if len(body) > 0 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("Content-Type %q, want JSON", resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body
+}
+
+// checkBearerError checks that an error answer is written as every OAuth
+// error is (fosite's JSON) and that the challenge names the same error.
+func checkBearerError(t *testing.T, challenge string, body []byte, want string) {
+	t.Helper()
+	if want == "" {
+		if strings.Contains(challenge, "error=") || len(body) > 0 {
+			t.Errorf("challenge %q, body %q; want neither an error code nor a body", challenge, body)
+		}
+		return
+	}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error != want || e.Description == "" {
+		t.Errorf("body %q (%v), want {\"error\": %q, \"error_description\": ...}", body, err, want)
+	}
+	if !strings.Contains(challenge, `error="`+want+`"`) {
+		t.Errorf("challenge %q does not name error %q", challenge, want)
 	}
 }

@@ -109,13 +109,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// writeError writes err as an RFC 6749 §5.2 error through fosite and logs
-// it once: server errors at error level, client errors at info.
-func (p *Provider) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	if errors.Is(err, fosite.ErrJTIKnown) { // RFC 7523 §3.2: a bad client assertion is invalid_client
-		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.").WithWrap(err)
-	}
-	rfc := fosite.ErrorToRFC6749Error(err)
+// logOAuthError logs an OAuth error once, where it is answered: server
+// errors at error level, client errors at info.
+func (p *Provider) logOAuthError(ctx context.Context, r *http.Request, rfc *fosite.RFC6749Error) {
 	attrs := []any{"error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField, "path", r.URL.Path}
 	if cause := rfc.Unwrap(); cause != nil && !errors.Is(cause, rfc) {
 		attrs = append(attrs, "cause", cause.Error())
@@ -125,6 +121,16 @@ func (p *Provider) writeError(ctx context.Context, w http.ResponseWriter, r *htt
 	} else {
 		p.log.InfoContext(ctx, "oauth2 request refused", attrs...)
 	}
+}
+
+// writeError writes err as an RFC 6749 §5.2 error through fosite and logs
+// it once (logOAuthError).
+func (p *Provider) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, fosite.ErrJTIKnown) { // RFC 7523 §3.2: a bad client assertion is invalid_client
+		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.").WithWrap(err)
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	p.logOAuthError(ctx, r, rfc)
 	if rfc.CodeField == http.StatusUnauthorized {
 		if _, _, ok := r.BasicAuth(); ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="authd", charset="UTF-8"`)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ory/fosite"
+
 	"github.com/authd/authd/storage"
 )
 
@@ -26,37 +28,40 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodPost:
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "UserInfo takes GET or POST.")
+		e := fosite.ErrInvalidRequest.WithHint("UserInfo takes GET or POST.")
+		e.CodeField = http.StatusMethodNotAllowed
+		p.writeBearerError(w, r, e)
 		return
 	}
 	token, err := bearerToken(w, r)
 	if err != nil {
-		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		p.writeBearerError(w, r, fosite.ErrInvalidRequest.WithHint(err.Error()))
 		return
 	}
 	if token == "" {
+		// RFC 6750 §3.1: no authentication at all gets the bare challenge,
+		// without an error code.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="authd"`)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
 	c, err := p.verifyAccessToken(ctx, token)
 	if err != nil {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		p.writeBearerError(w, r, errInvalidToken.WithHint("The access token is invalid, expired or revoked.").WithWrap(err))
 		return
 	}
 	scopes := strings.Fields(c.Scope)
 	if !slices.Contains(scopes, "openid") {
-		bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
+		p.writeBearerError(w, r, errInsufficientScope.WithHint("The access token lacks the openid scope."))
 		return
 	}
 	user, err := p.browser.Users.GetUser(ctx, c.Subject)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token's subject no longer exists.")
+		p.writeBearerError(w, r, errInvalidToken.WithHint("The access token's subject no longer exists."))
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(ctx, "userinfo: load user", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		p.writeBearerError(w, r, fosite.ErrServerError.WithHint("Loading the user failed.").WithWrap(err))
 		return
 	}
 	claims := userClaims(user, scopes)
@@ -91,11 +96,25 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	return header + form, nil
 }
 
-// bearerError answers as RFC 6750 §3 describes.
-func bearerError(w http.ResponseWriter, status int, code, desc string) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="authd", error=%q, error_description=%q`, code, desc))
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+// The RFC 6750 §3.1 error codes fosite has no sentinel for (its
+// invalid_token ones carry other descriptions and statuses). Use them
+// through With* copies, as fosite's own.
+var (
+	errInvalidToken = &fosite.RFC6749Error{ErrorField: "invalid_token", CodeField: http.StatusUnauthorized,
+		DescriptionField: "The access token provided is expired, revoked, malformed, or invalid for other reasons."}
+	errInsufficientScope = &fosite.RFC6749Error{ErrorField: "insufficient_scope", CodeField: http.StatusForbidden,
+		DescriptionField: "The request requires higher privileges than provided by the access token."}
+)
+
+// writeBearerError answers a protected resource request that failed as
+// the token endpoint answers: the error logged once and written by fosite
+// (RFC 6749 §5.2 JSON, its status), plus the RFC 6750 §3 challenge naming
+// the same error.
+func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	rfc := fosite.ErrorToRFC6749Error(err)
+	p.logOAuthError(ctx, r, rfc)
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="authd", error=%q, error_description=%q`,
+		rfc.ErrorField, rfc.GetDescription()))
+	p.oauth2.WriteAccessError(ctx, w, nil, rfc)
 }
