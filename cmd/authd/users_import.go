@@ -96,48 +96,28 @@ type importSummary struct {
 	Problems   []storesql.ImportProblem `json:"problems,omitempty"`
 }
 
-func usersImport(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("users import", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(env.stderr, usersImportUsage)
-		fmt.Fprintln(env.stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
-	file := fs.String("file", "-", "JSON lines to import (- for standard input)")
-	batch := fs.Int("batch", storesql.DefaultImportBatch, fmt.Sprintf("users per batch: one COPY (Postgres) or transaction of multi-row INSERTs (SQLite), 1-%d", storesql.MaxImportBatch))
-	onConflict := fs.String("on-conflict", storesql.ImportSkip, "skip: report duplicates and invalid lines and go on; fail: abort at the first, importing nothing")
-	quiet := fs.Bool("quiet", false, "do not list problems or progress on stderr (the summary still counts them)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	fileSet := false
-	fs.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "file" })
-	switch {
-	case fs.NArg() == 1 && !fileSet: // authd users import users.jsonl
-		*file = fs.Arg(0)
-	case fs.NArg() > 0:
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	if *batch < 1 || *batch > storesql.MaxImportBatch {
-		return usageError{fmt.Errorf("--batch must be between 1 and %d, got %d", storesql.MaxImportBatch, *batch)}
-	}
-	if *onConflict != storesql.ImportSkip && *onConflict != storesql.ImportFail {
-		return usageError{fmt.Errorf("--on-conflict must be skip or fail, got %q", *onConflict)}
-	}
+// importFlags are the flags of `authd users import`.
+type importFlags struct {
+	file       string
+	batch      int
+	onConflict string
+	quiet      bool
+}
 
+func usersImport(ctx context.Context, env *cliEnv, args []string) error {
+	fl, err := parseImportFlags(env, args)
+	if err != nil || fl == nil { // nil, nil: -help
+		return err
+	}
 	var in io.Reader = os.Stdin
 	source := "stdin"
-	if *file != "-" {
-		f, err := os.Open(*file)
+	if fl.file != "-" {
+		f, err := os.Open(fl.file)
 		if err != nil {
 			return fmt.Errorf("--file: %w", err)
 		}
 		defer f.Close()
-		in, source = f, filepath.Base(*file)
+		in, source = f, filepath.Base(fl.file)
 	}
 	hasher, err := password.NewHasher(env.cfg.Password)
 	if err != nil {
@@ -149,52 +129,112 @@ func usersImport(ctx context.Context, env *cliEnv, args []string) error {
 	r.sc.Buffer(make([]byte, 64<<10), maxImportLine)
 
 	return withDeps(ctx, env, func(d *deps) error {
-		start := time.Now()
-		var summary importSummary
-		printed, lastProgress := 0, start
+		rep := &importReport{env: env, quiet: fl.quiet, start: time.Now()}
+		rep.lastProgress = rep.start
 		res, err := d.store.ImportUsers(ctx, r.users, storesql.ImportOptions{
-			Batch: *batch, OnConflict: *onConflict, Actor: cliActor,
+			Batch: fl.batch, OnConflict: fl.onConflict, Actor: cliActor,
 			Details: func() map[string]any {
 				return map[string]any{"source": source, "sha256": hex.EncodeToString(sum.Sum(nil))}
 			},
-			OnProblem: func(p storesql.ImportProblem) {
-				if len(summary.Problems) < maxListedProblems {
-					summary.Problems = append(summary.Problems, p)
-				}
-				if !*quiet && printed < maxPrintedProblem {
-					fmt.Fprintf(env.stderr, "authd: users import: %s\n", p)
-					if printed++; printed == maxPrintedProblem {
-						fmt.Fprintf(env.stderr, "authd: users import: not listing further problems (see the counts at the end)\n")
-					}
-				}
-			},
-			OnBatch: func(res storesql.ImportResult) {
-				if now := time.Now(); !*quiet && now.Sub(lastProgress) >= 10*time.Second {
-					lastProgress = now
-					secs := now.Sub(start).Seconds()
-					fmt.Fprintf(env.stderr, "authd: users import: %d imported, %d skipped, %.0fs (%.0f users/s)\n",
-						res.Imported, res.Skipped(), secs, float64(res.Imported)/secs)
-				}
-			},
+			OnProblem: rep.problem,
+			OnBatch:   rep.progress,
 		})
-		summary.Imported, summary.Skipped = res.Imported, res.Skipped()
-		summary.Duplicates, summary.Invalid = res.Duplicates, res.Invalid
-		summary.Seconds = float64(time.Since(start).Milliseconds()) / 1000
-		if err != nil {
-			var ae *storesql.ImportAbortedError
-			if errors.As(err, &ae) {
-				summary.Imported = 0
-				_ = printJSON(env, summary)
-				return fmt.Errorf("users import: --on-conflict fail: %w", err)
-			}
-			if res.Imported > 0 {
-				_ = printJSON(env, summary)
-				return fmt.Errorf("users import stopped after importing %d users (run it again with --on-conflict skip to import the rest): %w", res.Imported, err)
-			}
-			return fmt.Errorf("users import: %w", err)
-		}
-		return printJSON(env, summary)
+		return rep.finish(res, err)
 	})
+}
+
+// parseImportFlags parses the flags; nil, nil after -help.
+func parseImportFlags(env *cliEnv, args []string) (*importFlags, error) {
+	fs := flag.NewFlagSet("users import", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(env.stderr, usersImportUsage)
+		fmt.Fprintln(env.stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	var fl importFlags
+	fs.StringVar(&fl.file, "file", "-", "JSON lines to import (- for standard input)")
+	fs.IntVar(&fl.batch, "batch", storesql.DefaultImportBatch, fmt.Sprintf("users per batch: one COPY (Postgres) or transaction of multi-row INSERTs (SQLite), 1-%d", storesql.MaxImportBatch))
+	fs.StringVar(&fl.onConflict, "on-conflict", storesql.ImportSkip, "skip: report duplicates and invalid lines and go on; fail: abort at the first, importing nothing")
+	fs.BoolVar(&fl.quiet, "quiet", false, "do not list problems or progress on stderr (the summary still counts them)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, usageError{err}
+	}
+	fileSet := false
+	fs.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "file" })
+	switch {
+	case fs.NArg() == 1 && !fileSet: // authd users import users.jsonl
+		fl.file = fs.Arg(0)
+	case fs.NArg() > 0:
+		return nil, usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	if fl.batch < 1 || fl.batch > storesql.MaxImportBatch {
+		return nil, usageError{fmt.Errorf("--batch must be between 1 and %d, got %d", storesql.MaxImportBatch, fl.batch)}
+	}
+	if fl.onConflict != storesql.ImportSkip && fl.onConflict != storesql.ImportFail {
+		return nil, usageError{fmt.Errorf("--on-conflict must be skip or fail, got %q", fl.onConflict)}
+	}
+	return &fl, nil
+}
+
+// importReport tells the operator how an import goes: problems and
+// progress on stderr, the summary on stdout.
+type importReport struct {
+	env          *cliEnv
+	quiet        bool
+	start        time.Time
+	summary      importSummary
+	printed      int
+	lastProgress time.Time
+}
+
+// problem lists a duplicate or invalid line (up to maxPrintedProblem on
+// stderr, maxListedProblems in the summary).
+func (rep *importReport) problem(p storesql.ImportProblem) {
+	if len(rep.summary.Problems) < maxListedProblems {
+		rep.summary.Problems = append(rep.summary.Problems, p)
+	}
+	if !rep.quiet && rep.printed < maxPrintedProblem {
+		fmt.Fprintf(rep.env.stderr, "authd: users import: %s\n", p)
+		if rep.printed++; rep.printed == maxPrintedProblem {
+			fmt.Fprintf(rep.env.stderr, "authd: users import: not listing further problems (see the counts at the end)\n")
+		}
+	}
+}
+
+// progress says how far the import got, at most every 10 s.
+func (rep *importReport) progress(res storesql.ImportResult) {
+	if now := time.Now(); !rep.quiet && now.Sub(rep.lastProgress) >= 10*time.Second {
+		rep.lastProgress = now
+		secs := now.Sub(rep.start).Seconds()
+		fmt.Fprintf(rep.env.stderr, "authd: users import: %d imported, %d skipped, %.0fs (%.0f users/s)\n",
+			res.Imported, res.Skipped(), secs, float64(res.Imported)/secs)
+	}
+}
+
+// finish prints the summary and says how to go on after a failure.
+func (rep *importReport) finish(res storesql.ImportResult, err error) error {
+	summary := &rep.summary
+	summary.Imported, summary.Skipped = res.Imported, res.Skipped()
+	summary.Duplicates, summary.Invalid = res.Duplicates, res.Invalid
+	summary.Seconds = float64(time.Since(rep.start).Milliseconds()) / 1000
+	if err != nil {
+		var ae *storesql.ImportAbortedError
+		if errors.As(err, &ae) {
+			summary.Imported = 0
+			_ = printJSON(rep.env, summary)
+			return fmt.Errorf("users import: --on-conflict fail: %w", err)
+		}
+		if res.Imported > 0 {
+			_ = printJSON(rep.env, summary)
+			return fmt.Errorf("users import stopped after importing %d users (run it again with --on-conflict skip to import the rest): %w", res.Imported, err)
+		}
+		return fmt.Errorf("users import: %w", err)
+	}
+	return printJSON(rep.env, summary)
 }
 
 // importReader turns JSON lines into storesql.ImportUsers.
@@ -295,21 +335,28 @@ func (r *importReader) parse(b []byte) pendingUser {
 	}
 	u := &p.iu.User
 	u.Email = in.Email
-	invalid := func(reason string) pendingUser {
-		p.iu.Invalid = reason
-		return p
+	switch {
+	case in.Email == "":
+		p.iu.Invalid = "email is missing"
+	case in.Password != nil && in.PasswordHash != nil:
+		p.iu.Invalid = "give password or password_hash, not both"
+	default:
+		p.iu.Invalid = importProfile(in, u)
 	}
-	if in.Email == "" {
-		return invalid("email is missing")
+	if p.iu.Invalid == "" {
+		p.password, p.iu.Invalid = r.importPassword(in, u)
 	}
-	if in.Password != nil && in.PasswordHash != nil {
-		return invalid("give password or password_hash, not both")
-	}
+	return p
+}
+
+// importProfile copies the profile fields of in to u, or says what is
+// wrong with them.
+func importProfile(in importLine, u *storage.User) (invalid string) {
 	for _, f := range []struct{ name, v string }{
 		{"name", in.Name}, {"organization", in.Organization}, {"department", in.Department}, {"employee_id", in.EmployeeID},
 	} {
 		if msg := checkImportText(f.v, 256); msg != "" {
-			return invalid(f.name + " " + msg)
+			return f.name + " " + msg
 		}
 	}
 	u.Name, u.Organization, u.Department, u.EmployeeID = in.Name, in.Organization, in.Department, in.EmployeeID
@@ -321,7 +368,7 @@ func (r *importReader) parse(b []byte) pendingUser {
 	if in.Locale != "" {
 		tag, err := language.Parse(in.Locale)
 		if err != nil || len(in.Locale) > 35 {
-			return invalid("locale is not a language tag such as en or pt-BR")
+			return "locale is not a language tag such as en or pt-BR"
 		}
 		u.Locale = tag.String()
 	}
@@ -329,7 +376,7 @@ func (r *importReader) parse(b []byte) pendingUser {
 		pu, err := url.Parse(in.Picture)
 		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil ||
 			len(in.Picture) > 2048 || checkImportText(in.Picture, 2048) != "" {
-			return invalid("picture is not a web address (https://...)")
+			return "picture is not a web address (https://...)"
 		}
 		u.Picture = in.Picture
 	}
@@ -337,22 +384,29 @@ func (r *importReader) parse(b []byte) pendingUser {
 	if phone == "" {
 		phone = in.PhoneNumber
 	} else if in.PhoneNumber != "" && in.PhoneNumber != phone {
-		return invalid("give phone or phone_number, not both")
+		return "give phone or phone_number, not both"
 	}
 	if phone != "" {
 		e164, ok := importPhone(phone)
 		if !ok {
-			return invalid("phone is not a phone number in international form such as +15551234567")
+			return "phone is not a phone number in international form such as +15551234567"
 		}
 		u.Phone = e164
 		u.PhoneVerified = in.PhoneVerified || in.PhoneNumberVerified
 	}
+	return ""
+}
+
+// importPassword takes the line's password hash into u, or checks its
+// clear password against the policy and returns it for hashing; invalid
+// says what is wrong.
+func (r *importReader) importPassword(in importLine, u *storage.User) (clear, invalid string) {
 	switch {
 	case in.PasswordHash != nil:
 		// Checked by the store (password.ParseParams).
 		u.PasswordHash = *in.PasswordHash
 		if u.PasswordHash == "" {
-			return invalid("password_hash is empty (leave it out for a user without a password)")
+			return "", "password_hash is empty (leave it out for a user without a password)"
 		}
 	case in.Password != nil:
 		norm, err := storage.NormalizeEmail(in.Email)
@@ -364,11 +418,11 @@ func (r *importReader) parse(b []byte) pendingUser {
 			for i, v := range vs {
 				msgs[i] = v.Message
 			}
-			return invalid("the password does not meet the policy: " + strings.Join(msgs, "; "))
+			return "", "the password does not meet the policy: " + strings.Join(msgs, "; ")
 		}
-		p.password = *in.Password
+		return *in.Password, ""
 	}
-	return p
+	return "", ""
 }
 
 // checkImportText accepts text of at most maxLen characters without
