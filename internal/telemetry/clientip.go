@@ -72,12 +72,17 @@ func (tp TrustedProxies) trusts(a netip.Addr) bool {
 // not believed: the client address is then the peer's.
 // IPv4-mapped IPv6 addresses are reported as IPv4; zones are dropped.
 func (tp TrustedProxies) ClientAddr(r *http.Request) string {
-	peer, ok := parseHop(r.RemoteAddr)
-	if !ok {
-		return remoteHost(r.RemoteAddr)
+	host := remoteHost(r.RemoteAddr)
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if peer.Is4In6() || peer.Zone() != "" {
+		peer, _ = normalize(peer)
+		host = peer.String()
 	}
 	if !tp.trusts(peer) {
-		return peer.String()
+		return host // net's RemoteAddr is canonical already: no allocation
 	}
 	xff, fwd := r.Header.Values("X-Forwarded-For"), r.Header.Values("Forwarded")
 	var hops []string
