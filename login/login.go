@@ -93,6 +93,8 @@ type Consents interface {
 }
 
 // Clients looks up registered clients; storage.ErrNotFound if unknown.
+// cmd/authd gives the shared in-process client cache (storage/cache), so a
+// page that names the client makes no query.
 type Clients interface {
 	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
 }
