@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -66,6 +67,10 @@ type Config struct {
 	// RequirePKCE requires PKCE from confidential clients too (it is
 	// always required from public clients).
 	RequirePKCE bool `koanf:"require_pkce"`
+	// InsecureHTTP allows an http issuer on a host other than loopback
+	// (config key dev.insecure_http): development only, as cookies then
+	// lose Secure and __Host- and no HSTS is sent.
+	InsecureHTTP bool `koanf:"-"`
 }
 
 // TokenConfig holds token lifetimes.
@@ -114,7 +119,7 @@ func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if err := validateIssuer(c.Issuer); err != nil {
+	if err := validateIssuer(c.Issuer, c.InsecureHTTP); err != nil {
 		bad("issuer", "%v", err)
 	}
 	for key, d := range map[string]time.Duration{
@@ -148,13 +153,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validateIssuer(s string) error {
+func validateIssuer(s string, insecureHTTP bool) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
 		return err
 	case u.Scheme != "https" && u.Scheme != "http":
 		return fmt.Errorf("must be an https URL, got %q", s)
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !insecureHTTP:
+		return fmt.Errorf("must be an https URL: http is allowed only on a loopback host (127.0.0.0/8, [::1], localhost), got %q "+
+			"(for development only, dev.insecure_http: true or AUTHD_DEV_INSECURE_HTTP=true allows it)", s)
 	case u.Host == "":
 		return fmt.Errorf("has no host: %q", s)
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
@@ -163,6 +171,23 @@ func validateIssuer(s string) error {
 		return fmt.Errorf("must not end with a slash: %q", s)
 	}
 	return nil
+}
+
+// IsLoopbackHost reports whether host (without port or brackets) is
+// "localhost" or a loopback IP literal (127.0.0.0/8, ::1).
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// InsecureIssuer reports whether the issuer is http on a host other than
+// loopback, which only dev.insecure_http allows.
+func (c Config) InsecureIssuer() bool {
+	u, err := url.Parse(c.Issuer)
+	return err == nil && u.Scheme == "http" && !IsLoopbackHost(u.Hostname())
 }
 
 // Store is what the provider needs from storage (storage/sql.Store): the

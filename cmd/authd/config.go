@@ -52,7 +52,15 @@ type Config struct {
 	RateLimit   ratelimit.Config    `koanf:"ratelimit"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
-	DataDir string `koanf:"data_dir"`
+	DataDir string    `koanf:"data_dir"`
+	Dev     DevConfig `koanf:"dev"`
+}
+
+// DevConfig holds settings that weaken security, for development only;
+// serve warns at every start while one is on.
+type DevConfig struct {
+	// InsecureHTTP allows an http:// issuer on a host other than loopback.
+	InsecureHTTP bool `koanf:"insecure_http"`
 }
 
 // HTTPConfig configures the listeners, and whose forwarding headers the
@@ -199,7 +207,8 @@ func loadConfig(path string, environ []string) (Config, error) {
 
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
-	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, RequirePKCE: c.RequirePKCE}
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, RequirePKCE: c.RequirePKCE,
+		InsecureHTTP: c.Dev.InsecureHTTP}
 }
 
 // embedded reports whether the config is the embedded default: SQLite.

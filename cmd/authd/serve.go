@@ -36,6 +36,11 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer d.Close()
 	cfg := env.cfg
+	if cfg.Dev.InsecureHTTP {
+		d.log.WarnContext(ctx, "DEVELOPMENT SETTING dev.insecure_http IS ON: an http:// issuer is allowed on a host other than loopback; "+
+			"cookies lose Secure and __Host-, no HSTS is sent, and tokens and passwords cross the network in the clear. Never use it in production",
+			"issuer", cfg.Issuer, "insecure_issuer", cfg.provider().InsecureIssuer())
+	}
 	app, err := openBrowserApp(ctx, cfg, d)
 	if err != nil {
 		return err
