@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
@@ -106,30 +105,26 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider) ([]*
 func opsMux(cfg Config, d *deps, app *browserApp, p *provider.Provider) *http.ServeMux {
 	ops := http.NewServeMux()
 	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
-	ops.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
+	ops.HandleFunc("GET /readyz", readyzHandler(func(ctx context.Context) readiness {
 		err := p.Ready(ctx)
 		if err == nil {
 			err = app.queue.Ready(ctx)
 		}
 		if err != nil {
 			d.log.WarnContext(ctx, "not ready", "err", err)
-			writeStatus(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
-			return
+			return readiness{code: http.StatusServiceUnavailable, summary: "not ready", cause: err.Error()}
 		}
 		// Redis down degrades this replica (and, as they share it, all
 		// of them) but it keeps serving: still ready, so that a load
 		// balancer does not pull every replica at once.
 		if d.redis != nil {
 			if err := d.redis.Ping(ctx); err != nil {
-				writeStatus(w, http.StatusOK, "ready, degraded: "+err.Error()+
-					" (revocation checks answer from this replica's own knowledge and the database poll; rate limits hold per replica; sign-in pages are unavailable)")
-				return
+				return readiness{code: http.StatusOK, summary: "ready, degraded", cause: err.Error() +
+					" (revocation checks answer from this replica's own knowledge and the database poll; rate limits hold per replica; sign-in pages are unavailable)"}
 			}
 		}
-		writeStatus(w, http.StatusOK, "ready")
-	})
+		return readiness{code: http.StatusOK, summary: "ready"}
+	}, cfg.HTTP.OpsAddr != "", cfg.HTTP.PprofToken))
 	if cfg.HTTP.PprofToken != "" {
 		ops.Handle("/debug/pprof/", pprofHandler(cfg.HTTP.PprofToken))
 	}
