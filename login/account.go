@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/authd/authd/account"
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/templates"
 )
 
 // signedIn returns the browser's session and user, or sends the browser to
@@ -44,7 +44,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
+	data := render.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
 		Locale: u.Locale, Phone: u.Phone}
 	data.Notice = notices[r.URL.Query().Get("notice")]
 	if p.sessions.TakeNotice(w, r) == session.NoticeSessionCap && data.Notice == "" {
@@ -54,9 +54,9 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderAccount adds the sessions and applications to data and renders it.
-func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data templates.AccountData) {
+func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data render.AccountData) {
 	ctx := r.Context()
-	data.Lang = templates.Lang(u.Locale)
+	data.Lang = render.Lang(u.Locale)
 	data.MaxSessions = p.sessions.MaxPerUser()
 	sessions, err := p.sessions.List(ctx, u.ID)
 	if err != nil {
@@ -65,7 +65,7 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	}
 	now := p.now()
 	for _, o := range sessions {
-		data.Sessions = append(data.Sessions, templates.SessionItem{ID: o.ID, Device: describeDevice(o.UserAgent), IP: o.IP,
+		data.Sessions = append(data.Sessions, render.SessionItem{ID: o.ID, Device: describeDevice(o.UserAgent), IP: o.IP,
 			LastSeen: o.LastSeenAt, LastSeenText: ago(now, o.LastSeenAt), Current: o.ID == s.ID})
 	}
 	consents, err := p.consents.ListUserConsents(ctx, u.ID)
@@ -82,7 +82,7 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 			p.internal(w, r, "load client", err)
 			return
 		}
-		data.Apps = append(data.Apps, templates.AppItem{ClientID: c.ClientID, ClientName: name, Scopes: describeScopes(c.Scopes)})
+		data.Apps = append(data.Apps, render.AppItem{ClientID: c.ClientID, ClientName: name, Scopes: describeScopes(c.Scopes)})
 	}
 	p.render.Render(w, r, status, "account", data)
 }
@@ -99,7 +99,7 @@ func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
 		Locale:  strings.TrimSpace(r.PostForm.Get("locale")),
 		Phone:   strings.TrimSpace(r.PostForm.Get("phone")),
 	}
-	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: truncate(pu.Name, maxNameLen),
+	data := render.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: truncate(pu.Name, maxNameLen),
 		Picture: truncate(pu.Picture, 2048), Locale: truncate(pu.Locale, 35), Phone: truncate(pu.Phone, 32)}
 	data.Errors = checkProfile(pu)
 	if len(data.Errors) == 0 {
@@ -131,8 +131,8 @@ func (f profileForm) update() account.ProfileUpdate {
 
 // checkProfile catches what is plainly wrong; the account service has the
 // last word.
-func checkProfile(pu profileForm) templates.Errors {
-	var errs templates.Errors
+func checkProfile(pu profileForm) render.Errors {
+	var errs render.Errors
 	if len(pu.Name) > maxNameLen {
 		errs = errs.Add("name", "Enter a shorter name.")
 	}
@@ -142,7 +142,7 @@ func checkProfile(pu profileForm) templates.Errors {
 			errs = errs.Add("picture", "Enter a link starting with https://, or leave it empty.")
 		}
 	}
-	if pu.Locale != "" && templates.Lang(pu.Locale) != pu.Locale {
+	if pu.Locale != "" && render.Lang(pu.Locale) != pu.Locale {
 		errs = errs.Add("locale", "Enter a language code like en or fr-CA, or leave it empty.")
 	}
 	if pu.Phone != "" && !phoneOK(pu.Phone) {
@@ -172,7 +172,7 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
-	data := templates.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
+	data := render.AccountData{Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
 		Locale: u.Locale, Phone: u.Phone}
 	if current == "" {
 		data.Errors = data.Errors.Add("current_password", "Enter your current password.")
@@ -255,7 +255,7 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
 	clientID := r.PostForm.Get("client_id")
 	if clientID == "" || len(clientID) > 255 {
 		p.fail(w, r, http.StatusBadRequest, "No application chosen",
-			"Go back to your account and choose the application to remove.", &templates.Link{Href: p.base + pathAccount, Text: "Back to your account"})
+			"Go back to your account and choose the application to remove.", &render.Link{Href: p.base + pathAccount, Text: "Back to your account"})
 		return
 	}
 	if _, err := p.consents.GetConsent(ctx, u.ID, clientID); errors.Is(err, storage.ErrNotFound) {

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/templates"
 )
 
 // scopeDescriptions say in plain words what the scopes authd knows allow.
@@ -22,10 +22,10 @@ var scopeDescriptions = map[string]string{
 }
 
 // describeScopes returns scopes in plain words, in the order given.
-func describeScopes(scopes []string) []templates.Scope {
-	out := make([]templates.Scope, 0, len(scopes))
+func describeScopes(scopes []string) []render.Scope {
+	out := make([]render.Scope, 0, len(scopes))
 	for _, s := range scopes {
-		out = append(out, templates.Scope{Name: s, Description: scopeDescriptions[s]})
+		out = append(out, render.Scope{Name: s, Description: scopeDescriptions[s]})
 	}
 	return out
 }
@@ -78,8 +78,8 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "consent", templates.ConsentData{
-		Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.ar.ID, ClientName: f.clientName(),
+	p.render.Render(w, r, http.StatusOK, "consent", render.ConsentData{
+		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.ar.ID, ClientName: f.clientName(),
 		UserEmail: u.Email, Scopes: describeScopes(requestedScopes(f.ar))})
 }
 

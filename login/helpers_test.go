@@ -25,12 +25,12 @@ import (
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/csrf"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	sqlstore "github.com/authd/authd/storage/sql"
-	"github.com/authd/authd/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -329,7 +329,7 @@ type env struct {
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-type envOption func(*Config, *templates.Options)
+type envOption func(*Config, *render.Options)
 
 // depsOption changes the pages' collaborators (newEnv takes both kinds).
 type depsOption func(*Deps)
@@ -355,13 +355,13 @@ func newEnv(t *testing.T, opts ...any) *env {
 	e.sessions = session.New(session.DefaultConfig(), session.Options{Store: store, Logger: log, Now: clk.Now})
 	protector := csrf.New(bytes.Repeat([]byte{42}, 32), false)
 	cfg := DefaultConfig()
-	topts := templates.Options{CSRF: protector, Logger: log}
+	topts := render.Options{CSRF: protector, Logger: log}
 	var depOpts []depsOption
 	for _, o := range opts {
 		switch o := o.(type) {
 		case envOption:
 			o(&cfg, &topts)
-		case func(*Config, *templates.Options):
+		case func(*Config, *render.Options):
 			o(&cfg, &topts)
 		case depsOption:
 			depOpts = append(depOpts, o)
@@ -369,7 +369,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 			t.Fatalf("newEnv: unknown option %T", o)
 		}
 	}
-	renderer, err := templates.New(topts)
+	renderer, err := render.New(topts)
 	if err != nil {
 		t.Fatal(err)
 	}

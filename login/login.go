@@ -12,11 +12,11 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/static"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/templates"
 )
 
 // Config configures the hosted pages.
@@ -139,7 +139,7 @@ type Deps struct {
 	Users        Users
 	Tokens       Tokens
 	Audit        Auditor
-	Renderer     *templates.Renderer
+	Renderer     *render.Renderer
 	CSRF         *csrf.Protector
 	Logger       *slog.Logger
 	// Limiter, when set, rate-limits sign-in, registration and password
@@ -160,12 +160,12 @@ type Pages struct {
 	users    Users
 	tokens   Tokens
 	audit    Auditor
-	render   *templates.Renderer
+	render   *render.Renderer
 	csrf     *csrf.Protector
 	log      *slog.Logger
 	limiter  Limiter // nil: no rate limits
 	now      func() time.Time
-	base     string // path prefix of every page (templates.Renderer.BasePath)
+	base     string // path prefix of every page (render.Renderer.BasePath)
 }
 
 // New returns the pages. It panics when a required dependency is missing:
@@ -230,7 +230,7 @@ func (p *Pages) Routes(mux *http.ServeMux) {
 // redirects included.
 func (p *Pages) page(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		templates.SetHeaders(w)
+		render.SetHeaders(w)
 		h(w, r)
 	})
 }
@@ -239,7 +239,7 @@ func (p *Pages) page(h http.HandlerFunc) http.Handler {
 // A request failing them gets an error page and changes nothing.
 func (p *Pages) form(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		templates.SetHeaders(w)
+		render.SetHeaders(w)
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := p.csrf.Verify(r); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -257,8 +257,8 @@ func (p *Pages) form(h http.HandlerFunc) http.Handler {
 }
 
 // fail renders the error page: a plain message; details belong in the log.
-func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, link *templates.Link) {
-	p.render.Render(w, r, status, "error", templates.ErrorData{Title: title, Message: msg, Link: link})
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, link *render.Link) {
+	p.render.Render(w, r, status, "error", render.ErrorData{Title: title, Message: msg, Link: link})
 }
 
 // tooMany answers a request a rate limit refused: 429 Too Many Requests
@@ -348,7 +348,7 @@ func (f *flow) lang() string {
 	if f == nil {
 		return ""
 	}
-	return templates.Lang(f.ar.Form.Get("ui_locales"))
+	return render.Lang(f.ar.Form.Get("ui_locales"))
 }
 
 // loadFlow loads authorization request id, or returns nil for id "". An

@@ -6,21 +6,21 @@ import (
 	"strings"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 
 	"github.com/authd/authd/internal/telemetry"
 )
 
 // forgotForm asks for the address to send a reset link to.
 func (p *Pages) forgotForm(w http.ResponseWriter, r *http.Request) {
-	p.render.Render(w, r, http.StatusOK, "forgot_password", templates.ForgotPasswordData{})
+	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{})
 }
 
 // forgotSubmit requests a reset link and gives the same answer whether or
 // not the address has an account.
 func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	data := templates.ForgotPasswordData{Email: truncate(email, maxEmailLen)}
+	data := render.ForgotPasswordData{Email: truncate(email, maxEmailLen)}
 	if data.Errors = checkEmail(nil, email); len(data.Errors) > 0 {
 		p.render.Render(w, r, http.StatusBadRequest, "forgot_password", data)
 		return
@@ -37,14 +37,14 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.render.Render(w, r, http.StatusOK, "forgot_password", templates.ForgotPasswordData{Sent: true})
+	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{Sent: true})
 }
 
 // badResetLink is the page for a reset token that does not work.
 func (p *Pages) badResetLink(w http.ResponseWriter, r *http.Request) {
 	p.fail(w, r, http.StatusBadRequest, "This link does not work",
 		"The password reset link is not valid: it may have expired or already been used. You can ask for a new one.",
-		&templates.Link{Href: p.base + "/forgot-password", Text: "Send me a new link"})
+		&render.Link{Href: p.base + "/forgot-password", Text: "Send me a new link"})
 }
 
 // resetForm asks for the new password, once the link is known to work
@@ -63,7 +63,7 @@ func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) {
 		p.badResetLink(w, r)
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "reset_password", templates.ResetPasswordData{Token: token})
+	p.render.Render(w, r, http.StatusOK, "reset_password", render.ResetPasswordData{Token: token})
 }
 
 // resetSubmit sets the new password and sends the person to sign in.
@@ -80,7 +80,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := templates.ResetPasswordData{Token: token}
+	data := render.ResetPasswordData{Token: token}
 	if password == "" {
 		data.Errors = data.Errors.Add("new_password", "Enter a new password.")
 		p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 
 	"github.com/authd/authd/internal/telemetry"
 )
@@ -22,8 +22,8 @@ func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "register", templates.RegisterData{
-		Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName()})
+	p.render.Render(w, r, http.StatusOK, "register", render.RegisterData{
+		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName()})
 }
 
 // registerSubmit registers and says to check the mail, whether or not the
@@ -36,7 +36,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	data := templates.RegisterData{Page: templates.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(),
+	data := render.RegisterData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(),
 		Email: truncate(email, maxEmailLen), Name: truncate(name, maxNameLen)}
 	data.Errors = checkEmail(data.Errors, email)
 	if password == "" {
@@ -76,8 +76,8 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
 	}
-	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
-		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
+		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
 }
 
 // flowCookie remembers, in the browser that registered, the authorization
@@ -103,7 +103,7 @@ func (p *Pages) continueURL(r *http.Request) string {
 func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" || len(token) > 512 {
-		p.render.Render(w, r, http.StatusBadRequest, "verify_email", templates.VerifyEmailData{})
+		p.render.Render(w, r, http.StatusBadRequest, "verify_email", render.VerifyEmailData{})
 		return
 	}
 	if _, err := p.accounts.VerifyEmail(r.Context(), token, p.meta(r, "", "")); err != nil {
@@ -111,10 +111,10 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 			p.internal(w, r, "verify email", err)
 			return
 		}
-		p.render.Render(w, r, http.StatusBadRequest, "verify_email", templates.VerifyEmailData{})
+		p.render.Render(w, r, http.StatusBadRequest, "verify_email", render.VerifyEmailData{})
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "verify_email", templates.VerifyEmailData{Verified: true, ContinueURL: p.continueURL(r)})
+	p.render.Render(w, r, http.StatusOK, "verify_email", render.VerifyEmailData{Verified: true, ContinueURL: p.continueURL(r)})
 }
 
 // resendVerification sends a new verification link and says to check the
@@ -127,7 +127,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	if errs := checkEmail(nil, email); len(errs) > 0 {
 		p.fail(w, r, http.StatusBadRequest, "Enter your email address",
-			"We need a valid email address to send the link to. Go back and try again.", &templates.Link{Href: p.base + pathLogin, Text: "Back to sign in"})
+			"We need a valid email address to send the link to. Go back and try again.", &render.Link{Href: p.base + pathLogin, Text: "Back to sign in"})
 		return
 	}
 	if p.limiter != nil {
@@ -146,14 +146,14 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
 			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
 	}
-	p.render.Render(w, r, http.StatusOK, "check_email", templates.CheckEmailData{
-		Page: templates.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
+		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
 }
 
 // checkEmail adds a problem with an email address to errs, if it has one.
 // The account service validates properly; this catches what is plainly
 // not an address.
-func checkEmail(errs templates.Errors, email string) templates.Errors {
+func checkEmail(errs render.Errors, email string) render.Errors {
 	switch {
 	case email == "":
 		return errs.Add("email", "Enter your email address.")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 )
 
 func TestRegister(t *testing.T) {
@@ -103,7 +103,7 @@ func TestRegisterInputErrors(t *testing.T) {
 }
 
 func TestRegistrationOff(t *testing.T) {
-	e := newEnv(t, func(c *Config, _ *templates.Options) { c.Registration = false })
+	e := newEnv(t, func(c *Config, _ *render.Options) { c.Registration = false })
 	b := e.browser()
 	if r := b.get("/register"); r.status != http.StatusNotFound {
 		t.Errorf("GET /register with registration off: %d, want 404", r.status)

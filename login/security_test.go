@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/authd/authd/internal/csrf"
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 )
 
 // TestCSRF: every form refuses cross-site posts and posts without a token
@@ -100,8 +100,8 @@ func TestPageHeaders(t *testing.T) {
 	for i, r := range responses {
 		h := r.header
 		csp := h.Get("Content-Security-Policy")
-		if csp != templates.ContentSecurityPolicy {
-			t.Errorf("response %d (%d): CSP %q, want %q", i, r.status, csp, templates.ContentSecurityPolicy)
+		if csp != render.ContentSecurityPolicy {
+			t.Errorf("response %d (%d): CSP %q, want %q", i, r.status, csp, render.ContentSecurityPolicy)
 		}
 		for _, want := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self' data: https:", "frame-ancestors 'none'", "base-uri 'none'"} {
 			if !strings.Contains(csp, want) {
@@ -142,7 +142,7 @@ func staticPath(t *testing.T, page string) string {
 // TestBasePath: with an issuer under a path, links, forms and redirects
 // carry it (the proxy in front strips it before the mux sees the request).
 func TestBasePath(t *testing.T) {
-	e := newEnv(t, func(_ *Config, o *templates.Options) { o.BasePath = "/auth" })
+	e := newEnv(t, func(_ *Config, o *render.Options) { o.BasePath = "/auth" })
 	e.accounts.add("u1", "ada@example.com", "correct horse battery", true)
 	ar := e.authRequest("ar-base", nil)
 	b := e.browser()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/account"
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 
 	"github.com/authd/authd/internal/telemetry"
 )
@@ -38,8 +38,8 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	p.render.Render(w, r, http.StatusOK, "login", data)
 }
 
-func (p *Pages) loginData(f *flow, returnTo string) templates.LoginData {
-	d := templates.LoginData{Page: templates.Page{Lang: f.lang()}, ClientName: f.clientName(),
+func (p *Pages) loginData(f *flow, returnTo string) render.LoginData {
+	d := render.LoginData{Page: render.Page{Lang: f.lang()}, ClientName: f.clientName(),
 		AuthRequestID: f.id(), HideRegister: !p.cfg.Registration}
 	if f == nil {
 		d.ReturnTo = returnTo
@@ -103,7 +103,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 
 // loginFailed shows why sign-in failed, without saying whether the email
 // has an account.
-func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data templates.LoginData, err error) {
+func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data render.LoginData, err error) {
 	locked, isLocked := errors.AsType[*account.LockedError](err)
 	status := http.StatusUnauthorized
 	switch {
@@ -139,7 +139,7 @@ func minutes(d time.Duration) string {
 
 // signedOut is the page after signing out.
 func (p *Pages) signedOut(w http.ResponseWriter, r *http.Request) {
-	p.render.Render(w, r, http.StatusOK, "signed_out", templates.SignedOutData{})
+	p.render.Render(w, r, http.StatusOK, "signed_out", render.SignedOutData{})
 }
 
 func orDefault(s, def string) string {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/templates"
+	"github.com/authd/authd/internal/render"
 )
 
 func TestLoginWithAuthRequest(t *testing.T) {
@@ -257,21 +257,21 @@ func TestSignedOutPage(t *testing.T) {
 // will: the error page and the logout confirmation.
 func TestProviderPages(t *testing.T) {
 	var logs bytes.Buffer
-	rd, err := templates.New(templates.Options{CSRF: fixedToken("CSRF"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rd, err := render.New(render.Options{CSRF: fixedToken("CSRF"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	render := func(name string, data any) string {
+	show := func(name string, data any) string {
 		rec := httptest.NewRecorder()
 		req, _ := http.NewRequest(http.MethodGet, "/oauth2/logout", nil)
 		rd.Render(rec, req, http.StatusOK, name, data)
 		return rec.Body.String()
 	}
-	page := render("logout_confirm", templates.LogoutConfirmData{ClientName: "Example App",
+	page := show("logout_confirm", render.LogoutConfirmData{ClientName: "Example App",
 		Hidden: map[string]string{"id_token_hint": "eyJhbGciOi", "post_logout_redirect_uri": "https://app.example/bye", "state": "xyz"}})
 	wantLabels(t, page, nil, []string{"Sign out"}, nil)
 	golden(t, "logout_confirm", page)
-	page = render("error", templates.ErrorData{Title: "The application's sign-in request is invalid",
+	page = show("error", render.ErrorData{Title: "The application's sign-in request is invalid",
 		Message: "The redirect URI is not registered.", RequestID: "req-12345678"})
 	golden(t, "error", page)
 }

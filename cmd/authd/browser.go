@@ -14,12 +14,12 @@ import (
 	"github.com/authd/authd/internal/jobs"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/login"
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/session"
 	storesql "github.com/authd/authd/storage/sql"
-	"github.com/authd/authd/templates"
 )
 
 // browserApp is everything a person's browser meets: the hosted pages,
@@ -79,7 +79,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
 		return fail(fmt.Errorf("issuer: %w", err))
 	}
-	renderer, err := templates.New(templates.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path})
+	renderer, err := render.New(render.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path})
 	if err != nil {
 		return fail(err)
 	}
@@ -123,18 +123,18 @@ func (l logoutQueue) EnqueueBackchannelLogout(ctx context.Context, clientID, uri
 	return l.q.EnqueueBackchannelLogout(ctx, args)
 }
 
-// pageAdapter renders the provider's pages with the hosted pages' templates.
-type pageAdapter struct{ r *templates.Renderer }
+// pageAdapter renders the provider's pages with the hosted pages' render.
+type pageAdapter struct{ r *render.Renderer }
 
 func (a pageAdapter) Render(w http.ResponseWriter, r *http.Request, status int, p provider.Page) {
 	var data any
 	switch p := p.(type) {
 	case provider.ErrorPage:
-		data = templates.ErrorData{Title: p.Title, Message: p.Message}
+		data = render.ErrorData{Title: p.Title, Message: p.Message}
 	case provider.LogoutConfirmPage:
-		data = templates.LogoutConfirmData{ClientName: p.ClientName, Hidden: p.Hidden}
+		data = render.LogoutConfirmData{ClientName: p.ClientName, Hidden: p.Hidden}
 	case provider.SignedOutPage:
-		data = templates.SignedOutData{}
+		data = render.SignedOutData{}
 	}
 	a.r.Render(w, r, status, provider.PageName(p), data)
 }

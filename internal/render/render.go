@@ -1,4 +1,26 @@
-package templates
+// Package render executes the hosted pages of templates/ inside the base
+// layout, with the data every page shares (CSRF token, request id,
+// language), and defines the data each page takes.
+//
+// Pages and their data:
+//
+//	login            LoginData
+//	register         RegisterData
+//	check_email      CheckEmailData
+//	verify_email     VerifyEmailData
+//	forgot_password  ForgotPasswordData
+//	reset_password   ResetPasswordData
+//	consent          ConsentData
+//	account          AccountData
+//	signed_out       SignedOutData
+//	error            ErrorData
+//	logout_confirm   LogoutConfirmData
+//
+// The labels people and browser tests look for are part of the contract
+// (docs/architecture.md): login has "Email", "Password", "Sign in";
+// registration "Email", "Password", "Create account"; consent "Allow" and
+// "Deny"; logout confirmation "Sign out".
+package render
 
 import (
 	"bytes"
@@ -12,6 +34,7 @@ import (
 
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/static"
+	"github.com/authd/authd/templates"
 )
 
 // TokenSource issues CSRF form tokens (csrf.Protector implements it).
@@ -77,11 +100,11 @@ func New(o Options) (*Renderer, error) {
 		"path":  func(p string) string { return base + p },
 		"input": newInput,
 	}
-	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "layout.html")
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(templates.FS, "layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	names, err := fs.Glob(files, "*.html")
+	names, err := fs.Glob(templates.FS, "*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +115,7 @@ func New(o Options) (*Renderer, error) {
 		}
 		t, err := layout.Clone()
 		if err == nil {
-			t, err = t.ParseFS(files, file)
+			t, err = t.ParseFS(templates.FS, file)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
