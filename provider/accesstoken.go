@@ -16,7 +16,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
-	"github.com/authd/authd/storage/memory"
+	"github.com/authd/authd/storage"
 )
 
 // typAccessToken is the JWS typ of access tokens (RFC 9068 §2.1).
@@ -139,8 +139,8 @@ func (c *accessClaims) issuedAtMs() int64 {
 	return c.IssuedAt*1000 + 999
 }
 
-func (c *accessClaims) revocationKey() memory.Token {
-	return memory.Token{JTI: c.JTI, GrantID: c.GrantID, SessionID: c.SID, Subject: c.Subject, ClientID: c.ClientID, IssuedAtMs: c.issuedAtMs()}
+func (c *accessClaims) revocationKey() storage.TokenRef {
+	return storage.TokenRef{JTI: c.JTI, GrantID: c.GrantID, SessionID: c.SID, Subject: c.Subject, ClientID: c.ClientID, IssuedAtMs: c.issuedAtMs()}
 }
 
 // accessTokenStrategy issues RFC 9068 JWT access tokens and, for fosite,

@@ -135,8 +135,8 @@ func (c Config) Validate() error {
 	if c.Tokens.AccessTokenTTL > c.Tokens.MaxAccessTokenTTL {
 		bad("tokens.access_token_ttl", "%v exceeds tokens.max_access_token_ttl (%v)", c.Tokens.AccessTokenTTL, c.Tokens.MaxAccessTokenTTL)
 	}
-	if c.Tokens.AuthorizeCodeTTL > 10*time.Minute {
-		bad("tokens.authorize_code_ttl", "must be at most 10m (RFC 6749 §4.1.2), got %v", c.Tokens.AuthorizeCodeTTL)
+	if c.Tokens.AuthorizeCodeTTL > storage.MaxAuthorizeCodeTTL {
+		bad("tokens.authorize_code_ttl", "must be at most %v (RFC 6749 §4.1.2), got %v", storage.MaxAuthorizeCodeTTL, c.Tokens.AuthorizeCodeTTL)
 	}
 	switch c.Keys.Algorithm {
 	case RS256:
@@ -222,7 +222,7 @@ type RevocationSet interface {
 	// win.
 	Add(storage.Revocation)
 	// Revoked reports whether any live entry matches t at now.
-	Revoked(t memory.Token, now time.Time) bool
+	Revoked(t storage.TokenRef, now time.Time) bool
 	// Sweep forgets entries expired at now.
 	Sweep(now time.Time) int
 }

@@ -248,3 +248,45 @@ func TestUnknownKidReloadsKeys(t *testing.T) {
 		t.Error("the genuine token is inactive after the flood")
 	}
 }
+
+// TestSessionEndKeepsOfflineGrants: with session.revoke_offline_on_logout
+// off, ending a browser session revokes the access tokens issued in it
+// until then, but the offline refresh token that survives mints access
+// tokens that stay valid; an authorization code issued in the session and
+// not yet redeemed is refused once the session has ended.
+func TestSessionEndKeepsOfflineGrants(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dbURL string) {
+		clock := &testClock{t: time.Now()}
+		e := newEnv(t, withDB(dbURL), withClock(clock))
+		cfg, login := codeFlow(t, e)
+		rs, rsSecret := e.ccClient()
+		t1 := login("alice")
+		verifier := oauth2.GenerateVerifier()
+		unspent := e.authorize(cfg.ClientID, cfg.RedirectURL, "offline_access api", oauth2.S256ChallengeFromVerifier(verifier), "alice")
+
+		clock.Advance(time.Second)
+		// What session.Manager.End does when revoke_offline_on_logout is off.
+		if err := e.store.RevokeSessionTokens(context.Background(), "sid-alice", false); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if e.active(t1.AccessToken, rs.ID, rsSecret) {
+			t.Error("an access token issued before the session ended is still active")
+		}
+		t2, err := refresh(cfg, t1.RefreshToken)
+		if err != nil {
+			t.Fatalf("the offline refresh token no longer works after the session ended: %v", err)
+		}
+		if claims := verifyJWT(t, e, t2.AccessToken); claims["sid"] != "sid-alice" {
+			t.Fatalf("refreshed access token claims: %v", claims)
+		}
+		if !e.active(t2.AccessToken, rs.ID, rsSecret) {
+			t.Error("an access token minted after the session ended, by the refresh token that outlived it, is inactive")
+		}
+		_, err = cfg.Exchange(context.Background(), unspent, oauth2.VerifierOption(verifier))
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("redeeming a code issued in the ended session: %v, want invalid_grant", err)
+		}
+	})
+}

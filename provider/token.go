@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/internal/telemetry"
+	"github.com/authd/authd/storage"
 )
 
 // maxFormBytes bounds the body of every form endpoint.
@@ -44,6 +45,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := p.refuseEndedSession(ar); err != nil {
+		p.writeError(ctx, w, r, ar, err)
+		return
+	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
@@ -58,6 +63,26 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// refuseEndedSession refuses an authorization code issued in a browser
+// session that has ended since (signed out, or ended from the account
+// page): the session's revocation entry covers only tokens issued before
+// it, so without this check a code still unspent at sign-out would mint
+// tokens that outlive the session. A session ends once and its id is never
+// reused, so any entry for it means the code predates the end.
+func (p *Provider) refuseEndedSession(ar fosite.AccessRequester) error {
+	if p.revoked == nil || !ar.GetGrantTypes().ExactOne("authorization_code") {
+		return nil
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok || sess.SID == "" {
+		return nil
+	}
+	if p.revoked.Revoked(storage.TokenRef{SessionID: sess.SID}, p.now()) {
+		return fosite.ErrInvalidGrant.WithHint("The browser session the authorization code was issued in has ended.")
+	}
+	return nil
 }
 
 // tooManyRequests answers a rate-limited token request: 429 with

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/memory"
 )
 
 // Rule is one rate limit: PerMinute requests per minute sustained, and
@@ -28,7 +27,7 @@ type Rule struct {
 
 func (r Rule) off() bool { return r.PerMinute == 0 }
 
-func (r Rule) limit() memory.Limit { return memory.Limit{Rate: r.PerMinute / 60, Burst: r.Burst} }
+func (r Rule) limit() storage.Limit { return storage.Limit{Rate: r.PerMinute / 60, Burst: r.Burst} }
 
 // Config holds the rules, by endpoint and what is counted. The keys of
 // config.example.yaml's ratelimit section.
@@ -94,16 +93,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Limiter applies the rules through a memory.Limiter: the in-process one,
+// Limiter applies the rules through a storage.Limiter: the in-process one,
 // or storage/redis's, shared by every replica. Safe for concurrent use.
 type Limiter struct {
 	cfg Config
-	l   memory.Limiter
+	l   storage.Limiter
 	log *slog.Logger
 }
 
 // New returns a limiter applying cfg (which must be valid) through l.
-func New(cfg Config, l memory.Limiter, log *slog.Logger) *Limiter {
+func New(cfg Config, l storage.Limiter, log *slog.Logger) *Limiter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -40,7 +40,7 @@ type deps struct {
 	attempts storage.Attempts
 	// limiter backs the rate limits: in process, or Redis falling back
 	// to in process.
-	limiter memory.Limiter
+	limiter storage.Limiter
 	// redis is the shared Redis; nil for the in-process default.
 	redis *redis.Client
 	// closers run in reverse order on Close, before the store closes.

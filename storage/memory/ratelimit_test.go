@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/storagetest"
 )
 
 type fakeClock struct {
@@ -29,23 +32,23 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestLimitValidate(t *testing.T) {
 	for _, tc := range []struct {
-		limit Limit
+		limit storage.Limit
 		ok    bool
 	}{
-		{Limit{Rate: 1, Burst: 1}, true},
-		{Limit{Rate: 0.001, Burst: 100}, true},
-		{Limit{Rate: 1e12, Burst: math.MaxInt}, true},
-		{Limit{Rate: 0, Burst: 1}, false},
-		{Limit{Rate: -1, Burst: 1}, false},
-		{Limit{Rate: math.NaN(), Burst: 1}, false},
-		{Limit{Rate: math.Inf(1), Burst: 1}, false},
-		{Limit{Rate: 1, Burst: 0}, false},
+		{storage.Limit{Rate: 1, Burst: 1}, true},
+		{storage.Limit{Rate: 0.001, Burst: 100}, true},
+		{storage.Limit{Rate: 1e12, Burst: math.MaxInt}, true},
+		{storage.Limit{Rate: 0, Burst: 1}, false},
+		{storage.Limit{Rate: -1, Burst: 1}, false},
+		{storage.Limit{Rate: math.NaN(), Burst: 1}, false},
+		{storage.Limit{Rate: math.Inf(1), Burst: 1}, false},
+		{storage.Limit{Rate: 1, Burst: 0}, false},
 	} {
 		if err := tc.limit.Validate(); (err == nil) != tc.ok {
 			t.Errorf("Limit%+v.Validate() = %v, want ok=%v", tc.limit, err, tc.ok)
 		}
 	}
-	if _, err := NewRateLimiter(nil).Allow(context.Background(), "k", Limit{Rate: 1}); err == nil {
+	if _, err := NewRateLimiter(nil).Allow(context.Background(), "k", storage.Limit{Rate: 1}); err == nil {
 		t.Error("Allow with burst 0: no error")
 	}
 }
@@ -54,22 +57,22 @@ func TestRateLimiterGCRA(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	l := NewRateLimiter(clock.Now)
 	ctx := context.Background()
-	limit := Limit{Rate: 10, Burst: 3} // one request per 100 ms, three at once
+	limit := storage.Limit{Rate: 10, Burst: 3} // one request per 100 ms, three at once
 
 	type step struct {
 		advance time.Duration
-		want    Decision
+		want    storage.Decision
 	}
 	steps := []step{
-		{0, Decision{Allowed: true, Remaining: 2}},
-		{0, Decision{Allowed: true, Remaining: 1}},
-		{0, Decision{Allowed: true, Remaining: 0}},
-		{0, Decision{RetryAfter: 100 * time.Millisecond}},
-		{40 * time.Millisecond, Decision{RetryAfter: 60 * time.Millisecond}},
-		{60 * time.Millisecond, Decision{Allowed: true, Remaining: 0}},
-		{0, Decision{RetryAfter: 100 * time.Millisecond}},
-		{250 * time.Millisecond, Decision{Allowed: true, Remaining: 1}},
-		{time.Hour, Decision{Allowed: true, Remaining: 2}},
+		{0, storage.Decision{Allowed: true, Remaining: 2}},
+		{0, storage.Decision{Allowed: true, Remaining: 1}},
+		{0, storage.Decision{Allowed: true, Remaining: 0}},
+		{0, storage.Decision{RetryAfter: 100 * time.Millisecond}},
+		{40 * time.Millisecond, storage.Decision{RetryAfter: 60 * time.Millisecond}},
+		{60 * time.Millisecond, storage.Decision{Allowed: true, Remaining: 0}},
+		{0, storage.Decision{RetryAfter: 100 * time.Millisecond}},
+		{250 * time.Millisecond, storage.Decision{Allowed: true, Remaining: 1}},
+		{time.Hour, storage.Decision{Allowed: true, Remaining: 2}},
 	}
 	for i, s := range steps {
 		clock.Advance(s.advance)
@@ -91,7 +94,7 @@ func TestRateLimiterSweep(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	l := NewRateLimiter(clock.Now)
 	for i := range 100 {
-		if _, err := l.Allow(context.Background(), fmt.Sprint("k", i), Limit{Rate: 1, Burst: 5}); err != nil {
+		if _, err := l.Allow(context.Background(), fmt.Sprint("k", i), storage.Limit{Rate: 1, Burst: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,11 +110,11 @@ func TestRateLimiterSweep(t *testing.T) {
 	}
 	// Allow sweeps by itself once a minute.
 	for i := range 100 {
-		l.Allow(context.Background(), fmt.Sprint("k", i), Limit{Rate: 1, Burst: 5})
+		l.Allow(context.Background(), fmt.Sprint("k", i), storage.Limit{Rate: 1, Burst: 5})
 	}
 	clock.Advance(2 * rateSweepEvery)
 	for i := range 10 * rateShards {
-		l.Allow(context.Background(), fmt.Sprint("x", i), Limit{Rate: 1000, Burst: 5})
+		l.Allow(context.Background(), fmt.Sprint("x", i), storage.Limit{Rate: 1000, Burst: 5})
 	}
 	if n := l.Len(); n != 10*rateShards {
 		t.Fatalf("Len after lazy sweeps = %d, want %d", n, 10*rateShards)
@@ -120,7 +123,7 @@ func TestRateLimiterSweep(t *testing.T) {
 
 func TestRateLimiterConcurrent(t *testing.T) {
 	l := NewRateLimiter(nil)
-	limit := Limit{Rate: 0.001, Burst: 50}
+	limit := storage.Limit{Rate: 0.001, Burst: 50}
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {
@@ -146,14 +149,14 @@ func TestRateLimiterConcurrent(t *testing.T) {
 func TestRateLimiterCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := NewRateLimiter(nil).Allow(ctx, "k", Limit{Rate: 1, Burst: 1}); err == nil {
+	if _, err := NewRateLimiter(nil).Allow(ctx, "k", storage.Limit{Rate: 1, Burst: 1}); err == nil {
 		t.Fatal("Allow with a canceled context: no error")
 	}
 }
 
 func BenchmarkRateLimiter(b *testing.B) {
 	l := NewRateLimiter(nil)
-	limit := Limit{Rate: 1e9, Burst: 1000}
+	limit := storage.Limit{Rate: 1e9, Burst: 1000}
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
@@ -161,4 +164,8 @@ func BenchmarkRateLimiter(b *testing.B) {
 			i++
 		}
 	})
+}
+
+func TestRateLimiterContract(t *testing.T) {
+	storagetest.RunLimiterTests(t, NewRateLimiter(nil))
 }

@@ -52,39 +52,14 @@ func (s *RevocationSet) Add(r storage.Revocation) {
 	m[r.Value] = e
 }
 
-// Token is what a revocation check needs to know about an access token.
-type Token struct {
-	JTI, GrantID, SessionID, Subject, ClientID string
-	// IssuedAtMs is when the token was issued, in Unix milliseconds.
-	IssuedAtMs int64
-}
-
-// Revoked reports whether any entry matches t at now.
-func (s *RevocationSet) Revoked(t Token, now time.Time) bool {
+// Revoked reports whether any entry matches t at now (storage.Matches).
+func (s *RevocationSet) Revoked(t storage.TokenRef, now time.Time) bool {
 	nowMs := now.UnixMilli()
+	var buf [storage.MaxRevocationKeys]storage.RevocationKey
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	live := func(kind storage.RevocationKind, v string) (entry, bool) {
-		if v == "" {
-			return entry{}, false
-		}
-		e, ok := s.entries[kind][v]
-		return e, ok && e.expiresAtMs > nowMs
-	}
-	if _, ok := live(storage.RevokeToken, t.JTI); ok {
-		return true
-	}
-	if _, ok := live(storage.RevokeGrant, t.GrantID); ok {
-		return true
-	}
-	if _, ok := live(storage.RevokeSession, t.SessionID); ok {
-		return true
-	}
-	if e, ok := live(storage.RevokeSubject, t.Subject); ok && t.IssuedAtMs <= e.revokedAtMs {
-		return true
-	}
-	if t.ClientID != "" && t.Subject != "" {
-		if e, ok := live(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject)); ok && t.IssuedAtMs <= e.revokedAtMs {
+	for _, k := range t.Keys(&buf) {
+		if e, ok := s.entries[k.Kind][k.Value]; ok && e.expiresAtMs > nowMs && storage.Matches(k.Kind, e.revokedAtMs, t) {
 			return true
 		}
 	}

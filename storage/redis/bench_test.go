@@ -12,7 +12,7 @@ import (
 // revocationChecker is what the provider needs of a revocation set.
 type revocationChecker interface {
 	Add(storage.Revocation)
-	Revoked(memory.Token, time.Time) bool
+	Revoked(storage.TokenRef, time.Time) bool
 }
 
 var (
@@ -35,9 +35,9 @@ func BenchmarkRevoked(b *testing.B) {
 		{"redis-cached", newRevocationSet(b, sharedClient(b, prefix))},
 	}
 	now := time.Now()
-	tokens := make([]memory.Token, 1000)
+	tokens := make([]storage.TokenRef, 1000)
 	for i := range tokens {
-		tokens[i] = memory.Token{JTI: fmt.Sprint("live-", i), GrantID: fmt.Sprint("grant-", i%100), SessionID: fmt.Sprint("sid-", i%300),
+		tokens[i] = storage.TokenRef{JTI: fmt.Sprint("live-", i), GrantID: fmt.Sprint("grant-", i%100), SessionID: fmt.Sprint("sid-", i%300),
 			Subject: fmt.Sprint("user-", i%200), ClientID: "app", IssuedAtMs: now.UnixMilli()}
 	}
 	for _, s := range sets {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/storagetest"
 )
 
@@ -33,11 +32,11 @@ func TestCluster(t *testing.T) {
 		a.Add(revocation(storage.RevokeSubject, "alice", now, time.Hour))
 		mustFlush(t, a)
 		for i := range 100 {
-			if !b.Revoked(memory.Token{JTI: fmt.Sprint("jti-", i)}, time.Now()) {
+			if !b.Revoked(storage.TokenRef{JTI: fmt.Sprint("jti-", i)}, time.Now()) {
 				t.Fatalf("jti-%d not revoked on the cluster", i)
 			}
 		}
-		tok := memory.Token{JTI: "j", GrantID: "g", SessionID: "s", Subject: "bob", ClientID: "app", IssuedAtMs: now.UnixMilli()}
+		tok := storage.TokenRef{JTI: "j", GrantID: "g", SessionID: "s", Subject: "bob", ClientID: "app", IssuedAtMs: now.UnixMilli()}
 		b.Revoked(tok, time.Now())
 		warm := b.Stats()
 		for range 1000 {
@@ -59,7 +58,7 @@ func TestCluster(t *testing.T) {
 		if err := a.Rebuild(ctx, []storage.Revocation{revocation(storage.RevokeGrant, "g2", now, time.Hour)}); err != nil {
 			t.Fatalf("Rebuild on the cluster: %v", err)
 		}
-		if a.NeedsRebuild(ctx) || !b.Revoked(memory.Token{GrantID: "g2"}, time.Now()) {
+		if a.NeedsRebuild(ctx) || !b.Revoked(storage.TokenRef{GrantID: "g2"}, time.Now()) {
 			t.Fatal("Rebuild on the cluster did not take")
 		}
 	})
@@ -78,7 +77,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("RateLimits", func(t *testing.T) {
 		l1, l2 := NewRateLimiter(open(t)), NewRateLimiter(open(t))
-		limit := memory.Limit{Rate: 0.001, Burst: 3}
+		limit := storage.Limit{Rate: 0.001, Burst: 3}
 		for i := range 20 {
 			key := fmt.Sprint("k", i) // spread over the shards
 			n := 0
@@ -115,10 +114,10 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("the entry written through the sentinel is not on the primary: %d, %v", n, err)
 	}
 	b := newRevocationSet(t, openClient(t, fmt.Sprintf("redis-sentinel://%s/authd-primary", sentinel.addr()), Options{}))
-	if !b.Revoked(memory.Token{JTI: "via-sentinel"}, time.Now()) {
+	if !b.Revoked(storage.TokenRef{JTI: "via-sentinel"}, time.Now()) {
 		t.Fatal("not revoked through the sentinel")
 	}
-	tok := memory.Token{JTI: "other"}
+	tok := storage.TokenRef{JTI: "other"}
 	b.Revoked(tok, time.Now())
 	warm := b.Stats()
 	for range 100 {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/memory"
 )
 
 // testTimeout is the command timeout of the failure tests' clients.
@@ -60,11 +59,11 @@ func TestRedisDown(t *testing.T) {
 	mustFlush(t, a)
 	b.Add(revocation(storage.RevokeToken, "by-b", now, time.Hour))
 	mustFlush(t, b)
-	byA, byB, live := memory.Token{JTI: "by-a"}, memory.Token{JTI: "by-b"}, memory.Token{JTI: "live", Subject: "alice"}
+	byA, byB, live := storage.TokenRef{JTI: "by-a"}, storage.TokenRef{JTI: "by-b"}, storage.TokenRef{JTI: "live", Subject: "alice"}
 	if !b.Revoked(byA, time.Now()) || !b.Revoked(byB, time.Now()) || b.Revoked(live, time.Now()) {
 		t.Fatal("before the outage: wrong answers")
 	}
-	limit := memory.Limit{Rate: 0.001, Burst: 2}
+	limit := storage.Limit{Rate: 0.001, Burst: 2}
 	if d, err := limiter.Allow(ctx, "k", limit); err != nil || !d.Allowed || d.Remaining != 1 {
 		t.Fatalf("Allow before the outage = %+v, %v", d, err)
 	}
@@ -99,7 +98,7 @@ func TestRedisDown(t *testing.T) {
 	// Revocations made while down count at once in their replica, and are
 	// queued.
 	b.Add(revocation(storage.RevokeSubject, "alice", time.Now(), time.Hour))
-	if !b.Revoked(memory.Token{JTI: "x", Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now()) {
+	if !b.Revoked(storage.TokenRef{JTI: "x", Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now()) {
 		t.Fatal("a revocation made while Redis is down does not count in its replica")
 	}
 	if err := b.Flush(ctx); err == nil {
@@ -142,7 +141,7 @@ func TestRedisDown(t *testing.T) {
 	// b's queue is written on recovery: a sees alice's revocation through
 	// Redis.
 	waitFor(t, "a revocation made during the outage reaches the other replica", 2*time.Second, func() bool {
-		return a.Revoked(memory.Token{JTI: "y", Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now())
+		return a.Revoked(storage.TokenRef{JTI: "y", Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now())
 	})
 	if st := b.Stats(); st.Pending != 0 {
 		t.Errorf("still pending after recovery: %d", st.Pending)
@@ -166,7 +165,7 @@ func TestRedisDown(t *testing.T) {
 	// New revocations flow between replicas again.
 	a.Add(revocation(storage.RevokeSession, "sid-after", time.Now(), time.Hour))
 	waitFor(t, "a new revocation reaches the other replica after recovery", time.Second, func() bool {
-		return b.Revoked(memory.Token{SessionID: "sid-after"}, time.Now())
+		return b.Revoked(storage.TokenRef{SessionID: "sid-after"}, time.Now())
 	})
 	if _, err := sessions.GetSession(ctx, "sid"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetSession after recovery = %v, want ErrNotFound", err)
@@ -183,8 +182,8 @@ func TestRedisStall(t *testing.T) {
 	a, b := newRevocationSet(t, ca), newRevocationSet(t, cb)
 	a.Add(revocation(storage.RevokeGrant, "g", time.Now(), time.Hour))
 	mustFlush(t, a)
-	tok := memory.Token{JTI: "j", GrantID: "g"}
-	fresh := memory.Token{JTI: "fresh", Subject: "bob"}
+	tok := storage.TokenRef{JTI: "j", GrantID: "g"}
+	fresh := storage.TokenRef{JTI: "fresh", Subject: "bob"}
 	if !b.Revoked(tok, time.Now()) || b.Revoked(fresh, time.Now()) {
 		t.Fatal("before the stall: wrong answers")
 	}
@@ -196,7 +195,7 @@ func TestRedisStall(t *testing.T) {
 		if !b.Revoked(tok, time.Now()) {
 			t.Fatal("a revocation read before the stall was forgotten")
 		}
-		if b.Revoked(memory.Token{JTI: "other", Subject: "carol"}, time.Now()) {
+		if b.Revoked(storage.TokenRef{JTI: "other", Subject: "carol"}, time.Now()) {
 			t.Fatal("an unknown token is revoked during the stall")
 		}
 		worst = max(worst, time.Since(start))

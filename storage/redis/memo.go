@@ -33,7 +33,7 @@ const (
 type memoShard struct {
 	mu sync.RWMutex
 	// m maps an entry to what Redis said. Guarded by mu.
-	m map[revKey]memoEntry
+	m map[storage.RevocationKey]memoEntry
 }
 
 // memoEntry is one answer: at is the RevokedAt (Unix ms), or -1 for an
@@ -45,17 +45,17 @@ type memoEntry struct {
 func newMemo() *memo {
 	m := &memo{seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].m = map[revKey]memoEntry{}
+		m.shards[i].m = map[storage.RevocationKey]memoEntry{}
 	}
 	return m
 }
 
-func (m *memo) shard(k revKey) *memoShard {
-	return &m.shards[maphash.String(m.seed, k.value)&(memoShards-1)]
+func (m *memo) shard(k storage.RevocationKey) *memoShard {
+	return &m.shards[maphash.String(m.seed, k.Value)&(memoShards-1)]
 }
 
 // get returns the remembered answer for k, if fresh at nowMs.
-func (m *memo) get(k revKey, nowMs int64) (memoEntry, bool) {
+func (m *memo) get(k storage.RevocationKey, nowMs int64) (memoEntry, bool) {
 	sh := m.shard(k)
 	sh.mu.RLock()
 	e, ok := sh.m[k]
@@ -64,7 +64,7 @@ func (m *memo) get(k revKey, nowMs int64) (memoEntry, bool) {
 }
 
 // put remembers e for k unless an invalidation arrived since gen was read.
-func (m *memo) put(k revKey, e memoEntry, gen uint64) {
+func (m *memo) put(k storage.RevocationKey, e memoEntry, gen uint64) {
 	if m.size.Load() >= memoMax {
 		m.clear()
 		return
@@ -98,7 +98,7 @@ func (m *memo) invalidate(prefix string, keys []string) {
 		if !ok {
 			continue
 		}
-		k := revKey{storage.RevocationKind(kind), value}
+		k := storage.RevocationKey{Kind: storage.RevocationKind(kind), Value: value}
 		sh := m.shard(k)
 		sh.mu.Lock()
 		if _, ok := sh.m[k]; ok {

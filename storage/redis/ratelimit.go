@@ -6,10 +6,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
 )
 
-// RateLimiter is a memory.Limiter whose limits hold across every replica:
+// RateLimiter is a storage.Limiter whose limits hold across every replica:
 // one atomic Lua script (GCRA on the Redis server's clock, one round trip)
 // per request, keyed <prefix>rl:<key> and expiring when the key's bucket
 // is full again.
@@ -25,18 +26,18 @@ type RateLimiter struct {
 	local *memory.RateLimiter
 }
 
-var _ memory.Limiter = (*RateLimiter)(nil)
+var _ storage.Limiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns the limiter kept in c's Redis.
 func NewRateLimiter(c *Client) *RateLimiter {
 	return &RateLimiter{c: c, local: memory.NewRateLimiter(nil)}
 }
 
-// Allow implements memory.Limiter. It returns an error only for an
+// Allow implements storage.Limiter. It returns an error only for an
 // invalid limit or when ctx ends.
-func (l *RateLimiter) Allow(ctx context.Context, key string, limit memory.Limit) (memory.Decision, error) {
+func (l *RateLimiter) Allow(ctx context.Context, key string, limit storage.Limit) (storage.Decision, error) {
 	if err := limit.Validate(); err != nil {
-		return memory.Decision{}, err
+		return storage.Decision{}, err
 	}
 	if !l.c.available() {
 		return l.local.Allow(ctx, key, limit)
@@ -53,14 +54,14 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, limit memory.Limit)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return memory.Decision{}, ctx.Err()
+			return storage.Decision{}, ctx.Err()
 		}
 		l.c.failed(ctx, err)
 		// Whatever went wrong, a request is not refused (nor waved through
 		// unlimited) because Redis could not be asked.
 		return l.local.Allow(ctx, key, limit)
 	}
-	return memory.Decision{Allowed: v[0] == 1, RetryAfter: time.Duration(v[1]) * time.Microsecond, Remaining: int(v[2])}, nil
+	return storage.Decision{Allowed: v[0] == 1, RetryAfter: time.Duration(v[1]) * time.Microsecond, Remaining: int(v[2])}, nil
 }
 
 // Healthy returns nil while limits are enforced in Redis, and otherwise

@@ -5,43 +5,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/memory"
+	"github.com/authd/authd/storage/storagetest"
 )
 
-// TestRateLimiterGCRA runs one request sequence on the Redis limiter and
-// on memory's, on the real clock, and expects the same decisions.
+// TestRateLimiterGCRA runs the limiter contract on the Redis limiter and
+// on memory's, on the real clock: the same decisions from both.
 func TestRateLimiterGCRA(t *testing.T) {
 	prefix := newPrefix(t)
-	for name, l := range map[string]memory.Limiter{
+	for name, l := range map[string]storage.Limiter{
 		"redis":  NewRateLimiter(sharedClient(t, prefix)),
 		"memory": memory.NewRateLimiter(nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			limit := memory.Limit{Rate: 10, Burst: 3} // one per 100 ms, three at once
-			for i, want := range []int{2, 1, 0} {
-				d, err := l.Allow(ctx, "login:alice", limit)
-				if err != nil || !d.Allowed || d.Remaining != want || d.RetryAfter != 0 {
-					t.Fatalf("request %d = %+v, %v; want allowed with %d remaining", i, d, err, want)
-				}
-			}
-			d, err := l.Allow(ctx, "login:alice", limit)
-			if err != nil || d.Allowed || d.Remaining != 0 || d.RetryAfter <= 0 || d.RetryAfter > 100*time.Millisecond {
-				t.Fatalf("4th request = %+v, %v; want denied, retry within 100 ms", d, err)
-			}
-			if d2, _ := l.Allow(ctx, "login:bob", limit); !d2.Allowed || d2.Remaining != 2 {
-				t.Fatalf("another key = %+v, want its own full bucket", d2)
-			}
-			time.Sleep(d.RetryAfter + 2*time.Millisecond)
-			if d, err := l.Allow(ctx, "login:alice", limit); err != nil || !d.Allowed {
-				t.Fatalf("after RetryAfter = %+v, %v; want allowed", d, err)
-			}
-			if _, err := l.Allow(ctx, "k", memory.Limit{Rate: 0, Burst: 1}); err == nil {
-				t.Fatal("invalid limit: no error")
-			}
+			storagetest.RunLimiterTests(t, l)
 		})
 	}
 }
@@ -50,7 +30,7 @@ func TestRateLimiterGCRA(t *testing.T) {
 func TestRateLimiterShared(t *testing.T) {
 	prefix := newPrefix(t)
 	limiters := []*RateLimiter{NewRateLimiter(sharedClient(t, prefix)), NewRateLimiter(sharedClient(t, prefix))}
-	limit := memory.Limit{Rate: 0.001, Burst: 25}
+	limit := storage.Limit{Rate: 0.001, Burst: 25}
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 10 {
@@ -86,7 +66,7 @@ func TestRateLimiterExpiry(t *testing.T) {
 	admin := adminClient(t, testURL())
 	l := NewRateLimiter(sharedClient(t, prefix))
 	ctx := context.Background()
-	if _, err := l.Allow(ctx, "k", memory.Limit{Rate: 10, Burst: 5}); err != nil {
+	if _, err := l.Allow(ctx, "k", storage.Limit{Rate: 10, Burst: 5}); err != nil {
 		t.Fatal(err)
 	}
 	pttl, err := admin.Do(ctx, admin.B().Pttl().Key(prefix+"rl:k").Build()).AsInt64()
@@ -95,12 +75,12 @@ func TestRateLimiterExpiry(t *testing.T) {
 	}
 	for name, v := range map[string]string{"text": "garbage", "future": "99999999999999999999", "negative": "-1"} {
 		admin.Do(ctx, admin.B().Set().Key(prefix+"rl:"+name).Value(v).Build())
-		if d, err := l.Allow(ctx, name, memory.Limit{Rate: 1, Burst: 2}); err != nil || !d.Allowed || d.Remaining != 1 {
+		if d, err := l.Allow(ctx, name, storage.Limit{Rate: 1, Burst: 2}); err != nil || !d.Allowed || d.Remaining != 1 {
 			t.Errorf("key holding %q: %+v, %v; want a fresh bucket", v, d, err)
 		}
 	}
 	admin.Do(ctx, admin.B().Hset().Key(prefix+"rl:hash").FieldValue().FieldValue("f", "v").Build())
-	if d, err := l.Allow(ctx, "hash", memory.Limit{Rate: 1, Burst: 2}); err != nil || !d.Allowed || d.Remaining != 1 {
+	if d, err := l.Allow(ctx, "hash", storage.Limit{Rate: 1, Burst: 2}); err != nil || !d.Allowed || d.Remaining != 1 {
 		t.Errorf("key holding a hash: %+v, %v; want a fresh bucket", d, err)
 	}
 	if err := l.Healthy(); err != nil {

@@ -49,11 +49,11 @@ type RevocationSet struct {
 
 	mu sync.Mutex
 	// pending are entries still to be written to Redis. Guarded by mu.
-	pending map[revKey]revTimes
+	pending map[storage.RevocationKey]revTimes
 	// recent are entries this process wrote lately, so that adding them
 	// again (the database poll re-reads a few seconds) costs no write.
 	// Guarded by mu.
-	recent map[revKey]recentWrite
+	recent map[storage.RevocationKey]recentWrite
 
 	// flushMu serialises flushes, so that Flush returns only once what was
 	// pending when it was called, including writes in flight, is done.
@@ -64,11 +64,6 @@ type RevocationSet struct {
 	wg   sync.WaitGroup
 
 	stats revStats
-}
-
-type revKey struct {
-	kind  storage.RevocationKind
-	value string
 }
 
 type revTimes struct{ revokedAtMs, expiresAtMs int64 }
@@ -145,8 +140,8 @@ const retryEvery = time.Second
 
 // NewRevocationSet returns the set kept in c's Redis. Close it before c.
 func NewRevocationSet(c *Client) *RevocationSet {
-	s := &RevocationSet{c: c, mirror: memory.NewRevocationSet(), memo: newMemo(), pending: map[revKey]revTimes{},
-		recent: map[revKey]recentWrite{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &RevocationSet{c: c, mirror: memory.NewRevocationSet(), memo: newMemo(), pending: map[storage.RevocationKey]revTimes{},
+		recent: map[storage.RevocationKey]recentWrite{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	c.onRecover(s.signal)
 	c.onRecover(s.memo.clear)
 	c.onInvalidation(func(keys []string) { s.memo.invalidate(c.prefix, keys) })
@@ -171,7 +166,7 @@ func (s *RevocationSet) Add(r storage.Revocation) {
 		return // an unknown kind matches nothing
 	}
 	s.mirror.Add(r)
-	k, t := revKey{r.Kind, r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
+	k, t := storage.RevocationKey{Kind: r.Kind, Value: r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
 	s.mu.Lock()
 	if w, ok := s.recent[k]; ok && w.covers(t) {
 		s.mu.Unlock()
@@ -235,10 +230,10 @@ func (s *RevocationSet) flush(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
-	s.pending = map[revKey]revTimes{}
+	s.pending = map[storage.RevocationKey]revTimes{}
 	s.mu.Unlock()
 
-	keys := make([]revKey, 0, len(batch))
+	keys := make([]storage.RevocationKey, 0, len(batch))
 	for k := range batch {
 		keys = append(keys, k)
 	}
@@ -255,11 +250,11 @@ func (s *RevocationSet) flush(ctx context.Context) error {
 
 // write writes the entries keys of batch in one round trip; those that
 // fail go back to pending.
-func (s *RevocationSet) write(ctx context.Context, keys []revKey, batch map[revKey]revTimes) error {
+func (s *RevocationSet) write(ctx context.Context, keys []storage.RevocationKey, batch map[storage.RevocationKey]revTimes) error {
 	now := time.Now()
 	trustUntil := strconv.FormatInt(now.Add(maxFutureRevokedAt).UnixMilli(), 10)
 	execs := make([]rueidis.LuaExec, 0, len(keys))
-	live := make([]revKey, 0, len(keys))
+	live := make([]storage.RevocationKey, 0, len(keys))
 	for _, k := range keys {
 		t := batch[k]
 		ttl := t.expiresAtMs - now.UnixMilli()
@@ -267,7 +262,7 @@ func (s *RevocationSet) write(ctx context.Context, keys []revKey, batch map[revK
 			continue // expired meanwhile: nothing to share
 		}
 		live = append(live, k)
-		execs = append(execs, rueidis.LuaExec{Keys: []string{s.entryKey(k.kind, k.value)},
+		execs = append(execs, rueidis.LuaExec{Keys: []string{s.entryKey(k.Kind, k.Value)},
 			Args: []string{strconv.FormatInt(t.revokedAtMs, 10), strconv.FormatInt(ttl, 10), trustUntil}})
 	}
 	if len(execs) == 0 {
@@ -301,11 +296,11 @@ func (s *RevocationSet) write(ctx context.Context, keys []revKey, batch map[revK
 	return nil
 }
 
-// Revoked reports whether any entry matches t: one the mirror holds, or
-// one in Redis (through the memo, else the client-side cache). now is used for the
-// mirror's expiry; Redis expires its entries itself. While Redis is
-// unreachable only the mirror answers.
-func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
+// Revoked reports whether any entry matches t (storage.Matches): one the
+// mirror holds, or one in Redis (through the memo, else the client-side
+// cache). now is used for the mirror's expiry; Redis expires its entries
+// itself. While Redis is unreachable only the mirror answers.
+func (s *RevocationSet) Revoked(t storage.TokenRef, now time.Time) bool {
 	s.stats.checks.Add(1)
 	if s.mirror.Revoked(t, now) {
 		return true
@@ -314,88 +309,71 @@ func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
 		s.stats.degraded.Add(1)
 		return false
 	}
-	var keys [5]revKey
-	n := 0
-	add := func(kind storage.RevocationKind, v string) {
-		if v != "" {
-			keys[n] = revKey{kind, v}
-			n++
-		}
-	}
-	add(storage.RevokeToken, t.JTI)
-	add(storage.RevokeGrant, t.GrantID)
-	add(storage.RevokeSession, t.SessionID)
-	add(storage.RevokeSubject, t.Subject)
-	if t.ClientID != "" && t.Subject != "" {
-		add(storage.RevokeClientSubject, storage.ClientSubjectKey(t.ClientID, t.Subject))
-	}
-	if n == 0 {
+	var buf [storage.MaxRevocationKeys]storage.RevocationKey
+	keys := t.Keys(&buf)
+	if len(keys) == 0 {
 		return false
 	}
 	s.stats.lookups.Add(1)
-	// The memo first: what Redis said, as fresh as the client-side cache.
 	wall := time.Now()
-	nowMs := wall.UnixMilli()
-	var need [5]int
-	m := 0
-	for i, k := range keys[:n] {
-		e, ok := s.memo.get(k, nowMs)
-		if !ok {
-			need[m] = i
-			m++
-			continue
-		}
-		if e.at >= 0 && matches(k.kind, e.at, t) {
-			return true
-		}
+	var needBuf [storage.MaxRevocationKeys]storage.RevocationKey
+	revoked, need := s.fromMemo(keys, wall.UnixMilli(), t, &needBuf)
+	if revoked {
+		return true
 	}
-	if m == 0 {
+	if len(need) == 0 {
 		s.stats.memoHits.Add(1)
 		return false
 	}
+	return s.fromRedis(need, wall, t)
+}
+
+// fromMemo answers from the memo: what Redis said, as fresh as the
+// client-side cache. It reports whether a remembered entry matches t, and
+// otherwise returns, in buf, the keys the memo does not know.
+func (s *RevocationSet) fromMemo(keys []storage.RevocationKey, nowMs int64, t storage.TokenRef, buf *[storage.MaxRevocationKeys]storage.RevocationKey) (bool, []storage.RevocationKey) {
+	need := buf[:0]
+	for _, k := range keys {
+		e, ok := s.memo.get(k, nowMs)
+		if !ok {
+			need = append(need, k)
+			continue
+		}
+		if e.at >= 0 && storage.Matches(k.Kind, e.at, t) {
+			return true, nil
+		}
+	}
+	return false, need
+}
+
+// fromRedis reads keys through the client-side cache in one round trip
+// (none when every key is cached), remembers each answer in the memo, and
+// keeps a matching entry in the mirror.
+func (s *RevocationSet) fromRedis(keys []storage.RevocationKey, wall time.Time, t storage.TokenRef) bool {
 	gen := s.memo.gen.Load()
-	var cmds [5]rueidis.CacheableTTL
-	for j, i := range need[:m] {
-		cmds[j] = rueidis.CT(s.c.rc.B().Get().Key(s.entryKey(keys[i].kind, keys[i].value)).Cache(), s.c.cacheTTL)
+	var cmds [storage.MaxRevocationKeys]rueidis.CacheableTTL
+	for i, k := range keys {
+		cmds[i] = rueidis.CT(s.c.rc.B().Get().Key(s.entryKey(k.Kind, k.Value)).Cache(), s.c.cacheTTL)
 	}
 	ctx, cancel := s.c.cmdContext(context.Background())
-	res := s.c.rc.DoMultiCache(ctx, cmds[:m]...)
+	res := s.c.rc.DoMultiCache(ctx, cmds[:len(keys)]...)
 	cancel()
 	revoked, misses, failed := false, 0, false
-	for j, r := range res {
-		k := keys[need[j]]
-		until := r.CachePXAT()
-		if until <= 0 || until > nowMs+s.c.cacheTTL.Milliseconds() {
-			until = nowMs + s.c.cacheTTL.Milliseconds()
-		}
-		v, err := r.ToString()
-		if err != nil {
-			if !rueidis.IsRedisNil(err) {
-				failed = true
-				s.c.failed(context.Background(), err)
-				continue
-			}
-			if !r.IsCacheHit() {
-				misses++
-			}
-			s.memo.put(k, memoEntry{at: -1, untilMs: until}, gen)
+	for i, r := range res {
+		k := keys[i]
+		at, ok := s.answer(k, r, wall, gen)
+		if !ok {
+			failed = true
 			continue
 		}
 		if !r.IsCacheHit() {
 			misses++
 		}
-		at, ok := trustedRevokedAt(v, wall)
-		if !ok {
-			s.stats.untrusted.Add(1)
-			s.memo.put(k, memoEntry{at: -1, untilMs: until}, gen)
-			continue
-		}
-		s.memo.put(k, memoEntry{at: at, untilMs: until}, gen)
-		if !matches(k.kind, at, t) {
+		if at < 0 || !storage.Matches(k.Kind, at, t) {
 			continue
 		}
 		revoked = true
-		s.learn(k.kind, k.value, at, r.CachePXAT())
+		s.learn(k.Kind, k.Value, at, r.CachePXAT())
 	}
 	if misses > 0 {
 		s.stats.roundTrips.Add(1)
@@ -407,14 +385,32 @@ func (s *RevocationSet) Revoked(t memory.Token, now time.Time) bool {
 	return revoked
 }
 
-// matches reports whether an entry of kind revoked at at (Unix ms) covers
-// t: subject entries only cover tokens issued at or before it.
-func matches(kind storage.RevocationKind, at int64, t memory.Token) bool {
-	switch kind {
-	case storage.RevokeSubject, storage.RevokeClientSubject:
-		return t.IssuedAtMs <= at
+// answer reads one reply for k: the entry's RevokedAt (Unix ms), or -1 for
+// an absent or untrusted entry, remembered in the memo until the cache
+// entry it came from expires. ok is false when Redis failed (nothing is
+// remembered then).
+func (s *RevocationSet) answer(k storage.RevocationKey, r rueidis.RedisResult, wall time.Time, gen uint64) (at int64, ok bool) {
+	nowMs := wall.UnixMilli()
+	until := r.CachePXAT()
+	if until <= 0 || until > nowMs+s.c.cacheTTL.Milliseconds() {
+		until = nowMs + s.c.cacheTTL.Milliseconds()
 	}
-	return true
+	v, err := r.ToString()
+	switch {
+	case err != nil && !rueidis.IsRedisNil(err):
+		s.c.failed(context.Background(), err)
+		return 0, false
+	case err != nil:
+		at = -1
+	default:
+		var trusted bool
+		if at, trusted = trustedRevokedAt(v, wall); !trusted {
+			s.stats.untrusted.Add(1)
+			at = -1
+		}
+	}
+	s.memo.put(k, memoEntry{at: at, untilMs: until}, gen)
+	return at, true
 }
 
 // trustedRevokedAt parses an entry's value: a RevokedAt in Unix ms that is
@@ -529,13 +525,13 @@ func (s *RevocationSet) Rebuild(ctx context.Context, revs []storage.Revocation) 
 		s.c.failed(ctx, err)
 		return fmt.Errorf("redis: rebuild revocation set: %w", err)
 	}
-	batch := map[revKey]revTimes{}
+	batch := map[storage.RevocationKey]revTimes{}
 	for _, r := range revs {
 		if !knownKind(r.Kind) {
 			continue
 		}
 		s.mirror.Add(r)
-		k, t := revKey{r.Kind, r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
+		k, t := storage.RevocationKey{Kind: r.Kind, Value: r.Value}, revTimes{r.RevokedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
 		if p, ok := batch[k]; ok {
 			t = t.merge(p)
 		}
@@ -545,7 +541,7 @@ func (s *RevocationSet) Rebuild(ctx context.Context, revs []storage.Revocation) 
 	clear(s.recent) // what was written before the loss is gone
 	s.mu.Unlock()
 	s.memo.clear()
-	keys := make([]revKey, 0, len(batch))
+	keys := make([]storage.RevocationKey, 0, len(batch))
 	for k := range batch {
 		keys = append(keys, k)
 	}

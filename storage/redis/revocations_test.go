@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/memory"
+	"github.com/authd/authd/storage/storagetest"
 )
 
 func revocation(kind storage.RevocationKind, value string, at time.Time, life time.Duration) storage.Revocation {
@@ -33,60 +33,36 @@ func replicas(t *testing.T) (a, b *RevocationSet) {
 	return newRevocationSet(t, sharedClient(t, prefix)), newRevocationSet(t, sharedClient(t, prefix))
 }
 
-// TestRevocationSetMatches is memory.TestRevocationSet, with the entries
-// written by one replica and checked by another (which has them only in
-// Redis).
+// TestRevocationSetMatches runs the revocation-set contract with the
+// entries written by one replica and checked by another (which has them
+// only in Redis), then checks expiry in Redis.
 func TestRevocationSetMatches(t *testing.T) {
-	a, b := replicas(t)
-	now := time.Now().Truncate(time.Millisecond)
-	a.Add(revocation(storage.RevokeToken, "jti-1", now, time.Hour))
-	a.Add(revocation(storage.RevokeGrant, "grant-1", now, time.Hour))
-	a.Add(revocation(storage.RevokeSession, "sid-1", now, time.Hour))
-	a.Add(revocation(storage.RevokeSubject, "alice", now, time.Hour))
-	a.Add(revocation(storage.RevokeClientSubject, storage.ClientSubjectKey("app", "bob"), now, time.Hour))
-	a.Add(revocation(storage.RevokeToken, "jti-short", now, 300*time.Millisecond))
-	a.Add(revocation("bogus", "x", now, time.Hour))
-	mustFlush(t, a)
-	if n := a.Len(); n != 6 {
-		t.Errorf("a.Len = %d, want 6 (unknown kinds are dropped)", n)
-	}
-
-	cut := now.UnixMilli()
-	for _, tc := range []struct {
-		name string
-		tok  memory.Token
-		want bool
-	}{
-		{"revoked jti", memory.Token{JTI: "jti-1"}, true},
-		{"other jti", memory.Token{JTI: "jti-2", Subject: "carol"}, false},
-		{"revoked grant", memory.Token{JTI: "x", GrantID: "grant-1"}, true},
-		{"revoked session", memory.Token{JTI: "x", SessionID: "sid-1"}, true},
-		{"subject, issued before", memory.Token{JTI: "x", Subject: "alice", IssuedAtMs: cut - 1}, true},
-		{"subject, issued at cut-off", memory.Token{JTI: "x", Subject: "alice", IssuedAtMs: cut}, true},
-		{"subject, issued after", memory.Token{JTI: "x", Subject: "alice", IssuedAtMs: cut + 1}, false},
-		{"client subject, issued before", memory.Token{JTI: "x", Subject: "bob", ClientID: "app", IssuedAtMs: cut - 1}, true},
-		{"client subject, issued after", memory.Token{JTI: "x", Subject: "bob", ClientID: "app", IssuedAtMs: cut + 1}, false},
-		{"client subject, other client", memory.Token{JTI: "x", Subject: "bob", ClientID: "other", IssuedAtMs: cut - 1}, false},
-		{"unknown kind matches nothing", memory.Token{JTI: "x", Subject: "x"}, false},
-		{"empty ids match nothing", memory.Token{}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := b.Revoked(tc.tok, time.Now()); got != tc.want {
-				t.Fatalf("Revoked(%+v) = %v, want %v", tc.tok, got, tc.want)
-			}
-		})
-	}
+	var b *RevocationSet
+	storagetest.RunRevocationSetTests(t, func(t *testing.T) (w, r storagetest.RevocationSet, publish func()) {
+		a, rb := replicas(t)
+		b = rb
+		return a, rb, func() { mustFlush(t, a) }
+	})
 	if st := b.Stats(); st.Lookups == 0 || st.Errors != 0 || st.Untrusted != 0 {
 		t.Errorf("b.Stats = %+v, want lookups and no errors", st)
 	}
 
+	a, b := replicas(t)
+	now := time.Now().Truncate(time.Millisecond)
+	a.Add(revocation(storage.RevokeToken, "jti-short", now, 2*time.Second))
+	a.Add(revocation("bogus", "x", now, time.Hour))
+	mustFlush(t, a)
+	if n := a.Len(); n != 1 {
+		t.Errorf("a.Len = %d, want 1 (unknown kinds are dropped)", n)
+	}
+
 	// The short entry expires in Redis, and so in every replica.
-	if !b.Revoked(memory.Token{JTI: "jti-short"}, time.Now()) {
+	if !b.Revoked(storage.TokenRef{JTI: "jti-short"}, time.Now()) {
 		t.Fatal("jti-short not revoked before it expires")
 	}
-	time.Sleep(time.Until(now.Add(350 * time.Millisecond)))
+	time.Sleep(time.Until(now.Add(2*time.Second + 50*time.Millisecond)))
 	for _, s := range []*RevocationSet{a, b} {
-		if s.Revoked(memory.Token{JTI: "jti-short"}, time.Now()) {
+		if s.Revoked(storage.TokenRef{JTI: "jti-short"}, time.Now()) {
 			t.Error("jti-short still revoked after it expired")
 		}
 	}
@@ -124,7 +100,7 @@ func TestRevocationSetLaterWins(t *testing.T) {
 		t.Errorf("stored PTTL %d ms, want the longer life (about an hour)", pttl)
 	}
 	c := newRevocationSet(t, sharedClient(t, prefix))
-	if !c.Revoked(memory.Token{Subject: "a", IssuedAtMs: t0.Add(time.Second).UnixMilli()}, time.Now()) {
+	if !c.Revoked(storage.TokenRef{Subject: "a", IssuedAtMs: t0.Add(time.Second).UnixMilli()}, time.Now()) {
 		t.Fatal("an older duplicate entry shortened the revocation")
 	}
 
@@ -168,7 +144,7 @@ func TestRevocationSetWritesOnce(t *testing.T) {
 // once, through Redis's invalidation.
 func TestRevocationCacheNoRoundTrips(t *testing.T) {
 	a, b := replicas(t)
-	tok := memory.Token{JTI: "jti", GrantID: "grant", SessionID: "sid", Subject: "alice", ClientID: "app", IssuedAtMs: time.Now().UnixMilli()}
+	tok := storage.TokenRef{JTI: "jti", GrantID: "grant", SessionID: "sid", Subject: "alice", ClientID: "app", IssuedAtMs: time.Now().UnixMilli()}
 	if b.Revoked(tok, time.Now()) {
 		t.Fatal("revoked before anything was added")
 	}
@@ -216,7 +192,7 @@ func TestRevocationPropagation(t *testing.T) {
 	const n = 200
 	delays := make([]time.Duration, 0, n)
 	for i := range n {
-		tok := memory.Token{JTI: fmt.Sprint("jti-", i), Subject: "alice", IssuedAtMs: time.Now().UnixMilli()}
+		tok := storage.TokenRef{JTI: fmt.Sprint("jti-", i), Subject: "alice", IssuedAtMs: time.Now().UnixMilli()}
 		if b.Revoked(tok, time.Now()) {
 			t.Fatalf("token %d revoked before its revocation", i)
 		}
@@ -260,14 +236,14 @@ func TestRevocationUntrusted(t *testing.T) {
 	b := newRevocationSet(t, sharedClient(t, prefix))
 	now := time.Now()
 	for subject := range garbage {
-		if b.Revoked(memory.Token{Subject: subject, IssuedAtMs: 1}, now) {
+		if b.Revoked(storage.TokenRef{Subject: subject, IssuedAtMs: 1}, now) {
 			t.Errorf("subject %s with value %q: revoked, want absent", subject, garbage[subject])
 		}
 	}
-	if b.Revoked(memory.Token{JTI: "garbage"}, now) {
+	if b.Revoked(storage.TokenRef{JTI: "garbage"}, now) {
 		t.Error("jti with a garbage value: revoked, want absent")
 	}
-	if b.Revoked(memory.Token{GrantID: "a-hash"}, now) {
+	if b.Revoked(storage.TokenRef{GrantID: "a-hash"}, now) {
 		t.Error("grant key holding a hash: revoked, want absent")
 	}
 	st := b.Stats()
@@ -292,14 +268,14 @@ func TestRevocationUntrusted(t *testing.T) {
 	mustFlush(t, a)
 	c := newRevocationSet(t, sharedClient(t, prefix))
 	for subject := range garbage {
-		if !c.Revoked(memory.Token{Subject: subject, IssuedAtMs: at.UnixMilli() - 1}, time.Now()) {
+		if !c.Revoked(storage.TokenRef{Subject: subject, IssuedAtMs: at.UnixMilli() - 1}, time.Now()) {
 			t.Errorf("subject %s: not revoked after a real entry replaced the garbage", subject)
 		}
-		if c.Revoked(memory.Token{Subject: subject, IssuedAtMs: at.UnixMilli() + 1}, time.Now()) {
+		if c.Revoked(storage.TokenRef{Subject: subject, IssuedAtMs: at.UnixMilli() + 1}, time.Now()) {
 			t.Errorf("subject %s: the garbage cut-off survived", subject)
 		}
 	}
-	if !c.Revoked(memory.Token{JTI: "garbage"}, time.Now()) || !c.Revoked(memory.Token{GrantID: "a-hash"}, time.Now()) {
+	if !c.Revoked(storage.TokenRef{JTI: "garbage"}, time.Now()) || !c.Revoked(storage.TokenRef{GrantID: "a-hash"}, time.Now()) {
 		t.Error("jti or grant not revoked after real entries replaced the garbage")
 	}
 }
@@ -329,10 +305,10 @@ func TestRevocationRebuild(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		c := newRevocationSet(t, openClient(t, srv.url(), Options{})) // a replica that knows nothing
-		if !c.Revoked(memory.Token{JTI: "j1"}, time.Now()) || !c.Revoked(memory.Token{Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now()) {
+		if !c.Revoked(storage.TokenRef{JTI: "j1"}, time.Now()) || !c.Revoked(storage.TokenRef{Subject: "alice", IssuedAtMs: now.UnixMilli()}, time.Now()) {
 			t.Fatalf("%s: rebuilt entries not in Redis", when)
 		}
-		if c.Revoked(memory.Token{JTI: "expired"}, time.Now()) {
+		if c.Revoked(storage.TokenRef{JTI: "expired"}, time.Now()) {
 			t.Fatalf("%s: an expired entry was rebuilt", when)
 		}
 	}

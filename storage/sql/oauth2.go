@@ -393,7 +393,11 @@ func (s *Store) revokeTokensWhere(ctx context.Context, where string, args []any,
 		}
 	}
 	now := s.now()
-	rev.RevokedAt, rev.ExpiresAt = now, now.Add(s.maxAccessTTL)
+	life := s.maxAccessTTL
+	if rev.Kind == storage.RevokeSession {
+		life = max(life, storage.MaxAuthorizeCodeTTL) // it also refuses the session's unspent codes
+	}
+	rev.RevokedAt, rev.ExpiresAt = now, now.Add(life)
 	return s.inTxCtx(ctx, func(ctx context.Context, tx txDB) error {
 		q := tx.Model(&refreshRow{}).Where(where+" AND active", args...)
 		if !includeOffline {
