@@ -93,7 +93,11 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 		TokenRevocationStorage: store,
 		Config:                 p.fcfg,
 	}
-	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: store, Config: p.fcfg}
+	pkceHandler := &pkceHandler{
+		Handler: &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: store, Config: p.fcfg},
+		codes:   opaque, store: store, log: p.log,
+		require: func(c fosite.Client) bool { return p.cfg.RequirePKCE || c.IsPublic() },
+	}
 	idTokens := &openid.DefaultStrategy{Signer: idTokenSigner{p: p}, Config: p.fcfg}
 	idHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens}
 	oidcValidator := openid.NewOpenIDConnectRequestValidator(idTokenSigner{p: p}, p.fcfg)

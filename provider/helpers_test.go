@@ -64,6 +64,7 @@ type envConfig struct {
 	cfg     func(*Config)
 	browser func(Store) *Browser
 	limiter TokenLimiter
+	wrap    func(Store) Store
 }
 
 func withDB(url string) envOption                  { return func(c *envConfig) { c.dbURL = url } }
@@ -72,6 +73,9 @@ func withClock(c *testClock) envOption             { return func(e *envConfig) {
 func withBrowser(f func(Store) *Browser) envOption { return func(c *envConfig) { c.browser = f } }
 func withConfig(f func(*Config)) envOption         { return func(c *envConfig) { c.cfg = f } }
 func withLimiter(l TokenLimiter) envOption         { return func(c *envConfig) { c.limiter = l } }
+
+// withStoreWrap gives the provider wrap(store) instead of the store.
+func withStoreWrap(wrap func(Store) Store) envOption { return func(c *envConfig) { c.wrap = wrap } }
 
 func newTestKeyring(t testing.TB) *secrets.Keyring {
 	t.Helper()
@@ -128,6 +132,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		SessionClients: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
 	if ec.browser != nil {
 		popts.Browser = ec.browser(store)
+	}
+	if ec.wrap != nil {
+		popts.Store = ec.wrap(popts.Store)
 	}
 	p, err := New(ctx, cfg, popts)
 	if err != nil {
@@ -247,11 +254,16 @@ func eventually(t testing.TB, what string, cond func() bool) {
 
 // authorize runs the authorization half of the code flow in process, as
 // the hosted login pages will: fosite validates the request, the user is
-// signed in as subject, a code is issued. It returns the code.
+// signed in as subject, a code is issued. It returns the code; an empty challenge
+// asks for a code without PKCE.
 func (e *env) authorize(clientID, redirectURI, scope, challenge, subject string) string {
 	e.t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI},
 		"scope": {scope}, "state": {"state-123456789"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	if challenge == "" { // no PKCE
+		q.Del("code_challenge")
+		q.Del("code_challenge_method")
+	}
 	req := httptest.NewRequest(http.MethodGet, e.issuer+"/oauth2/authorize?"+q.Encode(), nil)
 	ctx := req.Context()
 	ar, err := e.p.oauth2.NewAuthorizeRequest(ctx, req)

@@ -59,6 +59,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
+		if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			err = p.codeRaceLost(ctx, ar, err)
+		}
 		p.writeError(ctx, w, r, ar, err)
 		return
 	}
@@ -83,6 +86,25 @@ func (p *Provider) refuseEndedSession(ar fosite.AccessRequester) error {
 		return fosite.ErrInvalidGrant.WithHint("The browser session the authorization code was issued in has ended.")
 	}
 	return nil
+}
+
+// codeRaceLost answers a code exchange that lost a race: its code was
+// active when the request was validated but another exchange spent it
+// before this one could (storage's InvalidateAuthorizeCodeSession lets one
+// caller win). fosite calls that a server error; it is a second use of the
+// code, so it is answered as one: invalid_grant, and what the code issued
+// is revoked (RFC 6749 §4.1.2), as fosite does for a replay it sees early.
+func (p *Provider) codeRaceLost(ctx context.Context, ar fosite.AccessRequester, cause error) error {
+	hint := "The authorization code has already been used."
+	if id := ar.GetID(); id != "" {
+		if err := p.store.RevokeAccessToken(ctx, id); err != nil {
+			p.log.WarnContext(ctx, "revoking the access tokens of a reused code failed", "error", err)
+		}
+		if err := p.store.RevokeRefreshToken(ctx, id); err != nil {
+			p.log.WarnContext(ctx, "revoking the refresh tokens of a reused code failed", "error", err)
+		}
+	}
+	return fosite.ErrInvalidGrant.WithHint(hint).WithWrap(cause)
 }
 
 // tooManyRequests answers a rate-limited token request: 429 with
