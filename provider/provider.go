@@ -40,6 +40,7 @@ import (
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/cache"
+	"github.com/authd/authd/storage/feed"
 	"github.com/authd/authd/storage/memory"
 )
 
@@ -272,6 +273,7 @@ type Provider struct {
 	revoked      RevocationSet
 	limiter      TokenLimiter // nil: no rate limits
 	clients      ClientCache
+	changes      *feed.Feed
 	verified     *lru.Cache[string, *accessClaims]
 
 	discovery, oauthMetadata []byte
@@ -301,6 +303,12 @@ type Options struct {
 	// (storage/sql.Store.WithClientLookup) and to the hosted pages. Nil: a
 	// cache of the provider's own over Store (Config.Cache sizes it).
 	Clients ClientCache
+	// Changes is the change feed the provider polls every
+	// cache.poll_interval; it subscribes its key snapshot to it. The
+	// caller subscribes the caches it built (Clients) and those of the
+	// other parts. Nil: a feed of the provider's own over Store, to which
+	// it also subscribes Clients.
+	Changes *feed.Feed
 }
 
 // ClientCache is an in-process client cache (*cache.Clients).
@@ -335,6 +343,16 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if p.clients = o.Clients; p.clients == nil {
 		p.clients = cache.NewClients(o.Store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
 	}
+	if p.changes = o.Changes; p.changes == nil {
+		p.changes = feed.New(o.Store, o.Now)
+		p.changes.Subscribe(storage.TopicClient, func(_ context.Context, cs []storage.Change) error {
+			for _, c := range cs {
+				p.clients.Invalidate(c.Ref)
+			}
+			return nil
+		})
+	}
+	p.changes.Subscribe(storage.TopicKeys, func(ctx context.Context, _ []storage.Change) error { return p.reloadKeys(ctx) })
 	if err := p.ensureKeys(ctx); err != nil {
 		return nil, err
 	}

@@ -5,21 +5,24 @@ import (
 	"time"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/feed"
 )
 
-// syncStore is what the poll and the janitor read and clean up.
+// syncStore is what the poll and the janitor read and clean up; the
+// change feed (storage/feed) reads ListChanges.
 type syncStore interface {
+	feed.Source
 	ListRevocations(ctx context.Context, since, now time.Time) ([]storage.Revocation, error)
-	ListChanges(ctx context.Context, since time.Time) ([]storage.Change, error)
 	// DeleteExpired removes expired token state and bookkeeping
 	// (storage.Tokens).
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
-// pollOverlap is how far back each poll looks again, so entries written by
-// a transaction that committed late, or on a replica whose clock is a
-// little behind, are still seen. Re-applying an entry is harmless.
-const pollOverlap = 5 * time.Second
+// pollOverlap is how far back each revocation poll looks again, as the
+// change feed does (feed.Overlap), so entries written by a transaction
+// that committed late, or on a replica whose clock is a little behind,
+// are still seen. Re-adding an entry is harmless.
+const pollOverlap = feed.Overlap
 
 const (
 	keyRefreshInterval = time.Minute
@@ -60,7 +63,8 @@ func (p *Provider) rebuildRevocations(ctx context.Context) {
 }
 
 // sync keeps this process's caches true to the database: every poll
-// interval it reads revocations and changes recorded by other processes;
+// interval it reads revocations recorded by other processes and polls the
+// change feed (whose subscribers invalidate caches and reload keys);
 // every minute it reloads the keys (dropping retired ones whose tokens have
 // expired); every ten minutes it deletes expired records.
 func (p *Provider) sync(ctx context.Context) error {
@@ -72,7 +76,6 @@ func (p *Provider) sync(ctx context.Context) error {
 	defer janitor.Stop()
 
 	since := p.now()
-	seen := map[int64]time.Time{} // change ids applied, until they leave the overlap window
 	failing := false
 	for {
 		select {
@@ -80,7 +83,7 @@ func (p *Provider) sync(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			start := p.now()
-			err := p.pollOnce(ctx, since.Add(-pollOverlap), seen)
+			err := p.pollOnce(ctx, since.Add(-pollOverlap))
 			if err != nil {
 				if !failing && ctx.Err() == nil {
 					p.log.WarnContext(ctx, "polling the database for revocations and changes failed; retrying", "err", err)
@@ -93,11 +96,6 @@ func (p *Provider) sync(ctx context.Context) error {
 				failing = false
 			}
 			since = start
-			for id, at := range seen {
-				if at.Before(start.Add(-2 * pollOverlap)) {
-					delete(seen, id)
-				}
-			}
 		case <-keyTick.C:
 			if err := p.reloadKeys(ctx); err != nil && ctx.Err() == nil {
 				p.log.WarnContext(ctx, "reloading signing keys failed", "err", err)
@@ -114,33 +112,14 @@ func (p *Provider) sync(ctx context.Context) error {
 	}
 }
 
-// pollOnce applies revocations and changes recorded since since.
-func (p *Provider) pollOnce(ctx context.Context, since time.Time, seen map[int64]time.Time) error {
+// pollOnce applies the revocations recorded since since, rebuilds a
+// shared revocation set that lost its entries, and polls the change feed.
+func (p *Provider) pollOnce(ctx context.Context, since time.Time) error {
 	if err := p.loadRevocations(ctx, since); err != nil {
 		return err
 	}
 	p.rebuildRevocations(ctx)
-	changes, err := p.store.ListChanges(ctx, since)
-	if err != nil {
-		return err
-	}
-	reloadKeys := false
-	for _, c := range changes {
-		if _, done := seen[c.ID]; done {
-			continue
-		}
-		seen[c.ID] = c.CreatedAt
-		switch c.Topic {
-		case storage.TopicClient:
-			p.clients.Invalidate(c.Ref)
-		case storage.TopicKeys:
-			reloadKeys = true
-		}
-	}
-	if reloadKeys {
-		return p.reloadKeys(ctx)
-	}
-	return nil
+	return p.changes.Poll(ctx)
 }
 
 func timeUnix(sec int64) time.Time { return time.Unix(sec, 0).UTC() }

@@ -51,7 +51,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			d.log.WarnContext(sctx, "stopping the job queue", "err", err)
 		}
 	}()
-	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients,
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients, Changes: d.changes,
 		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Browser: app.browser, Limiter: d.rateLimits(cfg)})
 	if err != nil {
 		return err

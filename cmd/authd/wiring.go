@@ -15,6 +15,7 @@ import (
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/cache"
+	"github.com/authd/authd/storage/feed"
 	"github.com/authd/authd/storage/memory"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
@@ -26,8 +27,11 @@ type deps struct {
 	store *storesql.Store
 	// clients is the one in-process client cache: the provider, the
 	// hosted pages and the store reading stored requests back all read
-	// through it; the provider's poll invalidates it.
+	// through it; the change feed invalidates it.
 	clients *cache.Clients
+	// changes is the change feed the provider polls; every cache built
+	// here subscribes to the topics whose records it holds.
+	changes *feed.Feed
 	keyring *secrets.Keyring
 	// revoked is the revocation set the store's OnRevoke feeds: in
 	// process, or shared through Redis.
@@ -122,6 +126,8 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		return fail(fmt.Errorf("database.url: cannot reach the database: %w", err))
 	}
 	d.clients = cache.NewClients(d.store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
+	d.changes = feed.New(d.store, nil)
+	d.changes.Subscribe(storage.TopicClient, d.clients.Changed)
 	if d.redis != nil {
 		d.sessions = redisSessions{Sessions: redis.NewSessions(d.redis), tokens: d.store}
 		d.attempts = redis.NewAttempts(d.redis, d.store)

@@ -67,3 +67,12 @@ func (c *Clients) GetStoredClient(ctx context.Context, id string) (*storage.Clie
 
 // Invalidate forgets id, so the next read asks the backend.
 func (c *Clients) Invalidate(id string) { c.lru.Remove(id) }
+
+// Changed forgets the clients the change feed says changed: the
+// storage.TopicClient handler of a feed.Feed.
+func (c *Clients) Changed(_ context.Context, changes []storage.Change) error {
+	for _, ch := range changes {
+		c.Invalidate(ch.Ref)
+	}
+	return nil
+}
