@@ -28,6 +28,7 @@ import (
 	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/provider"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 	sqlstore "github.com/authd/authd/storage/sql"
@@ -314,6 +315,32 @@ func (f *fakeAudit) types() []string {
 	return out
 }
 
+// fakeHints verifies the id_token_hints it was told of, as the provider
+// verifies ID tokens it signed; anything else is not an ID token.
+type fakeHints struct {
+	mu    sync.Mutex
+	hints map[string]*provider.IDTokenHint
+}
+
+func (f *fakeHints) add(raw string, h *provider.IDTokenHint) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hints[raw] = h
+}
+
+func (f *fakeHints) VerifyIDTokenHint(_ context.Context, raw, clientID string) (*provider.IDTokenHint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.hints[raw]
+	if !ok {
+		return nil, provider.ErrNotIDToken
+	}
+	if clientID != "" && clientID != h.ClientID {
+		return nil, errors.New("client_id does not match the id_token_hint")
+	}
+	return h, nil
+}
+
 // env is a running set of pages on a real SQLite store.
 type env struct {
 	t        *testing.T
@@ -322,6 +349,7 @@ type env struct {
 	accounts *fakeAccounts
 	tokens   *fakeTokens
 	audit    *fakeAudit
+	hints    *fakeHints
 	clock    *clock
 	logs     *bytes.Buffer
 	sessions *session.Manager
@@ -351,7 +379,8 @@ func newEnv(t *testing.T, opts ...any) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, accounts: newFakeAccounts(), tokens: &fakeTokens{}, audit: &fakeAudit{}, clock: clk, logs: &logs}
+	e := &env{t: t, store: store, accounts: newFakeAccounts(), tokens: &fakeTokens{}, audit: &fakeAudit{},
+		hints: &fakeHints{hints: map[string]*provider.IDTokenHint{}}, clock: clk, logs: &logs}
 	e.sessions = session.New(session.DefaultConfig(), session.Options{Store: store, Logger: log, Now: clk.Now})
 	protector := csrf.New(bytes.Repeat([]byte{42}, 32), false)
 	cfg := DefaultConfig()
@@ -376,7 +405,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 	deps := Deps{
 		Accounts: e.accounts, Sessions: e.sessions, AuthRequests: store, Consents: store,
 		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Renderer: renderer, CSRF: protector,
-		Logger: log, Now: clk.Now,
+		IDTokenHints: e.hints, Logger: log, Now: clk.Now,
 	}
 	for _, o := range depOpts {
 		o(&deps)
@@ -392,7 +421,8 @@ func newEnv(t *testing.T, opts ...any) *env {
 	t.Cleanup(e.srv.Close)
 
 	if err := store.CreateClient(ctx, &storage.Client{ID: "app", Name: "Example App",
-		RedirectURIs: []string{"https://app.example/cb"}, GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://app.example/cb"}, PostLogoutRedirectURIs: []string{"https://app.example/bye"},
+		GrantTypes:              []string{"authorization_code"},
 		TokenEndpointAuthMethod: storage.AuthMethodBasic}); err != nil {
 		t.Fatal(err)
 	}

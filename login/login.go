@@ -141,6 +141,8 @@ type Deps struct {
 	Audit        Auditor
 	Renderer     *render.Renderer
 	CSRF         *csrf.Protector
+	// IDTokenHints verifies logout's id_token_hint (the provider).
+	IDTokenHints IDTokenHints
 	Logger       *slog.Logger
 	// Limiter, when set, rate-limits sign-in, registration and password
 	// reset.
@@ -162,6 +164,7 @@ type Pages struct {
 	audit    Auditor
 	render   *render.Renderer
 	csrf     *csrf.Protector
+	hints    IDTokenHints
 	log      *slog.Logger
 	limiter  Limiter // nil: no rate limits
 	now      func() time.Time
@@ -173,7 +176,7 @@ type Pages struct {
 func New(cfg Config, d Deps) *Pages {
 	switch {
 	case d.Accounts == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
-		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Renderer == nil, d.CSRF == nil, d.Logger == nil:
+		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Renderer == nil, d.CSRF == nil, d.IDTokenHints == nil, d.Logger == nil:
 		panic("login: New: a required dependency is nil")
 	}
 	if d.Now == nil {
@@ -182,7 +185,7 @@ func New(cfg Config, d Deps) *Pages {
 	return &Pages{
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit,
-		render: d.Renderer, csrf: d.CSRF, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
+		render: d.Renderer, csrf: d.CSRF, hints: d.IDTokenHints, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
 	}
 }
 
@@ -192,6 +195,7 @@ const (
 	pathLogin     = "/login"
 	pathAccount   = "/account"
 	pathSignedOut = "/signed-out"
+	pathLogout    = "/oauth2/logout"
 )
 
 // maxFormBytes caps POST bodies.
@@ -224,6 +228,8 @@ func (p *Pages) Routes(mux *http.ServeMux) {
 	post("/account/sessions/end-all", p.endAllSessions)
 	post("/account/consents/revoke", p.revokeConsent)
 	get("/signed-out", p.signedOut)
+	get(pathLogout, p.handleLogout)
+	mux.Handle("POST "+pathLogout, p.page(p.handleLogout)) // RPs may POST it cross-site: no form CSRF check
 }
 
 // page wraps a GET handler: the page headers go on every answer,

@@ -352,8 +352,7 @@ func (w *issWriter) WriteHeader(code int) {
 }
 
 func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	w.Header().Set("Cache-Control", "no-store")
-	p.browser.Pages.Render(w, r, status, ErrorPage{Title: title, Message: msg})
+	p.browser.Errors.RenderError(w, r, status, title, msg)
 }
 
 func intersect(a, b []string) []string {

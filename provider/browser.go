@@ -4,11 +4,12 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage"
 )
 
-// The browser-facing endpoints: authorization, UserInfo and logout.
+// The browser-facing endpoints the provider serves: authorization, its
+// resume, and UserInfo. Logout (PathLogout) is served by the hosted pages
+// (login), which verify its id_token_hint with VerifyIDTokenHint.
 const (
 	PathAuthorize = "/oauth2/authorize"
 	PathResume    = "/oauth2/authorize/resume"
@@ -26,38 +27,18 @@ type UserLookup interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
 }
 
-// Pages renders the HTML pages the provider shows itself: error pages (when
-// an error cannot be sent back to a client) and the logout confirmation.
-type Pages interface {
-	Render(w http.ResponseWriter, r *http.Request, status int, page Page)
+// Sessions reads the browser's session (session.Manager).
+type Sessions interface {
+	// Current returns the request's live session, or nil.
+	Current(r *http.Request) (*storage.Session, error)
+	// End ends s (its user is gone or disabled).
+	End(ctx context.Context, s *storage.Session) error
 }
 
-// Page is one of the pages the provider renders.
-type Page interface{ pageName() string }
-
-// ErrorPage explains a failed request in plain words; details go to the log.
-type ErrorPage struct{ Title, Message string }
-
-// LogoutConfirmPage asks whether to sign out; its form posts Hidden back to
-// PathLogout with a "Sign out" button.
-type LogoutConfirmPage struct {
-	ClientName string
-	Hidden     map[string]string
-}
-
-// SignedOutPage says the person is signed out.
-type SignedOutPage struct{}
-
-func (ErrorPage) pageName() string         { return "error" }
-func (LogoutConfirmPage) pageName() string { return "logout_confirm" }
-func (SignedOutPage) pageName() string     { return "signed_out" }
-
-// PageName returns the template name of a page.
-func PageName(p Page) string { return p.pageName() }
-
-// CSRF guards the logout confirmation form.
-type CSRF interface {
-	Verify(r *http.Request) error
+// ErrorPages shows a person an error the provider cannot send back to a
+// client (the hosted pages' error page).
+type ErrorPages interface {
+	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
 }
 
 // LogoutNotifier delivers back-channel logout tokens (durably, with retries).
@@ -65,18 +46,13 @@ type LogoutNotifier interface {
 	EnqueueBackchannelLogout(ctx context.Context, clientID, uri, logoutToken string) error
 }
 
-// Auditor records security events.
-type Auditor interface {
-	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
-}
-
-// Browser holds the collaborators of the browser-facing endpoints.
+// Browser holds the collaborators of the browser-facing endpoints, given
+// to Routes: they are built after the provider (the sessions they read
+// call SessionEnded when one ends).
 type Browser struct {
-	Sessions *session.Manager
+	Sessions Sessions
 	Users    UserLookup
-	Pages    Pages
-	CSRF     CSRF
-	// Logout and Audit are optional.
+	Errors   ErrorPages
+	// Logout is optional: without it no back-channel logout is sent.
 	Logout LogoutNotifier
-	Audit  Auditor
 }

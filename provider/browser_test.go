@@ -42,29 +42,25 @@ func (f *fakeUsers) GetUser(_ context.Context, id string) (*storage.User, error)
 	return &cp, nil
 }
 
-// fakePages records what the provider rendered.
-type fakePages struct {
-	mu   sync.Mutex
-	last Page
+// fakeErrors records the error pages the provider showed.
+type fakeErrors struct {
+	mu    sync.Mutex
+	title string // the last one's; "" when none was shown
 }
 
-func (f *fakePages) Render(w http.ResponseWriter, _ *http.Request, status int, p Page) {
+func (f *fakeErrors) RenderError(w http.ResponseWriter, _ *http.Request, status int, title, _ string) {
 	f.mu.Lock()
-	f.last = p
+	f.title = title
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write([]byte("<!doctype html><title>" + PageName(p) + "</title>"))
+	w.Write([]byte("<!doctype html><title>error</title>"))
 }
 
-// fakeCSRF accepts requests carrying X-Test-CSRF: ok.
-type fakeCSRF struct{}
-
-func (fakeCSRF) Verify(r *http.Request) error {
-	if r.Header.Get("X-Test-CSRF") != "ok" {
-		return errors.New("csrf")
-	}
-	return nil
+func (f *fakeErrors) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.title
 }
 
 type fakeNotifier struct {
@@ -84,20 +80,19 @@ type browserEnv struct {
 	*env
 	sessions *session.Manager
 	users    *fakeUsers
-	pages    *fakePages
+	errors   *fakeErrors
 	notifier *fakeNotifier
 	browser  *http.Client // cookie jar, no redirects followed
 }
 
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
-	be := &browserEnv{users: &fakeUsers{users: map[string]*storage.User{}}, pages: &fakePages{}, notifier: &fakeNotifier{}}
+	be := &browserEnv{users: &fakeUsers{users: map[string]*storage.User{}}, errors: &fakeErrors{}, notifier: &fakeNotifier{}}
 	var sessions *session.Manager
-	e := newEnv(t, withBrowser(func(store Store) *Browser {
-		sessions = session.New(session.DefaultConfig(), session.Options{Store: store.(session.Store), Logger: testLogger(t)})
-		return &Browser{Sessions: sessions, Users: be.users, Pages: be.pages, CSRF: fakeCSRF{}, Logout: be.notifier}
+	e := newEnv(t, withBrowser(func(store Store, p *Provider) *Browser {
+		sessions = session.New(session.DefaultConfig(), session.Options{Store: store.(session.Store), Logger: testLogger(t), OnEnd: p.SessionEnded})
+		return &Browser{Sessions: sessions, Users: be.users, Errors: be.errors, Logout: be.notifier}
 	}))
-	sessions.SetEndHook(e.p.SessionEnded)
 	be.env, be.sessions = e, sessions
 	jar, _ := cookiejar.New(nil)
 	be.browser = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -115,6 +110,16 @@ func (be *browserEnv) get(u string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// request is a request carrying the browser's cookies, to read its
+// session with the manager.
+func (be *browserEnv) request() *http.Request {
+	req := httptest.NewRequest(http.MethodGet, be.issuer, nil)
+	for _, c := range be.browser.Jar.Cookies(mustURL(be.issuer)) {
+		req.AddCookie(c)
+	}
+	return req
 }
 
 // signIn does what the login page does: start a session in this browser
@@ -283,13 +288,20 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		t.Fatalf("silent authorization: %v", cb2)
 	}
 
-	// RP-initiated logout with the ID token as hint: no confirmation
-	// needed, the session ends, its tokens die, the RP hears of it.
+	// The ID token is a good id_token_hint for logout (which the hosted
+	// pages serve); ending the session kills its tokens and the RP hears
+	// of it.
+	hint, err := be.p.VerifyIDTokenHint(context.Background(), rawID, r.client.ID)
+	if err != nil || hint.SID != claims.SID || hint.Subject != "alice" || hint.ClientID != r.client.ID {
+		t.Fatalf("VerifyIDTokenHint(ID token) = %+v, %v", hint, err)
+	}
 	rs, rsSecret := be.ccClient()
-	out := expectRedirect(t, be.get(be.issuer+PathLogout+"?"+url.Values{"id_token_hint": {rawID},
-		"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}, "state": {"s1"}}.Encode()), "http://127.0.0.1:9/bye")
-	if out.Query().Get("state") != "s1" {
-		t.Fatalf("post-logout redirect lost state: %v", out)
+	sess, err := be.sessions.Current(be.request())
+	if err != nil || sess == nil || sess.ID != claims.SID {
+		t.Fatalf("current session: %+v %v", sess, err)
+	}
+	if err := be.sessions.End(context.Background(), sess); err != nil {
+		t.Fatal(err)
 	}
 	if be.active(tok.AccessToken, rs.ID, rsSecret) || be.active(tok.RefreshToken, rs.ID, rsSecret) {
 		t.Fatal("tokens of the ended session are still active")
@@ -351,8 +363,8 @@ func TestAuthorizeErrors(t *testing.T) {
 			if resp.StatusCode < 400 || resp.Header.Get("Location") != "" {
 				t.Fatalf("%d Location %q, want an error page", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			if _, ok := be.pages.last.(ErrorPage); !ok {
-				t.Fatalf("rendered %T, want ErrorPage", be.pages.last)
+			if be.errors.last() == "" {
+				t.Fatal("no error page shown")
 			}
 		})
 	}
@@ -438,68 +450,6 @@ func TestReauthentication(t *testing.T) {
 	}
 }
 
-func TestLogoutConfirmationAndErrors(t *testing.T) {
-	be := newBrowserEnv(t)
-	r := be.newRP(ClientSpec{FirstParty: true})
-	be.signIn("", "alice")
-	// Without a hint: a confirmation page; nothing ends yet.
-	resp := be.get(be.issuer + PathLogout + "?client_id=" + r.client.ID + "&post_logout_redirect_uri=http://127.0.0.1:9/bye&state=x")
-	if resp.StatusCode != 200 {
-		t.Fatalf("logout without hint: %d", resp.StatusCode)
-	}
-	page, ok := be.pages.last.(LogoutConfirmPage)
-	if !ok || page.Hidden["confirm"] != "yes" || page.Hidden["state"] != "x" {
-		t.Fatalf("page %#v", be.pages.last)
-	}
-	// Confirming without the CSRF token fails and ends nothing.
-	post := func(csrf bool) *http.Response {
-		form := url.Values{}
-		for k, v := range page.Hidden {
-			form.Set(k, v)
-		}
-		req, _ := http.NewRequest(http.MethodPost, be.issuer+PathLogout, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if csrf {
-			req.Header.Set("X-Test-CSRF", "ok")
-		}
-		resp, err := be.browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
-	if resp := post(false); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("confirm without CSRF: %d, want 403", resp.StatusCode)
-	}
-	u := expectRedirect(t, post(true), "http://127.0.0.1:9/bye")
-	if u.Query().Get("state") != "x" {
-		t.Fatalf("%v", u)
-	}
-	req := httptest.NewRequest(http.MethodGet, be.issuer, nil)
-	for _, c := range be.browser.Jar.Cookies(mustURL(be.issuer)) {
-		req.AddCookie(c)
-	}
-	if s, _ := be.sessions.Current(req); s != nil {
-		t.Fatal("session survived logout")
-	}
-	for name, q := range map[string]string{
-		"unregistered post-logout URI":   "client_id=" + r.client.ID + "&post_logout_redirect_uri=https://evil.example/",
-		"post-logout URI without client": "post_logout_redirect_uri=http://127.0.0.1:9/bye",
-		"forged hint":                    "id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.",
-		"unknown client":                 "client_id=nope",
-	} {
-		t.Run(name, func(t *testing.T) {
-			resp := be.get(be.issuer + PathLogout + "?" + q)
-			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-				t.Fatalf("%d Location %q, want 400 error page", resp.StatusCode, resp.Header.Get("Location"))
-			}
-		})
-	}
-	// No session, no redirect: the signed-out page.
-	expectRedirect(t, be.get(be.issuer+PathLogout), be.issuer+PathSignedOut)
-}
-
 func TestUserInfoErrors(t *testing.T) {
 	be := newBrowserEnv(t)
 	c, secret := be.ccClient()
@@ -580,5 +530,76 @@ func checkBearerError(t *testing.T, challenge string, body []byte, want string) 
 	}
 	if !strings.Contains(challenge, `error="`+want+`"`) {
 		t.Errorf("challenge %q does not name error %q", challenge, want)
+	}
+}
+
+// TestVerifyIDTokenHint: logout's id_token_hint must be an ID token this
+// issuer signed (expired is fine); an access token or a logout token,
+// though signed by the same key, is not one (issue: any JWT authd signed
+// used to pass), nor is a token with another issuer, a forged signature,
+// or an ID token for another client than the request names.
+func TestVerifyIDTokenHint(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now()
+	sign := func(typ string, claims map[string]any) string {
+		t.Helper()
+		b, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := e.p.keys.Load().active.sign(typ, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	idClaims := func(mod func(map[string]any)) map[string]any {
+		c := map[string]any{"iss": e.issuer, "sub": "alice", "aud": []string{"app"}, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"sid": "sid-1", "auth_time": now.Unix()}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	good := sign("JWT", idClaims(nil))
+	if h, err := e.p.VerifyIDTokenHint(ctx, good, ""); err != nil || h.Subject != "alice" || h.SID != "sid-1" || h.ClientID != "app" {
+		t.Fatalf("VerifyIDTokenHint(ID token) = %+v, %v", h, err)
+	}
+	expired := sign("JWT", idClaims(func(c map[string]any) { c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix() }))
+	if _, err := e.p.VerifyIDTokenHint(ctx, expired, "app"); err != nil {
+		t.Fatalf("an expired ID token is still a hint: %v", err)
+	}
+	if _, err := e.p.VerifyIDTokenHint(ctx, good, "other"); err == nil || errors.Is(err, ErrNotIDToken) {
+		t.Fatalf("hint for another client: %v, want a client mismatch", err)
+	}
+
+	c, secret := e.ccClient()
+	access := e.token(c.ID, secret, "")
+	logout, err := e.p.logoutToken("app", &storage.Session{ID: "sid-1", UserID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := splitJWT(good)
+	for name, tok := range map[string]string{
+		"access token (typ at+jwt)":     access,
+		"logout token (typ logout+jwt)": logout,
+		"access-token claims, typ JWT":  sign("JWT", idClaims(func(c map[string]any) { c["client_id"], c["scope"] = "app", "openid" })),
+		"logout-token claims, typ JWT":  sign("JWT", idClaims(func(c map[string]any) { c["events"] = map[string]any{backchannelLogoutEvent: map[string]any{}} })),
+		"ID token claims, typ at+jwt":   sign(typAccessToken, idClaims(nil)),
+		"another issuer":                sign("JWT", idClaims(func(c map[string]any) { c["iss"] = "https://evil.example" })),
+		"no subject":                    sign("JWT", idClaims(func(c map[string]any) { delete(c, "sub") })),
+		"no audience":                   sign("JWT", idClaims(func(c map[string]any) { delete(c, "aud") })),
+		"no iat":                        sign("JWT", idClaims(func(c map[string]any) { delete(c, "iat") })),
+		"forged signature":              parts[0] + "." + parts[1] + "." + splitJWT(access)[2],
+		"alg none":                      fuzzB64(`{"alg":"none","typ":"JWT"}`) + "." + parts[1] + ".",
+		"not a JWT":                     "not-a-jwt",
+		"oversized":                     strings.Repeat("a", maxTokenLength+1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if h, err := e.p.VerifyIDTokenHint(ctx, tok, ""); !errors.Is(err, ErrNotIDToken) {
+				t.Fatalf("VerifyIDTokenHint = %+v, %v; want ErrNotIDToken", h, err)
+			}
+		})
 	}
 }

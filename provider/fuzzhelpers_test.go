@@ -166,7 +166,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	if kid := p.keys.Load().active.kid; kid != fuzzEdKID {
 		tb.Fatalf("active key %s, want the fixed Ed25519 key %s", kid, fuzzEdKID)
 	}
-	e.p, e.h = p, p.Handler()
+	e.p, e.h = p, p.Handler(nil)
 
 	e.signTokens()
 	e.issueTokens()

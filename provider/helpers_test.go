@@ -62,17 +62,19 @@ type envConfig struct {
 	keyring *secrets.Keyring
 	clock   *testClock
 	cfg     func(*Config)
-	browser func(Store) *Browser
+	browser func(Store, *Provider) *Browser
 	limiter TokenLimiter
 	wrap    func(Store) Store
 }
 
-func withDB(url string) envOption                  { return func(c *envConfig) { c.dbURL = url } }
-func withKeyring(kr *secrets.Keyring) envOption    { return func(c *envConfig) { c.keyring = kr } }
-func withClock(c *testClock) envOption             { return func(e *envConfig) { e.clock = c } }
-func withBrowser(f func(Store) *Browser) envOption { return func(c *envConfig) { c.browser = f } }
-func withConfig(f func(*Config)) envOption         { return func(c *envConfig) { c.cfg = f } }
-func withLimiter(l TokenLimiter) envOption         { return func(c *envConfig) { c.limiter = l } }
+func withDB(url string) envOption               { return func(c *envConfig) { c.dbURL = url } }
+func withKeyring(kr *secrets.Keyring) envOption { return func(c *envConfig) { c.keyring = kr } }
+func withClock(c *testClock) envOption          { return func(e *envConfig) { e.clock = c } }
+func withBrowser(f func(Store, *Provider) *Browser) envOption {
+	return func(c *envConfig) { c.browser = f }
+}
+func withConfig(f func(*Config)) envOption { return func(c *envConfig) { c.cfg = f } }
+func withLimiter(l TokenLimiter) envOption { return func(c *envConfig) { c.limiter = l } }
 
 // withStoreWrap gives the provider wrap(store) instead of the store.
 func withStoreWrap(wrap func(Store) Store) envOption { return func(c *envConfig) { c.wrap = wrap } }
@@ -130,9 +132,6 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
 	popts := Options{Logger: testLogger(t), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
 		SessionClients: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
-	if ec.browser != nil {
-		popts.Browser = ec.browser(store)
-	}
 	if ec.wrap != nil {
 		popts.Store = ec.wrap(popts.Store)
 	}
@@ -140,7 +139,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = p.Handler()
+	var browser *Browser
+	if ec.browser != nil {
+		browser = ec.browser(store, p)
+	}
+	srv.Config.Handler = p.Handler(browser)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	runCtx, cancel := context.WithCancel(ctx)

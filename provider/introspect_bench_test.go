@@ -173,7 +173,7 @@ func benchProvider(b *testing.B, set RevocationSet) (http.Handler, string, strin
 	if err := store.CreateClient(ctx, c); err != nil {
 		b.Fatal(err)
 	}
-	return p.Handler(), c.ID, secret
+	return p.Handler(nil), c.ID, secret
 }
 
 func benchPost(b *testing.B, h http.Handler, path string, form url.Values, id, secret string) map[string]any {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
 	fjwt "github.com/ory/fosite/token/jwt"
 
-	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
 
@@ -21,101 +18,32 @@ const typLogoutToken = "logout+jwt" // #nosec G101 -- a JWS typ, not a credentia
 // backchannelLogoutEvent is the events member of a logout token.
 const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
 
-// handleLogout is RP-Initiated Logout 1.0. With an id_token_hint naming the
-// current session, the session ends at once; otherwise the person confirms
-// with a "Sign out" button (a POST with a CSRF token). A
-// post_logout_redirect_uri must be registered for the client the hint or
-// client_id names, else nothing redirects (no open redirect).
-func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, r, http.StatusMethodNotAllowed, "Unsupported request", "Sign-out takes GET or POST.")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Unreadable sign-out request", "The request could not be read.")
-		return
-	}
-	f := r.Form
-	hint, clientID, err := p.logoutClient(ctx, f.Get("id_token_hint"), f.Get("client_id"))
-	if err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "The sign-out request is invalid", err.Error())
-		return
-	}
-	var client *storage.Client
-	if clientID != "" {
-		if client, err = p.clients.GetStoredClient(ctx, clientID); err != nil {
-			p.renderError(w, r, http.StatusBadRequest, "The sign-out request is invalid", "The application is unknown.")
-			return
-		}
-	}
-	redirect := f.Get("post_logout_redirect_uri")
-	if redirect != "" && (client == nil || !slices.Contains(client.PostLogoutRedirectURIs, redirect)) {
-		p.renderError(w, r, http.StatusBadRequest, "The sign-out request is invalid",
-			"The address to return to after sign-out is not registered for this application.")
-		return
-	}
-
-	sess, err := p.browser.Sessions.Current(r)
-	if err != nil {
-		p.log.ErrorContext(ctx, "logout: read session", "err", err)
-		p.renderError(w, r, http.StatusInternalServerError, "Sign-out failed", "Please try again.")
-		return
-	}
-	if sess != nil {
-		confirmed := r.Method == http.MethodPost && f.Get("confirm") == "yes"
-		if confirmed {
-			if err := p.browser.CSRF.Verify(r); err != nil {
-				p.renderError(w, r, http.StatusForbidden, "Sign-out was not confirmed", "The form expired. Please try again.")
-				return
-			}
-		}
-		sameSession := hint != nil && hint.SID != "" && hint.SID == sess.ID
-		if !confirmed && !sameSession {
-			hidden := map[string]string{"confirm": "yes"}
-			for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"} {
-				if v := f.Get(k); v != "" {
-					hidden[k] = v
-				}
-			}
-			page := LogoutConfirmPage{Hidden: hidden}
-			if client != nil {
-				page.ClientName = client.Name
-			}
-			w.Header().Set("Cache-Control", "no-store")
-			p.browser.Pages.Render(w, r, http.StatusOK, page)
-			return
-		}
-		if err := p.browser.Sessions.End(ctx, sess); err != nil {
-			p.log.ErrorContext(ctx, "logout: end session", "err", err)
-			p.renderError(w, r, http.StatusInternalServerError, "Sign-out failed", "Please try again.")
-			return
-		}
-		p.browser.Sessions.ClearCookie(w)
-		p.audit(ctx, r, storage.AuditEvent{Type: "logout", ActorID: sess.UserID, SubjectID: sess.UserID, ClientID: clientID,
-			Details: map[string]any{"sid": sess.ID}})
-	}
-	if redirect != "" {
-		u, _ := url.Parse(redirect)
-		if st := f.Get("state"); st != "" {
-			q := u.Query()
-			q.Set("state", st)
-			u.RawQuery = q.Encode()
-		}
-		http.Redirect(w, r, u.String(), http.StatusSeeOther) // #nosec G710 -- a post_logout_redirect_uri registered for the client, matched exactly
-		return
-	}
-	http.Redirect(w, r, p.cfg.Issuer+PathSignedOut, http.StatusSeeOther)
+// IDTokenHint is what an id_token_hint tells logout (RP-Initiated Logout
+// 1.0 §2): whom the ID token was issued to and in which browser session.
+type IDTokenHint struct {
+	Subject string
+	SID     string
+	// ClientID is the client the ID token was issued to (its first aud).
+	ClientID string
 }
 
-// hintClaims are what logout needs from an id_token_hint.
+// ErrNotIDToken is VerifyIDTokenHint's answer for anything but an ID
+// token this issuer signed.
+var ErrNotIDToken = errors.New("the id_token_hint is not an ID token issued here")
+
+// hintClaims are the claims an id_token_hint is checked by.
 type hintClaims struct {
 	Issuer   string   `json:"iss"`
 	Subject  string   `json:"sub"`
 	Audience audience `json:"aud"`
 	SID      string   `json:"sid"`
+	IssuedAt *int64   `json:"iat"`
+	Expires  *int64   `json:"exp"`
+	// Claims only other tokens carry: an access token's (RFC 9068) and a
+	// logout token's.
+	ClientID *string         `json:"client_id"`
+	Scope    *string         `json:"scope"`
+	Events   json.RawMessage `json:"events"`
 }
 
 // audience accepts a string or an array (RFC 7519 §4.1.3).
@@ -133,28 +61,33 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// logoutClient verifies the id_token_hint (signed by one of our published
-// keys, our issuer; expiry does not matter) and works out the client.
-func (p *Provider) logoutClient(ctx context.Context, rawHint, clientID string) (*hintClaims, string, error) {
-	if rawHint == "" {
-		return nil, clientID, nil
-	}
-	tok, err := idTokenSigner{p: p}.Decode(ctx, rawHint)
+// VerifyIDTokenHint checks an id_token_hint: an ID token this issuer
+// signed with a key it still publishes (expiry does not matter: an
+// expired ID token is still a fine hint), and an ID token, not any other
+// JWT authd signs. Access tokens (typ at+jwt, client_id and scope claims)
+// and logout tokens (typ logout+jwt, events) are refused with
+// ErrNotIDToken. A clientID given must be one of its audiences.
+func (p *Provider) VerifyIDTokenHint(ctx context.Context, raw, clientID string) (*IDTokenHint, error) {
+	tok, err := idTokenSigner{p: p}.Decode(ctx, raw)
 	if tok == nil || (err != nil && !isExpiredOnly(err)) {
-		//lint:ignore ST1005 the message is shown to people as is
-		return nil, "", errors.New("The id_token_hint is not an ID token issued here.")
+		return nil, ErrNotIDToken
 	}
-	b, _ := json.Marshal(tok.Claims)
+	if typ, _ := tok.Header["typ"].(string); typ != "JWT" {
+		return nil, ErrNotIDToken
+	}
+	b, err := json.Marshal(tok.Claims)
+	if err != nil {
+		return nil, ErrNotIDToken
+	}
 	var h hintClaims
-	if err := json.Unmarshal(b, &h); err != nil || h.Issuer != p.cfg.Issuer || len(h.Audience) == 0 {
-		//lint:ignore ST1005 the message is shown to people as is
-		return nil, "", errors.New("The id_token_hint is not an ID token issued here.")
+	if err := json.Unmarshal(b, &h); err != nil || h.Issuer != p.cfg.Issuer || h.Subject == "" || len(h.Audience) == 0 ||
+		h.IssuedAt == nil || h.Expires == nil || h.ClientID != nil || h.Scope != nil || h.Events != nil {
+		return nil, ErrNotIDToken
 	}
 	if clientID != "" && !slices.Contains(h.Audience, clientID) {
-		//lint:ignore ST1005 the message is shown to people as is
-		return nil, "", errors.New("client_id does not match the id_token_hint.")
+		return nil, errors.New("client_id does not match the id_token_hint")
 	}
-	return &h, h.Audience[0], nil
+	return &IDTokenHint{Subject: h.Subject, SID: h.SID, ClientID: h.Audience[0]}, nil
 }
 
 // SessionEnded sends back-channel logout tokens to the clients that got
@@ -162,7 +95,7 @@ func (p *Provider) logoutClient(ctx context.Context, rawHint, clientID string) (
 // session manager's end hook.
 func (p *Provider) SessionEnded(ctx context.Context, s *storage.Session, clientIDs []string) {
 	if p.browser == nil || p.browser.Logout == nil {
-		return
+		return // no browser endpoints, or no back-channel delivery
 	}
 	for _, id := range clientIDs {
 		c, err := p.clients.GetStoredClient(ctx, id)
@@ -192,18 +125,6 @@ func (p *Provider) logoutToken(clientID string, s *storage.Session) (string, err
 		return "", err
 	}
 	return p.keys.Load().active.sign(typLogoutToken, payload)
-}
-
-func (p *Provider) audit(ctx context.Context, r *http.Request, e storage.AuditEvent) {
-	if p.browser == nil || p.browser.Audit == nil {
-		return
-	}
-	e.Time = p.now().UTC()
-	e.IP = telemetry.ClientIP(r)
-	e.UserAgent = truncate(r.UserAgent(), 512)
-	if err := p.browser.Audit.AppendAuditEvent(ctx, e); err != nil {
-		p.log.ErrorContext(ctx, "audit event not written", "type", e.Type, "err", err)
-	}
 }
 
 // isExpiredOnly reports whether a JWT validation error is about expiry

@@ -256,8 +256,8 @@ type Provider struct {
 	store   Store
 	keyring *secrets.Keyring
 	now     func() time.Time
-	browser *Browser // nil: no browser-facing endpoints
-	// sessionClients is set with browser.
+	browser *Browser // set by Routes; nil: no browser-facing endpoints
+	// sessionClients is required with browser.
 	sessionClients SessionClients
 
 	fcfg   *fosite.Config
@@ -293,9 +293,8 @@ type Options struct {
 	Limiter TokenLimiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Browser, when set, enables the authorization, UserInfo and logout
-	// endpoints; SessionClients is then required too.
-	Browser        *Browser
+	// SessionClients is where the clients that got tokens in a browser
+	// session are recorded; required when Routes is given a Browser.
 	SessionClients SessionClients
 	// Clients is the client cache (cache.Clients over Store) the provider
 	// authenticates clients from and invalidates from the change feed.
@@ -331,11 +330,8 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if o.Revoked == nil {
 		o.Revoked = memory.NewRevocationSet()
 	}
-	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked, browser: o.Browser,
+	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked,
 		sessionClients: o.SessionClients, limiter: o.Limiter}
-	if b := o.Browser; b != nil && (b.Sessions == nil || b.Users == nil || b.Pages == nil || b.CSRF == nil || o.SessionClients == nil) {
-		return nil, errors.New("provider: Browser needs Sessions, Users, Pages and CSRF, and Options.SessionClients")
-	}
 	var err error
 	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
 		return nil, err
@@ -434,14 +430,29 @@ func (p *Provider) Run(ctx context.Context) error {
 }
 
 // Handler returns the provider's routes.
-func (p *Provider) Handler() http.Handler {
+func (p *Provider) Handler(b *Browser) http.Handler {
 	mux := http.NewServeMux()
-	p.Routes(mux)
+	p.Routes(mux, b)
 	return mux
 }
 
-// Routes registers the provider's endpoints on mux.
-func (p *Provider) Routes(mux *http.ServeMux) {
+// Routes registers the provider's endpoints on mux; with b, also the
+// browser-facing ones (authorization, its resume, UserInfo), which then
+// appear in discovery. Call it once, before serving. The browser's
+// collaborators come here rather than to New because they are built
+// after the provider: the session manager calls SessionEnded. It panics
+// when b lacks a required collaborator: a wiring mistake, found at
+// start-up.
+func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
+	if b != nil {
+		if b.Sessions == nil || b.Users == nil || b.Errors == nil || p.sessionClients == nil {
+			panic("provider: Routes: Browser needs Sessions, Users and Errors, and Options.SessionClients")
+		}
+		p.browser = b
+		if err := p.prepareDiscovery(); err != nil {
+			panic(fmt.Sprintf("provider: Routes: %v", err))
+		}
+	}
 	mux.HandleFunc(PathDiscovery, p.handleDiscovery)
 	mux.HandleFunc(PathOAuthMetadata, p.handleOAuthMetadata)
 	mux.HandleFunc(PathJWKS, p.handleJWKS)
@@ -452,7 +463,6 @@ func (p *Provider) Routes(mux *http.ServeMux) {
 		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
 		mux.HandleFunc(PathResume, p.handleResume)
 		mux.HandleFunc(PathUserInfo, p.handleUserInfo)
-		mux.HandleFunc(PathLogout, p.handleLogout)
 	}
 }
 

@@ -89,7 +89,9 @@ type Options struct {
 	// Secure is true when the issuer is https.
 	Secure bool
 	Now    func() time.Time
-	OnEnd  EndHook
+	// OnEnd, when set, hears of every ended session (the provider's
+	// SessionEnded: back-channel logout).
+	OnEnd EndHook
 }
 
 // New returns a manager.
@@ -102,9 +104,6 @@ func New(cfg Config, o Options) *Manager {
 	}
 	return &Manager{cfg: cfg, store: o.Store, log: o.Logger, secure: o.Secure, now: o.Now, onEnd: o.OnEnd}
 }
-
-// SetEndHook sets the hook called for every ended session.
-func (m *Manager) SetEndHook(h EndHook) { m.onEnd = h }
 
 // CookieName is the session cookie's name: __Host- prefixed on https.
 func (m *Manager) CookieName() string {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -32,9 +31,11 @@ type browserApp struct {
 	browser  *provider.Browser
 }
 
-// openBrowserApp builds the browser side. The caller wires the provider's
-// end hook (SetEndHook) once the provider exists, and stops the queue.
-func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, error) {
+// openBrowserApp builds the browser side over the provider p: sessions
+// tell p when one ends (back-channel logout), the pages ask it to verify
+// logout's id_token_hint, and app.browser is what p.Routes serves the
+// authorization endpoint with. The caller stops the queue.
+func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provider) (*browserApp, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	iu, err := url.Parse(cfg.Issuer)
 	if err != nil {
@@ -62,7 +63,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 		_ = queue.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	app.sessions = session.New(cfg.Session, session.Options{Store: d.sessions, Logger: d.log, Secure: secure})
+	app.sessions = session.New(cfg.Session, session.Options{Store: d.sessions, Logger: d.log, Secure: secure, OnEnd: p.SessionEnded})
 	hasher, err := password.NewHasher(cfg.Password)
 	if err != nil {
 		return fail(fmt.Errorf("password: %w", err))
@@ -86,10 +87,9 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps) (*browserApp, erro
 	app.pages = login.New(cfg.Login, login.Deps{
 		Accounts: app.accounts, Sessions: app.sessions,
 		AuthRequests: d.store, Consents: d.store, Clients: d.clients, Users: d.store, Tokens: d.store, Audit: d.store,
-		Renderer: renderer, CSRF: protector, Logger: d.log, Limiter: d.rateLimits(cfg),
+		Renderer: renderer, CSRF: protector, IDTokenHints: p, Logger: d.log, Limiter: d.rateLimits(cfg),
 	})
-	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Pages: pageAdapter{renderer}, CSRF: protector,
-		Logout: logoutQueue{queue}, Audit: d.store}
+	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Errors: app.pages, Logout: logoutQueue{queue}}
 	return app, nil
 }
 
@@ -121,20 +121,4 @@ func (l logoutQueue) EnqueueBackchannelLogout(ctx context.Context, clientID, uri
 		return err
 	}
 	return l.q.EnqueueBackchannelLogout(ctx, args)
-}
-
-// pageAdapter renders the provider's pages with the hosted pages' render.
-type pageAdapter struct{ r *render.Renderer }
-
-func (a pageAdapter) Render(w http.ResponseWriter, r *http.Request, status int, p provider.Page) {
-	var data any
-	switch p := p.(type) {
-	case provider.ErrorPage:
-		data = render.ErrorData{Title: p.Title, Message: p.Message}
-	case provider.LogoutConfirmPage:
-		data = render.LogoutConfirmData{ClientName: p.ClientName, Hidden: p.Hidden}
-	case provider.SignedOutPage:
-		data = render.SignedOutData{}
-	}
-	a.r.Render(w, r, status, provider.PageName(p), data)
 }

@@ -40,7 +40,12 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			"cookies lose Secure and __Host-, no HSTS is sent, and tokens and passwords cross the network in the clear. Never use it in production",
 			"issuer", cfg.Issuer, "insecure_issuer", cfg.provider().InsecureIssuer())
 	}
-	app, err := openBrowserApp(ctx, cfg, d)
+	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients, Changes: d.changes,
+		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Limiter: d.rateLimits(cfg)})
+	if err != nil {
+		return err
+	}
+	app, err := openBrowserApp(ctx, cfg, d, p)
 	if err != nil {
 		return err
 	}
@@ -51,12 +56,6 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			d.log.WarnContext(sctx, "stopping the job queue", "err", err)
 		}
 	}()
-	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients, Changes: d.changes,
-		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Browser: app.browser, Limiter: d.rateLimits(cfg)})
-	if err != nil {
-		return err
-	}
-	app.sessions.SetEndHook(p.SessionEnded)
 
 	servers, err := newServers(cfg, d, app, p)
 	if err != nil {
@@ -83,7 +82,7 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider) ([]*
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	p.Routes(mux)
+	p.Routes(mux, app.browser)
 	app.pages.Routes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
