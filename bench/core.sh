@@ -235,6 +235,12 @@ export AUTHD_ACCOUNTS_LOCKOUT_IP_THRESHOLD=0
 # every sign-in is the one bench user's) are off unless set.
 export AUTHD_RATELIMIT_SIGNIN_PER_IP_PER_MINUTE=${AUTHD_RATELIMIT_SIGNIN_PER_IP_PER_MINUTE:-0}
 export AUTHD_RATELIMIT_SIGNIN_PER_ACCOUNT_PER_MINUTE=${AUTHD_RATELIMIT_SIGNIN_PER_ACCOUNT_PER_MINUTE:-0}
+# And the per-address limit on the authorization endpoint, which every
+# sign-in run passes through, where this authd has it (an older build
+# refuses the unknown variable: bench/ab.sh runs those too).
+if (cd "$tmp" && AUTHD_RATELIMIT_AUTHORIZE_PER_IP_PER_MINUTE=0 AUTHD_DATA_DIR="$tmp/probe" "$tmp/authd" help >/dev/null 2>&1); then
+	export AUTHD_RATELIMIT_AUTHORIZE_PER_IP_PER_MINUTE=${AUTHD_RATELIMIT_AUTHORIZE_PER_IP_PER_MINUTE:-0}
+fi
 PROFILE=${PROFILE:-0}
 if [[ "$PROFILE" == 1 ]]; then
 	command -v curl >/dev/null 2>&1 || die "PROFILE=1 needs curl"

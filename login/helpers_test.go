@@ -447,7 +447,7 @@ func (e *env) authRequest(id string, form url.Values) string {
 	}
 	now := e.clock.Now()
 	if err := e.store.CreateAuthRequest(context.Background(), &storage.AuthRequest{ID: id, ClientID: "app", Form: form,
-		CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+		CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}, 0); err != nil {
 		e.t.Fatal(err)
 	}
 	return id

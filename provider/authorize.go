@@ -12,11 +12,9 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
-
-// authRequestTTL bounds how long a person may take to sign in and consent.
-const authRequestTTL = 30 * time.Minute
 
 // handleAuthorize is the authorization endpoint (RFC 6749 §3.1, OpenID
 // Connect Core §3.1.2): response_type=code only, exact redirect URI
@@ -31,6 +29,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, http.StatusMethodNotAllowed, "Unsupported request", "The authorization endpoint takes GET or POST.")
 		return
 	}
+	if !p.limitAuthorize(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
@@ -41,9 +42,14 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	form, err := boundedForm(ar.GetRequestForm())
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	now := p.now().UTC()
-	rec := &storage.AuthRequest{ID: randomID(), ClientID: ar.GetClient().GetID(), Form: ar.GetRequestForm(),
-		CreatedAt: now, ExpiresAt: now.Add(authRequestTTL)}
+	rec := &storage.AuthRequest{ID: randomID(), ClientID: ar.GetClient().GetID(), Form: form,
+		ClientAddr: telemetry.ClientIP(r), CreatedAt: now, ExpiresAt: now.Add(p.cfg.Authorize.PendingTTL)}
 	p.dispatch(w, r, ar, rec, false)
 }
 
@@ -232,7 +238,7 @@ func (p *Provider) decideConsent(ctx context.Context, ar fosite.AuthorizeRequest
 func (p *Provider) redirectToStep(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool, path string) {
 	ctx := r.Context()
 	if !stored {
-		if err := p.store.CreateAuthRequest(ctx, rec); err != nil {
+		if err := p.store.CreateAuthRequest(ctx, rec, p.cfg.Authorize.MaxPendingPerAddress); err != nil {
 			p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
@@ -283,7 +289,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 // authRequestStore keeps authorization requests while a person is on the
 // hosted pages (storage.AuthRequests) and reads remembered consent.
 type authRequestStore interface {
-	CreateAuthRequest(ctx context.Context, r *storage.AuthRequest) error
+	CreateAuthRequest(ctx context.Context, r *storage.AuthRequest, maxPerAddr int) error
 	GetAuthRequest(ctx context.Context, id string, now time.Time) (*storage.AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
 	GetConsent(ctx context.Context, userID, clientID string) (*storage.Consent, error)

@@ -85,14 +85,14 @@ type browserEnv struct {
 	browser  *http.Client // cookie jar, no redirects followed
 }
 
-func newBrowserEnv(t *testing.T) *browserEnv {
+func newBrowserEnv(t *testing.T, opts ...envOption) *browserEnv {
 	t.Helper()
 	be := &browserEnv{users: &fakeUsers{users: map[string]*storage.User{}}, errors: &fakeErrors{}, notifier: &fakeNotifier{}}
 	var sessions *session.Manager
-	e := newEnv(t, withBrowser(func(store Store, p *Provider) *Browser {
+	e := newEnv(t, append(opts, withBrowser(func(store Store, p *Provider) *Browser {
 		sessions = session.New(session.DefaultConfig(), session.Options{Store: store.(session.Store), Logger: testLogger(t), OnEnd: p.SessionEnded})
 		return &Browser{Sessions: sessions, Users: be.users, Errors: be.errors, Logout: be.notifier}
-	}))
+	}))...)
 	be.env, be.sessions = e, sessions
 	jar, _ := cookiejar.New(nil)
 	be.browser = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -65,6 +65,9 @@ type Config struct {
 	Keys KeyConfig `koanf:"keys"`
 	// Cache tunes the in-process caches.
 	Cache CacheConfig `koanf:"cache"`
+	// Authorize bounds the authorization requests kept for people on
+	// their way through the hosted pages.
+	Authorize AuthorizeConfig `koanf:"authorize"`
 	// RequirePKCE requires PKCE from confidential clients too (it is
 	// always required from public clients).
 	RequirePKCE bool `koanf:"require_pkce"`
@@ -110,7 +113,8 @@ func DefaultConfig() Config {
 			MaxAccessTokenTTL: 24 * time.Hour,
 		},
 		Keys:  KeyConfig{Algorithm: RS256, RSABits: 2048},
-		Cache: CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
+		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
+		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100},
 	}
 }
 
@@ -150,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.Cache.ClientSize <= 0 || c.Cache.VerifiedTokens <= 0 {
 		bad("cache", "client_size and verified_tokens must be positive")
+	}
+	if err := c.Authorize.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -239,9 +246,13 @@ type rebuilder interface {
 	Rebuild(ctx context.Context, revs []storage.Revocation) error
 }
 
-// TokenLimiter rate-limits the token endpoint (ratelimit.Limiter). A denied
-// request is answered 429 with Retry-After before anything is consumed.
-type TokenLimiter interface {
+// Limiter rate-limits the token and authorization endpoints
+// (ratelimit.Limiter). A denied request is answered 429 with Retry-After
+// before anything is consumed or stored.
+type Limiter interface {
+	// AuthorizeByIP counts an authorization request from the client
+	// address ip.
+	AuthorizeByIP(ctx context.Context, ip string) (retryAfter time.Duration, ok bool)
 	// TokenByIP counts a token request from the client address ip.
 	TokenByIP(ctx context.Context, ip string) (retryAfter time.Duration, ok bool)
 	// TokenByClient counts a token request by an authenticated client.
@@ -271,7 +282,7 @@ type Provider struct {
 	unknownKid   sync.Mutex
 	unknownKidAt time.Time
 	revoked      RevocationSet
-	limiter      TokenLimiter // nil: no rate limits
+	limiter      Limiter // nil: no rate limits
 	clients      ClientCache
 	changes      *feed.Feed
 	verified     *lru.Cache[string, *accessClaims]
@@ -290,7 +301,7 @@ type Options struct {
 	// own revocations at once.
 	Revoked RevocationSet
 	// Limiter, when set, rate-limits the token endpoint.
-	Limiter TokenLimiter
+	Limiter Limiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// SessionClients is where the clients that got tokens in a browser

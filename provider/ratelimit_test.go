@@ -16,6 +16,22 @@ type fakeLimiter struct {
 	ipLeft       int
 	clientLeft   int
 	ips, clients []string
+	// authorizeLeft, when set, is how many authorization requests pass.
+	authorizeLeft *int
+	authorizeIPs  []string
+}
+
+// AuthorizeByIP allows every authorization request unless authorizeLeft
+// was set and is used up.
+func (f *fakeLimiter) AuthorizeByIP(_ context.Context, ip string) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.authorizeIPs = append(f.authorizeIPs, ip)
+	if f.authorizeLeft == nil {
+		return 0, true
+	}
+	*f.authorizeLeft--
+	return 2500 * time.Millisecond, *f.authorizeLeft >= 0
 }
 
 func (f *fakeLimiter) TokenByIP(_ context.Context, ip string) (time.Duration, bool) {

@@ -1,6 +1,6 @@
 // Package ratelimit holds authd's defences against abuse that are not part of
 // a protocol: rate limits on the endpoints people and clients can hammer
-// (sign-in, token, registration, password reset), per client address, per
+// (sign-in, authorization, token, registration, password reset), per client address, per
 // account and per client. Brute-force lockout of accounts lives in
 // package account (on storage.Attempts); both share Redis when one is
 // configured, so limits hold across replicas.
@@ -40,6 +40,9 @@ type Config struct {
 	// client authentication); TokenPerClient by authenticated client.
 	TokenPerIP     Rule `koanf:"token_per_ip"`
 	TokenPerClient Rule `koanf:"token_per_client"`
+	// AuthorizePerIP limits the authorization endpoint by client address:
+	// every request there may store an authorization request.
+	AuthorizePerIP Rule `koanf:"authorize_per_ip"`
 	// RegisterPerIP limits POST /register (and resending the verification
 	// mail) by client address.
 	RegisterPerIP Rule `koanf:"register_per_ip"`
@@ -59,6 +62,7 @@ func DefaultConfig() Config {
 		RegisterPerIP:    Rule{PerMinute: 10, Burst: 10},
 		ResetPerIP:       Rule{PerMinute: 10, Burst: 10},
 		ResetPerAccount:  Rule{PerMinute: 1, Burst: 5},
+		AuthorizePerIP:   Rule{PerMinute: 120, Burst: 60},
 	}
 }
 
@@ -72,7 +76,7 @@ func (c Config) rules() []struct {
 		rule Rule
 	}{
 		{"signin_per_ip", c.SignInPerIP}, {"signin_per_account", c.SignInPerAccount},
-		{"token_per_ip", c.TokenPerIP}, {"token_per_client", c.TokenPerClient},
+		{"token_per_ip", c.TokenPerIP}, {"token_per_client", c.TokenPerClient}, {"authorize_per_ip", c.AuthorizePerIP},
 		{"register_per_ip", c.RegisterPerIP},
 		{"reset_per_ip", c.ResetPerIP}, {"reset_per_account", c.ResetPerAccount},
 	}
@@ -172,12 +176,17 @@ func (l *Limiter) Reset(ctx context.Context, ip, email string) (time.Duration, b
 	return l.check(ctx, keys...)
 }
 
-// TokenByIP implements provider.TokenLimiter.
+// TokenByIP implements provider.Limiter.
 func (l *Limiter) TokenByIP(ctx context.Context, ip string) (time.Duration, bool) {
 	return l.check(ctx, ruleKey{"token_ip", l.cfg.TokenPerIP, ip})
 }
 
-// TokenByClient implements provider.TokenLimiter.
+// AuthorizeByIP implements provider.Limiter.
+func (l *Limiter) AuthorizeByIP(ctx context.Context, ip string) (time.Duration, bool) {
+	return l.check(ctx, ruleKey{"authorize_ip", l.cfg.AuthorizePerIP, ip})
+}
+
+// TokenByClient implements provider.Limiter.
 func (l *Limiter) TokenByClient(ctx context.Context, clientID string) (time.Duration, bool) {
 	return l.check(ctx, ruleKey{"token_client", l.cfg.TokenPerClient, clientID})
 }

@@ -97,17 +97,30 @@ type AuthRequest struct {
 	ConsentGiven  bool
 	ConsentDenied bool
 	GrantedScopes []string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// ClientAddr is the address the request came from; the requests
+	// waiting from one address are bounded.
+	ClientAddr string
+	CreatedAt  time.Time
+	// ExpiresAt is when an untouched request is forgotten; progress
+	// (UpdateAuthRequest) keeps it until AuthRequestMaxTTL after CreatedAt.
+	ExpiresAt time.Time
 }
+
+// AuthRequestMaxTTL bounds how long a person may take to sign in and
+// consent within one authorization request.
+const AuthRequestMaxTTL = 30 * time.Minute
 
 // AuthRequests stores authorization requests in progress.
 type AuthRequests interface {
-	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
+	// CreateAuthRequest stores r. When maxPerAddr > 0 and that many
+	// requests from r.ClientAddr are waiting, the oldest of them are
+	// deleted first, in the same transaction.
+	CreateAuthRequest(ctx context.Context, r *AuthRequest, maxPerAddr int) error
 	// GetAuthRequest returns the request or ErrNotFound (also once expired
 	// at now).
 	GetAuthRequest(ctx context.Context, id string, now time.Time) (*AuthRequest, error)
-	// UpdateAuthRequest stores the progress fields; ErrNotFound if absent.
+	// UpdateAuthRequest stores the progress fields and keeps the request
+	// until AuthRequestMaxTTL after it was made; ErrNotFound if absent.
 	UpdateAuthRequest(ctx context.Context, r *AuthRequest) error
 	// DeleteAuthRequest removes it, reporting ErrNotFound if it was already
 	// gone: exactly one caller can finish a request.

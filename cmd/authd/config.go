@@ -36,6 +36,9 @@ type Config struct {
 	Tokens provider.TokenConfig `koanf:"tokens"`
 	Keys   provider.KeyConfig   `koanf:"keys"`
 	Cache  provider.CacheConfig `koanf:"cache"`
+	// Authorize bounds the authorization requests kept for people on the
+	// hosted pages.
+	Authorize provider.AuthorizeConfig `koanf:"authorize"`
 	// RequirePKCE requires PKCE from confidential clients too.
 	RequirePKCE bool                `koanf:"require_pkce"`
 	HTTP        HTTPConfig          `koanf:"http"`
@@ -118,7 +121,7 @@ func (c HTTPConfig) trustedProxies() (telemetry.TrustedProxies, error) {
 func defaultConfig() Config {
 	pc := provider.DefaultConfig()
 	return Config{
-		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache,
+		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize,
 		HTTP: HTTPConfig{
 			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
@@ -207,7 +210,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
-	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, RequirePKCE: c.RequirePKCE,
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, RequirePKCE: c.RequirePKCE,
 		InsecureHTTP: c.Dev.InsecureHTTP}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/authd/authd/storage"
@@ -219,19 +220,38 @@ type authRequestRow struct {
 	ConsentGiven  bool
 	ConsentDenied bool
 	GrantedScopes string
+	ClientAddr    string
 	CreatedAt     int64 `gorm:"autoCreateTime:false"`
 	ExpiresAt     int64
 }
 
 func (authRequestRow) TableName() string { return "auth_requests" }
 
-// CreateAuthRequest implements storage.AuthRequests.
-func (s *Store) CreateAuthRequest(ctx context.Context, r *storage.AuthRequest) error {
+// CreateAuthRequest implements storage.AuthRequests. The bound counts
+// the address's requests that have not expired; expired ones are the
+// janitor's (DeleteExpired).
+func (s *Store) CreateAuthRequest(ctx context.Context, r *storage.AuthRequest, maxPerAddr int) error {
 	row, err := toAuthRequestRow(r)
 	if err != nil {
 		return err
 	}
-	return mapErr(s.conn(ctx).Create(row).Error)
+	if maxPerAddr <= 0 || r.ClientAddr == "" {
+		return mapErr(s.conn(ctx).Create(row).Error)
+	}
+	return s.inTxCtx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		// The newest maxPerAddr-1 waiting requests stay; older ones go.
+		keep := tx.Model(&authRequestRow{}).Select("id").
+			Where("client_addr = ? AND expires_at > ?", r.ClientAddr, millis(s.now())).
+			Order("created_at DESC, id DESC").Limit(maxPerAddr - 1)
+		del := tx.Where("client_addr = ? AND id NOT IN (?)", r.ClientAddr, keep)
+		if maxPerAddr == 1 {
+			del = tx.Where("client_addr = ?", r.ClientAddr)
+		}
+		if err := del.Delete(&authRequestRow{}).Error; err != nil {
+			return mapErr(err)
+		}
+		return mapErr(tx.Create(row).Error)
+	})
 }
 
 func toAuthRequestRow(r *storage.AuthRequest) (*authRequestRow, error) {
@@ -241,7 +261,7 @@ func toAuthRequestRow(r *storage.AuthRequest) (*authRequestRow, error) {
 	}
 	return &authRequestRow{ID: r.ID, ClientID: r.ClientID, Form: string(form), SessionID: r.SessionID,
 		LoginAt: millis(r.LoginAt), ConsentGiven: r.ConsentGiven, ConsentDenied: r.ConsentDenied,
-		GrantedScopes: strings.Join(r.GrantedScopes, " "), CreatedAt: millis(r.CreatedAt), ExpiresAt: millis(r.ExpiresAt)}, nil
+		GrantedScopes: strings.Join(r.GrantedScopes, " "), ClientAddr: r.ClientAddr, CreatedAt: millis(r.CreatedAt), ExpiresAt: millis(r.ExpiresAt)}, nil
 }
 
 // GetAuthRequest implements storage.AuthRequests.
@@ -256,7 +276,8 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string, now time.Time) (*
 	}
 	return &storage.AuthRequest{ID: row.ID, ClientID: row.ClientID, Form: form, SessionID: row.SessionID,
 		LoginAt: fromMillis(row.LoginAt), ConsentGiven: row.ConsentGiven, ConsentDenied: row.ConsentDenied,
-		GrantedScopes: strings.Fields(row.GrantedScopes), CreatedAt: fromMillis(row.CreatedAt), ExpiresAt: fromMillis(row.ExpiresAt)}, nil
+		GrantedScopes: strings.Fields(row.GrantedScopes), ClientAddr: row.ClientAddr, CreatedAt: fromMillis(row.CreatedAt),
+		ExpiresAt: fromMillis(row.ExpiresAt)}, nil
 }
 
 // UpdateAuthRequest implements storage.AuthRequests.
@@ -265,9 +286,14 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, r *storage.AuthRequest) e
 	if err != nil {
 		return err
 	}
+	greatest := "MAX" // SQLite's scalar max
+	if s.dialect == Postgres {
+		greatest = "GREATEST"
+	}
 	res := s.conn(ctx).Model(&authRequestRow{}).Where("id = ?", r.ID).Updates(map[string]any{
 		"session_id": row.SessionID, "login_at": row.LoginAt, "consent_given": row.ConsentGiven,
 		"consent_denied": row.ConsentDenied, "granted_scopes": row.GrantedScopes,
+		"expires_at": gorm.Expr(greatest+"(expires_at, created_at + ?)", storage.AuthRequestMaxTTL.Milliseconds()),
 	})
 	if res.Error != nil {
 		return mapErr(res.Error)
