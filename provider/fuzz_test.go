@@ -169,6 +169,9 @@ func FuzzTokenEndpoint(f *testing.F) {
 		if !e.authenticatedAs(c.ClientID, body, auth, contentType) {
 			t.Fatalf("token issued to %q although its secret was not presented:\nbody %q\nauth %q\ntype %q", c.ClientID, body, auth, contentType)
 		}
+		if n := presentedMethods(body, auth, contentType); n > 1 {
+			t.Fatalf("token issued to a request with %d client authentication methods:\nbody %q\nauth %q\ntype %q", n, body, auth, contentType)
+		}
 	})
 }
 
@@ -195,6 +198,9 @@ func FuzzIntrospection(f *testing.F) {
 		}
 		if !e.anyGenuineClient(body, auth, contentType) {
 			t.Fatalf("introspection answered without genuine client authentication:\nbody %q\nauth %q\ntype %q\n-> %s", body, auth, contentType, rec.Body)
+		}
+		if n := presentedMethods(body, auth, contentType); n > 1 {
+			t.Fatalf("introspection answered a request with %d client authentication methods:\nbody %q\nauth %q\ntype %q", n, body, auth, contentType)
 		}
 		switch m["active"] {
 		case true:
@@ -275,6 +281,26 @@ func TestFuzzSeedsBehave(t *testing.T) {
 		lenient := name == "charset_param" || name == "auth_basic_lowercase_scheme" || name == "duplicate_grant_type"
 		if want := strings.HasPrefix(name, "genuine_") || name == "refresh_genuine" || lenient; want != (code == 200) {
 			t.Errorf("token seed %s: %d %v, want success=%v", name, code, m, want)
+		}
+	}
+	// The fuzz-jwt fixture authenticates with a fresh assertion, so the
+	// assertion seeds are refused for what they carry: invalid_client,
+	// every time (an exp of 1e16 was accepted again and again), and two
+	// methods at once invalid_request.
+	if code, m := e.do(PathToken, []byte("grant_type=client_credentials"+assertionParams(fuzzAssertion(t))), "", fuzzFormType); code != 200 {
+		t.Errorf("fuzz-jwt with a fresh assertion: %d %v", code, m)
+	}
+	for _, name := range []string{"assertion_exp_1e16", "assertion_iat_future"} {
+		for i := range 3 {
+			if code, m := e.do(PathToken, []byte(token[name].body), "", fuzzFormType); code != 401 || m["error"] != "invalid_client" {
+				t.Errorf("token seed %s, attempt %d: %d %v, want 401 invalid_client", name, i+1, code, m)
+			}
+		}
+	}
+	for _, name := range []string{"basic_with_other_client_id", "basic_and_assertion", "post_and_assertion"} {
+		s := token[name]
+		if code, m := e.do(PathToken, []byte(s.body), s.auth, s.contentType); code != 400 || m["error"] != "invalid_request" {
+			t.Errorf("token seed %s: %d %v, want 400 invalid_request", name, code, m)
 		}
 	}
 	// Bodies over the limit are refused as requests, not server errors.
@@ -487,7 +513,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"empty":                  {"", ""},
 		"non_utf8":               {"hmac-sha256$\xff$\xfe", "\xff"},
 	} {
-		writeCorpusDir(t, filepath.Join("..", "secrets", "testdata", "fuzz", "FuzzClientSecretCompare"), name, []byte(args[0]), []byte(args[1]))
+		writeCorpusDir(t, filepath.Join("..", "internal", "secrets", "testdata", "fuzz", "FuzzClientSecretCompare"), name, []byte(args[0]), []byte(args[1]))
 	}
 }
 
@@ -541,7 +567,22 @@ func tokenSeeds(e *fuzzEnv) map[string]endpointSeed {
 			"Content-Disposition: form-data; name=\"client_id\"\r\n\r\nfuzz-post\r\n--XX\r\nContent-Disposition: form-data; name=\"client_secret\"\r\n\r\n" +
 			e.secrets["fuzz-post"] + "\r\n--XX--\r\n", "", "multipart/form-data; boundary=XX"},
 		"multipart_no_boundary": {"--XX\r\n", basic, "multipart/form-data"},
+		// One client authentication method per request (RFC 6749 §2.3), and
+		// a body client_id only of the client authenticated.
+		"basic_with_other_client_id": {cc + "&client_id=fuzz-post", basic, fuzzFormType},
+		"basic_and_assertion":        {cc + assertionParams(fuzzAssertion(e.tb)), basic, fuzzFormType},
+		"post_and_assertion":         {cc + "&" + post + assertionParams(fuzzAssertion(e.tb)), "", fuzzFormType},
+		// A genuinely signed assertion whose exp (1e16) overflowed the stored
+		// jti expiry: it was accepted again and again.
+		"assertion_exp_1e16": {cc + assertionParams(fuzzAssertion(e.tb, "exp", int64(1e16))), "", fuzzFormType},
+		// A genuinely signed assertion issued in the future: fosite answered 500.
+		"assertion_iat_future": {cc + assertionParams(fuzzAssertion(e.tb, "iat", int64(fuzzExp))), "", fuzzFormType},
 	}
+}
+
+// assertionParams are the form parameters presenting a client assertion.
+func assertionParams(a string) string {
+	return "&client_assertion_type=" + url.QueryEscape(clientAssertionType) + "&client_assertion=" + a
 }
 
 func introspectionSeeds(e *fuzzEnv) map[string]endpointSeed {
@@ -550,30 +591,32 @@ func introspectionSeeds(e *fuzzEnv) map[string]endpointSeed {
 	q := url.QueryEscape
 	parts := strings.Split(e.seeds["genuine"], ".")
 	return map[string]endpointSeed{
-		"access_token":            {"token=" + placeholderAT, basic, fuzzFormType},
-		"access_token_hint":       {"token=" + placeholderAT + "&token_type_hint=refresh_token", basic, fuzzFormType},
-		"refresh_token":           {"token=" + placeholderRT + "&token_type_hint=refresh_token", basic, fuzzFormType},
-		"literal_genuine":         {"token=" + q(e.seeds["genuine"]), basic, fuzzFormType},
-		"literal_es256":           {"token=" + q(fuzzES256Token) + post, "", fuzzFormType},
-		"tampered_payload":        {"token=" + q(e.seeds["tampered_payload"]), basic, fuzzFormType},
-		"tampered_signature":      {"token=" + q(e.seeds["tampered_signature"]), basic, fuzzFormType},
-		"non_canonical_signature": {"token=" + q(e.seeds["signature_non_canonical_base64"]), basic, fuzzFormType},
-		"plus_is_space":           {"token=" + parts[0] + "+." + parts[1] + "." + parts[2], basic, fuzzFormType},
-		"newline_inside":          {"token=" + parts[0] + "%0A." + parts[1] + "." + parts[2], basic, fuzzFormType},
-		"jws_json":                {"token=" + q(e.seeds["jws_json_with_dots"]), basic, fuzzFormType},
-		"alg_none":                {"token=" + q(e.seeds["alg_none"]), basic, fuzzFormType},
-		"refresh_tampered":        {"token=" + placeholderRT + "x", basic, fuzzFormType},
-		"two_tokens":              {"token=garbage&token=" + placeholderAT, basic, fuzzFormType},
-		"no_token":                {"token_type_hint=access_token", basic, fuzzFormType},
-		"no_client_auth":          {"token=" + placeholderAT, "", fuzzFormType},
-		"wrong_secret":            {"token=" + placeholderAT, fuzzBasic("fuzz-basic", "nope"), fuzzFormType},
-		"public_client":           {"token=" + placeholderAT + "&client_id=fuzz-public", "", fuzzFormType},
-		"code_client_basic":       {"token=" + placeholderRT, fuzzBasic("fuzz-code", e.secrets["fuzz-code"]), fuzzFormType},
-		"json_body":               {`{"token":"` + e.seeds["genuine"] + `"}`, basic, "application/json"},
-		"query_style_body":        {"?token=" + placeholderAT, basic, fuzzFormType},
-		"huge_token":              {"token=" + strings.Repeat("A", maxTokenLength+1), basic, fuzzFormType},
-		"dots_token":              {"token=..", basic, fuzzFormType},
-		"bad_content_type":        {"token=" + placeholderAT, basic, "text/plain"},
+		"access_token":               {"token=" + placeholderAT, basic, fuzzFormType},
+		"access_token_hint":          {"token=" + placeholderAT + "&token_type_hint=refresh_token", basic, fuzzFormType},
+		"refresh_token":              {"token=" + placeholderRT + "&token_type_hint=refresh_token", basic, fuzzFormType},
+		"literal_genuine":            {"token=" + q(e.seeds["genuine"]), basic, fuzzFormType},
+		"literal_es256":              {"token=" + q(fuzzES256Token) + post, "", fuzzFormType},
+		"tampered_payload":           {"token=" + q(e.seeds["tampered_payload"]), basic, fuzzFormType},
+		"tampered_signature":         {"token=" + q(e.seeds["tampered_signature"]), basic, fuzzFormType},
+		"non_canonical_signature":    {"token=" + q(e.seeds["signature_non_canonical_base64"]), basic, fuzzFormType},
+		"plus_is_space":              {"token=" + parts[0] + "+." + parts[1] + "." + parts[2], basic, fuzzFormType},
+		"newline_inside":             {"token=" + parts[0] + "%0A." + parts[1] + "." + parts[2], basic, fuzzFormType},
+		"jws_json":                   {"token=" + q(e.seeds["jws_json_with_dots"]), basic, fuzzFormType},
+		"alg_none":                   {"token=" + q(e.seeds["alg_none"]), basic, fuzzFormType},
+		"refresh_tampered":           {"token=" + placeholderRT + "x", basic, fuzzFormType},
+		"two_tokens":                 {"token=garbage&token=" + placeholderAT, basic, fuzzFormType},
+		"no_token":                   {"token_type_hint=access_token", basic, fuzzFormType},
+		"no_client_auth":             {"token=" + placeholderAT, "", fuzzFormType},
+		"wrong_secret":               {"token=" + placeholderAT, fuzzBasic("fuzz-basic", "nope"), fuzzFormType},
+		"public_client":              {"token=" + placeholderAT + "&client_id=fuzz-public", "", fuzzFormType},
+		"code_client_basic":          {"token=" + placeholderRT, fuzzBasic("fuzz-code", e.secrets["fuzz-code"]), fuzzFormType},
+		"json_body":                  {`{"token":"` + e.seeds["genuine"] + `"}`, basic, "application/json"},
+		"query_style_body":           {"?token=" + placeholderAT, basic, fuzzFormType},
+		"huge_token":                 {"token=" + strings.Repeat("A", maxTokenLength+1), basic, fuzzFormType},
+		"dots_token":                 {"token=..", basic, fuzzFormType},
+		"bad_content_type":           {"token=" + placeholderAT, basic, "text/plain"},
+		"basic_with_other_client_id": {"token=" + placeholderAT + "&client_id=fuzz-post", basic, fuzzFormType},
+		"basic_and_assertion":        {"token=" + placeholderAT + assertionParams(fuzzAssertion(e.tb)), basic, fuzzFormType},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	josev3 "github.com/go-jose/go-jose/v3"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
@@ -57,6 +59,14 @@ var (
 		}
 		return k
 	}()
+	// fuzzJWTKey is the key of the private_key_jwt client fuzz-jwt.
+	fuzzJWTKey = func() *ecdsa.PrivateKey {
+		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), fuzzSeed("authd fuzz client assertion es256"))
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
 	fuzzEdKID = keyID(fuzzEdKey.Public(), EdDSA)
 	fuzzESKID = keyID(fuzzESKey.Public(), ES256)
 )
@@ -78,6 +88,8 @@ var fuzzClients = []ClientSpec{
 	{ID: "fuzz+odd", Secret: "p@ss:w%rd+/= ok&x", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}},
 	{ID: "fuzz-code", Secret: "fuzz-code-secret-0123456789abcdefghijk", GrantTypes: []string{"authorization_code", "refresh_token"},
 		RedirectURIs: []string{"http://127.0.0.1/cb"}, Scopes: []string{"openid", "offline_access", "api"}},
+	{ID: "fuzz-jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}, TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT,
+		JWKS: &josev3.JSONWebKeySet{Keys: []josev3.JSONWebKey{{Key: fuzzJWTKey.Public(), KeyID: "fuzz-jwt-1", Algorithm: "ES256", Use: "sig"}}}},
 	{ID: "fuzz-public", Public: true, GrantTypes: []string{"authorization_code", "refresh_token"},
 		RedirectURIs: []string{"http://127.0.0.1/cb"}, Scopes: []string{"openid", "offline_access", "api"}},
 }
@@ -418,6 +430,43 @@ const (
 func (e *fuzzEnv) expand(b []byte) []byte {
 	b = bytes.ReplaceAll(b, []byte(placeholderAT), []byte(url.QueryEscape(e.at)))
 	return bytes.ReplaceAll(b, []byte(placeholderRT), []byte(url.QueryEscape(e.rt)))
+}
+
+// fuzzAssertion is a client assertion of fuzz-jwt with claims over the
+// well-formed ones (a nil value deletes the claim).
+func fuzzAssertion(tb testing.TB, kv ...any) string {
+	tb.Helper()
+	now := time.Now()
+	claims := claimsWith(map[string]any{"iss": "fuzz-jwt", "sub": "fuzz-jwt", "aud": fuzzIssuer + PathToken,
+		"jti": rand.Text(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}, kv...)
+	tok, err := fuzzSign(fuzzJWTKey, jose.ES256, "fuzz-jwt-1", "JWT", fuzzJSON(claims))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// presentedMethods counts the client authentication methods a request
+// carries (RFC 6749 §2.3: at most one may be used): an Authorization
+// header with the Basic scheme, a client_secret, a client assertion.
+func presentedMethods(body []byte, auth, contentType string) int {
+	req := newFuzzRequest("/", body, auth, contentType)
+	n := 0
+	if _, _, ok := req.BasicAuth(); ok {
+		n++
+	}
+	_ = req.ParseMultipartForm(1 << 20)
+	form := req.PostForm
+	if req.MultipartForm != nil {
+		form = url.Values(req.MultipartForm.Value)
+	}
+	if len(form["client_secret"]) > 0 {
+		n++
+	}
+	if len(form["client_assertion"]) > 0 || len(form["client_assertion_type"]) > 0 {
+		n++
+	}
+	return n
 }
 
 // fuzzHeaderValue returns v as a server would see it, and false when a client

@@ -428,7 +428,9 @@ func (p *Provider) compose() {
 		ClientSecretsHasher:            secrets.ClientSecretHasher{Keyring: p.keyring},
 		MinParameterEntropy:            fosite.MinParameterEntropy,
 		SendDebugMessagesToClients:     false,
+		JWKSFetcherStrategy:            fosite.NewDefaultJWKSFetcherStrategy(),
 	}
+	p.fcfg.ClientAuthenticationStrategy = p.authenticateClient
 	store := &fositeStore{Store: p.store, clients: p.clients}
 	p.oauth2 = fosite.NewOAuth2Provider(store, p.fcfg)
 	p.composeHandlers(store)

@@ -173,9 +173,6 @@ func (p *Provider) logOAuthError(ctx context.Context, r *http.Request, rfc *fosi
 // writeError writes err as an RFC 6749 §5.2 error through fosite and logs
 // it once (logOAuthError).
 func (p *Provider) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	if errors.Is(err, fosite.ErrJTIKnown) { // RFC 7523 §3.2: a bad client assertion is invalid_client
-		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.").WithWrap(err)
-	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.logOAuthError(ctx, r, rfc)
 	if rfc.CodeField == http.StatusUnauthorized {

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strings"
@@ -336,9 +337,18 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: PRIMARY KEY")
 }
 
+// millis is t in Unix milliseconds, 0 for the zero time. Times too far
+// out for milliseconds in an int64 (past the year 292,000,000) saturate
+// rather than wrap: an expiry that wrapped would be in the past.
 func millis(t time.Time) int64 {
-	if t.IsZero() {
+	const maxSec = math.MaxInt64 / 1000
+	switch sec := t.Unix(); {
+	case t.IsZero():
 		return 0
+	case sec >= maxSec:
+		return math.MaxInt64
+	case sec <= -maxSec:
+		return math.MinInt64
 	}
 	return t.UnixMilli()
 }
