@@ -58,7 +58,7 @@ func FuzzParseAccessToken(f *testing.F) {
 		if _, err := e.p.verifyAccessToken(ctx, token); err == nil && !e.signed[token] {
 			t.Fatalf("verifyAccessToken accepted a token the provider never issued: %q", token)
 		}
-		if r := e.p.introspect(ctx, token); r != nil && !e.signed[token] {
+		if r := e.p.introspect(ctx, token, "fuzz-code"); r != nil && !e.signed[token] {
 			t.Fatalf("introspect found a token the provider never issued active: %q", token)
 		}
 		// Unverified decoding is only a lookup aid but must never panic.
@@ -206,6 +206,12 @@ func FuzzIntrospection(f *testing.F) {
 		case true:
 			if tok := fuzzFormToken(body, contentType); !e.signed[tok] {
 				t.Fatalf("introspection says active for a token never issued: %q -> %s", tok, rec.Body)
+			}
+			// Refresh tokens (all fuzz-code's) only to fuzz-code and the
+			// resource server it lists.
+			if m["token_use"] == "refresh_token" && !e.authenticatedAs("fuzz-code", body, auth, contentType) &&
+				!e.authenticatedAs("fuzz-basic", body, auth, contentType) {
+				t.Fatalf("a refresh token introspected by a client neither its own nor allowed:\nbody %q\nauth %q -> %s", body, auth, rec.Body)
 			}
 		case false:
 			if len(m) != 1 {
@@ -616,7 +622,9 @@ func introspectionSeeds(e *fuzzEnv) map[string]endpointSeed {
 		"dots_token":                 {"token=..", basic, fuzzFormType},
 		"bad_content_type":           {"token=" + placeholderAT, basic, "text/plain"},
 		"basic_with_other_client_id": {"token=" + placeholderAT + "&client_id=fuzz-post", basic, fuzzFormType},
-		"basic_and_assertion":        {"token=" + placeholderAT + assertionParams(fuzzAssertion(e.tb)), basic, fuzzFormType},
+		// Refresh tokens only to their client and its allowed introspectors.
+		"refresh_of_other_client": {"token=" + placeholderRT + post, "", fuzzFormType},
+		"basic_and_assertion":     {"token=" + placeholderAT + assertionParams(fuzzAssertion(e.tb)), basic, fuzzFormType},
 	}
 }
 

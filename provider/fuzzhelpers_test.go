@@ -87,7 +87,8 @@ var fuzzClients = []ClientSpec{
 		TokenEndpointAuthMethod: storage.AuthMethodPost},
 	{ID: "fuzz+odd", Secret: "p@ss:w%rd+/= ok&x", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}},
 	{ID: "fuzz-code", Secret: "fuzz-code-secret-0123456789abcdefghijk", GrantTypes: []string{"authorization_code", "refresh_token"},
-		RedirectURIs: []string{"http://127.0.0.1/cb"}, Scopes: []string{"openid", "offline_access", "api"}},
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, Scopes: []string{"openid", "offline_access", "api"},
+		AllowedIntrospectors: []string{"fuzz-basic"}}, // a resource server of fuzz-code
 	{ID: "fuzz-jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}, TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT,
 		JWKS: &josev3.JSONWebKeySet{Keys: []josev3.JSONWebKey{{Key: fuzzJWTKey.Public(), KeyID: "fuzz-jwt-1", Algorithm: "ES256", Use: "sig"}}}},
 	{ID: "fuzz-public", Public: true, GrantTypes: []string{"authorization_code", "refresh_token"},

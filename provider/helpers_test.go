@@ -185,6 +185,15 @@ func (e *env) createClient(spec ClientSpec) (*storage.Client, string) {
 	return c, secret
 }
 
+// resourceServerID is the id of the client resourceServer registers.
+const resourceServerID = "resource-server"
+
+// resourceServer registers a confidential client with the id
+// resourceServerID: a resource server that introspects tokens.
+func (e *env) resourceServer() (*storage.Client, string) {
+	return e.createClient(ClientSpec{ID: resourceServerID, GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}})
+}
+
 func (e *env) ccClient() (*storage.Client, string) {
 	return e.createClient(ClientSpec{GrantTypes: []string{"client_credentials"}, Scopes: []string{"api", "read"}})
 }

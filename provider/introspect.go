@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage"
 )
 
 // introspection is an RFC 7662 §2.2 response.
@@ -39,8 +42,10 @@ var inactive = []byte(`{"active":false}`)
 // handleIntrospect is the introspection endpoint (RFC 7662). The caller
 // must be a confidential client, authenticated by any method it is
 // registered for. Access tokens are answered from memory (signature,
-// expiry, revocation set) with no database query; refresh tokens from
-// storage.
+// expiry, revocation set) with no database query, to any such client;
+// refresh tokens from storage, only to the client they were issued to and
+// the clients it lists as allowed introspectors (RFC 7662 §4: the server
+// decides who may see what), to every other one {"active":false}.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	form, err := p.parseForm(w, r)
@@ -69,7 +74,7 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	resp := p.introspect(ctx, token)
+	resp := p.introspect(ctx, token, client.GetID())
 	if resp == nil {
 		_, _ = w.Write(inactive)
 		return
@@ -78,7 +83,7 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 // introspect returns the token's metadata, or nil when it is not active.
-func (p *Provider) introspect(ctx context.Context, token string) *introspection {
+func (p *Provider) introspect(ctx context.Context, token, caller string) *introspection {
 	if looksLikeJWT(token) {
 		c, err := p.verifyAccessToken(ctx, token)
 		if err != nil {
@@ -91,10 +96,12 @@ func (p *Provider) introspect(ctx context.Context, token string) *introspection 
 			Ext: c.Extra,
 		}
 	}
-	return p.introspectRefreshToken(ctx, token)
+	return p.introspectRefreshToken(ctx, token, caller)
 }
 
-func (p *Provider) introspectRefreshToken(ctx context.Context, token string) *introspection {
+// introspectRefreshToken answers for a refresh token, if caller may see it
+// (mayIntrospectRefresh).
+func (p *Provider) introspectRefreshToken(ctx context.Context, token, caller string) *introspection {
 	if len(token) > maxTokenLength {
 		return nil
 	}
@@ -107,6 +114,9 @@ func (p *Provider) introspectRefreshToken(ctx context.Context, token string) *in
 		return nil
 	}
 	if err := p.refreshStrategy.ValidateRefreshToken(ctx, req, token); err != nil {
+		return nil
+	}
+	if !mayIntrospectRefresh(req.GetClient(), caller) {
 		return nil
 	}
 	sess := req.GetSession()
@@ -122,6 +132,19 @@ func (p *Provider) introspectRefreshToken(ctx context.Context, token string) *in
 		out.SID = s.SID
 	}
 	return out
+}
+
+// mayIntrospectRefresh reports whether the client caller may introspect
+// a refresh token issued to owner: owner itself, or a client owner lists
+// in AllowedIntrospectors. A refresh token is a credential of its client
+// only; another client learning that it is active (and whose it is) helps
+// nobody but someone who stole it.
+func mayIntrospectRefresh(owner fosite.Client, caller string) bool {
+	if owner.GetID() == caller {
+		return true
+	}
+	c, ok := owner.(*storage.Client)
+	return ok && slices.Contains(c.AllowedIntrospectors, caller)
 }
 
 // parseForm reads a bounded application/x-www-form-urlencoded POST body.

@@ -306,3 +306,43 @@ func TestNewJTI(t *testing.T) {
 		t.Fatalf("issuedAtMs of a non-v7 jti = %d, want the end of the iat second", got)
 	}
 }
+
+// TestRefreshTokenIntrospection: a refresh token is introspected for its
+// own client and the resource servers that client lists, and is
+// {"active":false} for any other confidential client; access tokens stay
+// introspectable by any confidential client (the documented contract).
+func TestRefreshTokenIntrospection(t *testing.T) {
+	e := newEnv(t)
+	cfg, login := codeFlow(t, e) // lists resourceServerID
+	rs, rsSecret := e.resourceServer()
+	other, otherSecret := e.ccClient()
+	unlisted, unlistedSecret := e.createClient(ClientSpec{RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	tok := login("ivy")
+	for _, tc := range []struct {
+		name       string
+		id, secret string
+		refresh    bool
+	}{
+		{"owner", cfg.ClientID, cfg.ClientSecret, true},
+		{"listed resource server", rs.ID, rsSecret, true},
+		{"another confidential client", other.ID, otherSecret, false},
+		{"another code-flow client", unlisted.ID, unlistedSecret, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, m := e.introspect(tok.RefreshToken, tc.id, tc.secret)
+			if code != 200 {
+				t.Fatalf("introspect refresh token: %d %v", code, m)
+			}
+			if tc.refresh {
+				if m["active"] != true || m["token_use"] != "refresh_token" || m["client_id"] != cfg.ClientID || m["sub"] != "ivy" {
+					t.Fatalf("refresh token for %s: %v, want active", tc.name, m)
+				}
+			} else if len(m) != 1 || m["active"] != false {
+				t.Fatalf("refresh token for %s: %v, want exactly {\"active\":false}", tc.name, m)
+			}
+			if code, m := e.introspect(tok.AccessToken, tc.id, tc.secret); code != 200 || m["active"] != true {
+				t.Fatalf("access token for %s: %d %v, want active", tc.name, code, m)
+			}
+		})
+	}
+}

@@ -19,11 +19,13 @@ import (
 
 // codeFlow sets up a confidential client with refresh tokens and returns an
 // x/oauth2 config plus a function that runs the authorization half for a
-// user and exchanges the code.
+// user and exchanges the code. The client lists resourceServerID as an
+// allowed introspector of its refresh tokens.
 func codeFlow(t *testing.T, e *env) (*oauth2.Config, func(subject string) *oauth2.Token) {
 	t.Helper()
 	redirect := "http://127.0.0.1:9/callback"
-	c, secret := e.createClient(ClientSpec{RedirectURIs: []string{redirect}, Scopes: []string{"openid", "offline_access", "api"}})
+	c, secret := e.createClient(ClientSpec{RedirectURIs: []string{redirect}, Scopes: []string{"openid", "offline_access", "api"},
+		AllowedIntrospectors: []string{resourceServerID}})
 	cfg := &oauth2.Config{ClientID: c.ID, ClientSecret: secret, RedirectURL: redirect,
 		Endpoint: oauth2.Endpoint{TokenURL: e.issuer + PathToken, AuthStyle: oauth2.AuthStyleInHeader}}
 	return cfg, func(subject string) *oauth2.Token {
@@ -52,7 +54,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, withDB(dbURL))
 		cfg, login := codeFlow(t, e)
-		rs, rsSecret := e.ccClient()
+		rs, rsSecret := e.resourceServer()
 		t1 := login("alice")
 		claims := verifyJWT(t, e, t1.AccessToken)
 		if claims["sub"] != "alice" || claims["sid"] != "sid-alice" || claims["grant_id"] == nil {
@@ -106,7 +108,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 func TestCodeReplay(t *testing.T) {
 	e := newEnv(t)
 	cfg, _ := codeFlow(t, e)
-	rs, rsSecret := e.ccClient()
+	rs, rsSecret := e.resourceServer()
 	verifier := oauth2.GenerateVerifier()
 	code := e.authorize(cfg.ClientID, cfg.RedirectURL, "offline_access api", oauth2.S256ChallengeFromVerifier(verifier), "carol")
 	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))

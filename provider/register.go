@@ -40,6 +40,9 @@ type ClientSpec struct {
 	AuthSigningAlg  string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// AllowedIntrospectors are the ids of the clients (resource servers)
+	// that may introspect this client's refresh tokens besides itself.
+	AllowedIntrospectors []string
 }
 
 // DefaultScopes are what a client with the authorization_code grant may
@@ -63,6 +66,7 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		Public: spec.Public, FirstParty: spec.FirstParty, TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod,
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
+		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors),
 	}
 	if c.ID == "" {
 		c.ID = uuid.NewString()
@@ -135,6 +139,11 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	}
 	if c.HasGrant("authorization_code") && len(c.RedirectURIs) == 0 {
 		bad("clients with the authorization_code grant need at least one redirect URI")
+	}
+	for _, id := range c.AllowedIntrospectors {
+		if len(id) > storage.MaxClientIDLength || strings.ContainsAny(id, " \t\r\n:") {
+			bad("allowed introspector %q is not a client id", id)
+		}
 	}
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {

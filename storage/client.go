@@ -44,6 +44,10 @@ type Client struct {
 	// BackchannelLogoutURI receives logout tokens when a session in which
 	// the client got tokens ends (OpenID Connect Back-Channel Logout 1.0).
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// AllowedIntrospectors are the clients (resource servers) that may
+	// introspect this client's refresh tokens, besides the client itself
+	// (which always may). Access tokens are not restricted.
+	AllowedIntrospectors []string `json:"allowed_introspectors,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when

@@ -21,6 +21,7 @@ type cliClient struct {
 	Public                  bool     `json:"public"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	AccessTokenTTL          string   `json:"access_token_ttl"`
+	AllowedIntrospectors    []string `json:"allowed_introspectors"`
 }
 
 func createClient(t *testing.T, env []string, args ...string) cliClient {
@@ -109,6 +110,17 @@ func TestClientsCreate(t *testing.T) {
 						{"redirect_uris", c.RedirectURIs, []string{}},
 						{"access_token_ttl", c.AccessTokenTTL, "5m0s"},
 					})
+				},
+			},
+			{
+				name: "resource servers that may introspect its refresh tokens",
+				args: []string{"--name", "With RS", "--redirect-uri", "https://app.example.com/cb",
+					"--allowed-introspector", "rs-1", "--allowed-introspector", "rs-2"},
+				check: func(t *testing.T, in string, c cliClient) {
+					checkFields(t, in, []field{{"allowed_introspectors", c.AllowedIntrospectors, []string{"rs-1", "rs-2"}}})
+					var got cliClient
+					mustRun(t, env, "clients", "get", c.ClientID).decodeJSON(t, &got)
+					checkFields(t, "clients get "+c.ClientID, []field{{"allowed_introspectors", got.AllowedIntrospectors, []string{"rs-1", "rs-2"}}})
 				},
 			},
 		}

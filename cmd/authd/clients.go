@@ -103,7 +103,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var spec provider.ClientSpec
-	var redirects, postLogout, grants, scopes, audience stringList
+	var redirects, postLogout, grants, scopes, audience, introspectors stringList
 	var jwksArg string
 	fs.StringVar(&spec.Name, "name", "", "display name (required)")
 	fs.StringVar(&spec.ID, "id", "", "client id (default: a random UUID)")
@@ -113,6 +113,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials (repeatable; default authorization_code refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request (repeatable or space-separated; default with authorization_code: openid profile email phone offline_access)")
 	fs.Var(&audience, "audience", "audience the client may request (repeatable)")
+	fs.Var(&introspectors, "allowed-introspector", "client id of a resource server that may introspect this client's refresh tokens (repeatable; the client itself always may)")
 	fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt or none")
 	fs.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
 	fs.BoolVar(&spec.FirstParty, "first-party", false, "first-party client: consent is not asked")
@@ -130,6 +131,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
 	spec.GrantTypes, spec.Scopes, spec.Audience = grants, scopes, audience
+	spec.AllowedIntrospectors = introspectors
 	if jwksArg != "" {
 		raw := []byte(jwksArg)
 		if strings.HasPrefix(jwksArg, "@") {
