@@ -33,6 +33,10 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err == nil && !p.redirectURIRegistered(ctx, r.Form) { // else fosite refuses it
+		p.authorizeError(w, r, nil, errRedirectNotRegistered)
+		return
+	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
@@ -126,6 +130,10 @@ func (p *Provider) handleResume(w http.ResponseWriter, r *http.Request) {
 		}
 		p.renderError(w, r, http.StatusBadRequest, "This sign-in has expired",
 			"The sign-in took too long or was already completed. Go back to the application and start again.")
+		return
+	}
+	if !p.redirectURIRegistered(ctx, rec.Form) { // the registration may have changed meanwhile
+		p.authorizeError(w, r, nil, errRedirectNotRegistered)
 		return
 	}
 	req := r.Clone(ctx)

@@ -40,6 +40,11 @@ type ClientSpec struct {
 	AuthSigningAlg  string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// ApplicationType is storage.ApplicationWeb (the default) or
+	// storage.ApplicationNative, as in OpenID Connect Dynamic Client
+	// Registration: only a native client's loopback redirect URIs match
+	// with any port.
+	ApplicationType string
 	// AllowedIntrospectors are the ids of the clients (resource servers)
 	// that may introspect this client's refresh tokens besides itself.
 	AllowedIntrospectors []string
@@ -66,7 +71,7 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		Public: spec.Public, FirstParty: spec.FirstParty, TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod,
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors),
+		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
 	}
 	if c.ID == "" {
 		c.ID = uuid.NewString()
@@ -75,6 +80,13 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	}
 	if c.Name == "" {
 		bad("name is required")
+	}
+	switch c.ApplicationType {
+	case "":
+		c.ApplicationType = storage.ApplicationWeb
+	case storage.ApplicationWeb, storage.ApplicationNative:
+	default:
+		bad("application type %q is not supported (want web or native)", c.ApplicationType)
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{"authorization_code", "refresh_token"}

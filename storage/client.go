@@ -16,6 +16,17 @@ const (
 	AuthMethodNone          = "none"
 )
 
+// Application types (OpenID Connect Dynamic Client Registration 1.0 §2,
+// application_type).
+const (
+	// ApplicationWeb is the default: redirect URIs match exactly.
+	ApplicationWeb = "web"
+	// ApplicationNative is an app on the user's device: a registered http
+	// redirect URI on 127.0.0.1 or [::1] matches with any port (RFC 8252
+	// §7.3).
+	ApplicationNative = "native"
+)
+
 // MaxClientIDLength bounds client ids: longer ones are refused at
 // registration and never looked up.
 const MaxClientIDLength = 256
@@ -27,16 +38,19 @@ type Client struct {
 	Name string `json:"client_name"`
 	// SecretHash is the hashed client secret (see secrets.ClientSecretHasher);
 	// empty for public and private_key_jwt clients.
-	SecretHash              []byte   `json:"-"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	Scopes                  []string `json:"scopes"`
-	Audience                []string `json:"audience"`
-	Public                  bool     `json:"public"`
-	FirstParty              bool     `json:"first_party"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	SecretHash             []byte   `json:"-"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types"`
+	ResponseTypes          []string `json:"response_types"`
+	Scopes                 []string `json:"scopes"`
+	Audience               []string `json:"audience"`
+	Public                 bool     `json:"public"`
+	// ApplicationType is ApplicationWeb or ApplicationNative; empty (as
+	// stored before it existed) means web.
+	ApplicationType         string `json:"application_type,omitempty"`
+	FirstParty              bool   `json:"first_party"`
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
 	// JWKS holds the client's public keys for private_key_jwt, inline;
 	// JWKSURI points at them instead. At most one is set.
 	JWKS    *jose.JSONWebKeySet `json:"jwks,omitempty"`

@@ -22,6 +22,7 @@ type cliClient struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	AccessTokenTTL          string   `json:"access_token_ttl"`
 	AllowedIntrospectors    []string `json:"allowed_introspectors"`
+	ApplicationType         string   `json:"application_type"`
 }
 
 func createClient(t *testing.T, env []string, args ...string) cliClient {
@@ -113,6 +114,15 @@ func TestClientsCreate(t *testing.T) {
 				},
 			},
 			{
+				name: "application type web by default, native on request",
+				args: []string{"--name", "Desktop", "--public", "--application-type", "native", "--redirect-uri", "http://127.0.0.1/cb"},
+				check: func(t *testing.T, in string, c cliClient) {
+					checkFields(t, in, []field{{"application_type", c.ApplicationType, "native"}})
+					web := createClient(t, env, "--name", "Web", "--redirect-uri", "https://app.example.com/cb")
+					checkFields(t, "clients create --name Web", []field{{"application_type", web.ApplicationType, "web"}})
+				},
+			},
+			{
 				name: "resource servers that may introspect its refresh tokens",
 				args: []string{"--name", "With RS", "--redirect-uri", "https://app.example.com/cb",
 					"--allowed-introspector", "rs-1", "--allowed-introspector", "rs-2"},
@@ -176,6 +186,7 @@ func TestClientsCreateInvalid(t *testing.T) {
 			{"jwks not JSON", []string{"--name", "x", "--grant-type", "client_credentials", "--token-endpoint-auth-method", "private_key_jwt", "--jwks", "{nope"}, 1, []string{"--jwks"}},
 			{"unknown auth method", []string{"--name", "x", "--grant-type", "client_credentials", "--token-endpoint-auth-method", "tls_client_auth"}, 1, []string{"tls_client_auth"}},
 			{"unknown grant type", []string{"--name", "x", "--grant-type", "implicit"}, 1, []string{`grant type "implicit" is not supported`}},
+			{"unknown application type", []string{"--name", "x", "--application-type", "spa", "--redirect-uri", "https://a.example/cb"}, 1, []string{`application type "spa"`}},
 			{"bad scope", []string{"--name", "x", "--grant-type", "client_credentials", "--scope", `a"b`}, 1, []string{"scope"}},
 			{"id with colon", []string{"--name", "x", "--id", "a:b", "--grant-type", "client_credentials"}, 1, []string{"client id"}},
 			{"client TTL above max", []string{"--name", "x", "--grant-type", "client_credentials", "--access-token-ttl", "48h"}, 1, []string{"tokens.max_access_token_ttl"}},
