@@ -195,8 +195,13 @@ func (p *Provider) signAccessToken(_ context.Context, r fosite.Requester) (strin
 	if c.Subject == "" { // no resource owner: the client is the subject (RFC 9068 §2.2)
 		c.Subject = c.ClientID
 	}
-	if len(c.Audience) == 0 {
+	switch {
+	case len(c.Audience) == 0:
 		c.Audience = []string{p.cfg.Issuer}
+	case r.GetGrantedScopes().Has("openid") && !slices.Contains(c.Audience, p.cfg.Issuer):
+		// A token with openid is also for UserInfo, which is authd's
+		// own resource and accepts only tokens for the issuer.
+		c.Audience = append(slices.Clone(c.Audience), p.cfg.Issuer)
 	}
 	if ar, ok := r.(fosite.AccessRequester); !ok || !ar.GetGrantTypes().ExactOne("client_credentials") {
 		c.GrantID = r.GetID()
@@ -365,6 +370,4 @@ func unverifiedClaims(token string) (*accessClaims, error) {
 }
 
 // hasAudience reports whether c is meant for aud.
-//
-//lint:ignore U1000 the UserInfo audience check uses it
 func (c *accessClaims) hasAudience(aud string) bool { return slices.Contains(c.Audience, aud) }

@@ -14,8 +14,11 @@ import (
 )
 
 // handleUserInfo is the UserInfo endpoint (OpenID Connect Core §5.3): the
-// bearer access token (RFC 6750 §2.1 header, or §2.2 form body) must carry
-// the openid scope; the answer is the claims its scopes release.
+// bearer access token (RFC 6750 §2.1 header, or §2.2 form body) must be
+// meant for authd itself (aud includes the issuer, RFC 9068 §4: a token
+// for another resource server is refused) and carry the openid scope; the
+// answer is the claims its scopes release. Tokens without a requested
+// audience are for the issuer, and tokens with openid always include it.
 func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -48,6 +51,10 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	c, err := p.verifyAccessToken(ctx, token)
 	if err != nil {
 		p.writeBearerError(w, r, errInvalidToken.WithHint("The access token is invalid, expired or revoked.").WithWrap(err))
+		return
+	}
+	if !c.hasAudience(p.cfg.Issuer) {
+		p.writeBearerError(w, r, errInvalidToken.WithHint("The access token is meant for another resource (aud), not this issuer's UserInfo."))
 		return
 	}
 	scopes := strings.Fields(c.Scope)
