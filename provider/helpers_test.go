@@ -74,7 +74,7 @@ func withBrowser(f func(Store, *Provider) *Browser) envOption {
 	return func(c *envConfig) { c.browser = f }
 }
 func withConfig(f func(*Config)) envOption { return func(c *envConfig) { c.cfg = f } }
-func withLimiter(l Limiter) envOption { return func(c *envConfig) { c.limiter = l } }
+func withLimiter(l Limiter) envOption      { return func(c *envConfig) { c.limiter = l } }
 
 // withStoreWrap gives the provider wrap(store) instead of the store.
 func withStoreWrap(wrap func(Store) Store) envOption { return func(c *envConfig) { c.wrap = wrap } }

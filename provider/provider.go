@@ -112,7 +112,7 @@ func DefaultConfig() Config {
 			IDTokenTTL:        time.Hour,
 			MaxAccessTokenTTL: 24 * time.Hour,
 		},
-		Keys:  KeyConfig{Algorithm: RS256, RSABits: 2048},
+		Keys:      KeyConfig{Algorithm: RS256, RSABits: 2048},
 		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
 		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100},
 	}
