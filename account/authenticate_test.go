@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
 )
 
@@ -280,32 +281,64 @@ func TestRehash(t *testing.T) {
 	})
 }
 
-// TestUnknownAddressTakesAsLong: with the real (default) parameters, an
-// unknown address costs about what a wrong password costs.
+// TestUnknownAddressTakesAsLong: an attempt on an unknown address does
+// the work of a wrong password on a known one: one Argon2id computation,
+// under the parameters the known account's hash has (the configured ones).
+// Counted, not timed: BenchmarkAuthenticateUnknownVsKnown has the times.
 func TestUnknownAddressTakesAsLong(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
-		e.cfg.Lockout.AccountThreshold = 1000 // measure hashing, not locks
-		svc := e.newService(mustHasher(t, password.DefaultConfig()))
-		// A real hash under the default parameters.
+		e.cfg.Lockout.AccountThreshold = 1000 // count hashing, not locks
+		cfg := password.DefaultConfig()
+		hasher := mustHasher(t, cfg)
+		svc := e.newService(hasher)
 		if err := svc.Register(e.ctx, "bob@example.com", goodPassword, "", meta); err != nil {
 			t.Fatal(err)
 		}
-		measure := func(email string) time.Duration {
-			var total time.Duration
-			for i := range 4 {
-				start := time.Now()
-				_, _ = svc.Authenticate(e.ctx, email, fmt.Sprintf("wrong password %d", i), account.Meta{})
-				total += time.Since(start)
-			}
-			return total
+		u, err := e.store.GetUserByEmail(e.ctx, "bob@example.com")
+		if err != nil {
+			t.Fatal(err)
 		}
-		measure("bob@example.com") // warm up
-		known, unknown := measure("bob@example.com"), measure("nobody@example.com")
-		if unknown < known/2 {
-			t.Errorf("4 attempts on an unknown address took %v, on a known one %v: the difference reveals accounts", unknown, known)
+		if p, err := password.ParseParams(u.PasswordHash); err != nil || p != cfg.Params() {
+			t.Fatalf("known account's hash parameters %+v (%v), want the configured %+v", p, err, cfg.Params())
+		}
+		computations := func(email string) uint64 {
+			before := hasher.Stats().Computed
+			for i := range 4 {
+				if _, err := svc.Authenticate(e.ctx, email, fmt.Sprintf("wrong password %d", i), account.Meta{}); err == nil {
+					t.Fatalf("%s signed in with a wrong password", email)
+				}
+			}
+			return hasher.Stats().Computed - before
+		}
+		known, unknown := computations("bob@example.com"), computations("nobody@example.com")
+		if known != 4 || unknown != 4 {
+			t.Errorf("4 attempts computed %d hashes on a known address and %d on an unknown one, want 4 and 4", known, unknown)
 		}
 	})
+}
+
+// BenchmarkAuthenticateUnknownVsKnown: a wrong password on a known
+// address and any password on an unknown one, with the default (real)
+// parameters, on SQLite: the two should take about as long.
+func BenchmarkAuthenticateUnknownVsKnown(b *testing.B) {
+	e := newEnv(b, testdb.SQLite(b))
+	e.cfg.Lockout.AccountThreshold = 1000 // measure hashing, not locks
+	svc := e.newService(mustHasher(b, password.DefaultConfig()))
+	if err := svc.Register(e.ctx, "bob@example.com", goodPassword, "", meta); err != nil {
+		b.Fatal(err)
+	}
+	for _, email := range []string{"bob@example.com", "nobody@example.com"} {
+		name := "known"
+		if email != "bob@example.com" {
+			name = "unknown"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_, _ = svc.Authenticate(e.ctx, email, "wrong password", account.Meta{})
+			}
+		})
+	}
 }
 
 // TestAuthenticateAuditFailureFailsClosed: no sign-in without its audit

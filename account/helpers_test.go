@@ -104,7 +104,7 @@ var errInjected = errors.New("injected failure")
 
 // env is one test's service on a real database.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	store    *faultyStore
 	clock    *storagetest.Clock
@@ -133,7 +133,7 @@ func forEachDB(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	})
 }
 
-func newEnv(t *testing.T, dbURL string, mutate ...func(*account.Config)) *env {
+func newEnv(t testing.TB, dbURL string, mutate ...func(*account.Config)) *env {
 	t.Helper()
 	key, _ := secrets.ParseMasterKey(secrets.GenerateMasterKey())
 	kr, err := secrets.NewKeyring(key)
@@ -160,7 +160,7 @@ func newEnv(t *testing.T, dbURL string, mutate ...func(*account.Config)) *env {
 	return e
 }
 
-func mustHasher(t *testing.T, c password.Config) *password.Hasher {
+func mustHasher(t testing.TB, c password.Config) *password.Hasher {
 	t.Helper()
 	h, err := password.NewHasher(c)
 	if err != nil {
@@ -248,7 +248,7 @@ func (e *env) countRows(table string) int {
 var linkRE = regexp.MustCompile(`https://\S+`)
 
 // link returns the link in m and its token.
-func link(t *testing.T, m mail.Message) (string, string) {
+func link(t testing.TB, m mail.Message) (string, string) {
 	t.Helper()
 	l := linkRE.FindString(m.Text)
 	if l == "" {
