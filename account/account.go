@@ -101,9 +101,12 @@ type Deps struct {
 	// Attempts records failed password checks: the SQL store, or Redis.
 	Attempts storage.Attempts
 	// Hasher hashes and checks passwords and holds the password policy.
-	Hasher   *password.Hasher
-	MAC      MACer
-	Mailer   Mailer
+	Hasher *password.Hasher
+	MAC    MACer
+	Mailer Mailer
+	// Requests queues the requests made by email address alone (password
+	// reset, verification resend) for Work.
+	Requests Requests
 	Sessions Sessions
 	// Issuer is the issuer URL; links in mails point under it
 	// (<issuer>/verify-email?token=..., <issuer>/reset-password?token=...).
@@ -125,6 +128,7 @@ type Service struct {
 	hasher   *password.Hasher
 	mac      MACer
 	mailer   Mailer
+	requests Requests
 	sessions Sessions
 	issuer   string
 	now      func() time.Time
@@ -145,6 +149,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	missing("Hasher", d.Hasher == nil)
 	missing("MAC", d.MAC == nil)
 	missing("Mailer", d.Mailer == nil)
+	missing("Requests", d.Requests == nil)
 	missing("Sessions", d.Sessions == nil)
 	if u, err := url.Parse(d.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("account: Deps.Issuer must be an absolute URL, got %q", d.Issuer))
@@ -163,7 +168,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, store: d.Store, attempts: d.Attempts, hasher: d.Hasher, mac: d.MAC, mailer: d.Mailer,
-		sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), now: d.Now, rand: d.Rand, log: d.Logger,
+		requests: d.Requests, sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), now: d.Now, rand: d.Rand, log: d.Logger,
 	}, nil
 }
 

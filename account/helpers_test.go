@@ -104,6 +104,7 @@ var errInjected = errors.New("injected failure")
 
 // env is one test's service on a real database.
 type env struct {
+	requests *fakeRequests // the last newService's
 	t        testing.TB
 	ctx      context.Context
 	store    *faultyStore
@@ -169,17 +170,51 @@ func mustHasher(t testing.TB, c password.Config) *password.Hasher {
 	return h
 }
 
-// newService builds a service on e's store with another hasher.
+// newService builds a service on e's store with another hasher. Its
+// requests are worked at once, in the caller's goroutine, as the job
+// queue would work them a moment later (unless e.requests.hold is set).
 func (e *env) newService(h *password.Hasher) *account.Service {
 	e.t.Helper()
+	reqs := &fakeRequests{}
 	svc, err := account.New(e.cfg, account.Deps{
-		Store: e.store, Attempts: e.store.Store, Hasher: h, MAC: e.keyring, Mailer: e.mailer, Sessions: e.sessions,
-		Issuer: issuer, Now: e.clock.Now,
+		Store: e.store, Attempts: e.store.Store, Hasher: h, MAC: e.keyring, Mailer: e.mailer, Requests: reqs,
+		Sessions: e.sessions, Issuer: issuer, Now: e.clock.Now,
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	reqs.svc = svc
+	e.requests = reqs
 	return svc
+}
+
+// fakeRequests is the job queue of account requests: it records each and,
+// unless hold is set, works it at once.
+type fakeRequests struct {
+	mu     sync.Mutex
+	svc    *account.Service
+	hold   bool
+	queued []account.Request
+}
+
+func (f *fakeRequests) EnqueueRequest(ctx context.Context, r account.Request) error {
+	f.mu.Lock()
+	f.queued = append(f.queued, r)
+	hold := f.hold
+	f.mu.Unlock()
+	if hold {
+		return nil
+	}
+	return f.svc.Work(ctx, r)
+}
+
+// take returns and forgets what was queued.
+func (f *fakeRequests) take() []account.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queued
+	f.queued = nil
+	return q
 }
 
 var meta = account.Meta{IP: "192.0.2.10", UserAgent: "test-agent", RequestID: "req-1", ClientID: "app", SID: "sid-current"}

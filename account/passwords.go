@@ -8,24 +8,17 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-// RequestPasswordReset mails a reset link (<issuer>/reset-password?token=...,
-// valid for Config.ResetPasswordTTL) when email has an account that is not
-// disabled; otherwise it does nothing and returns nil as well. It works for
+// RequestPasswordReset queues a request (Work) that mails a reset link
+// (<issuer>/reset-password?token=..., valid for Config.ResetPasswordTTL)
+// when email has an account that is not disabled, and otherwise does
+// nothing; the caller cannot tell which. It works for
 // locked-out accounts: resetting is how their owner gets back in.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta) error {
-	norm, err := storage.NormalizeEmail(email)
-	if err != nil {
-		return nil
-	}
-	u, err := s.store.GetUserByEmail(ctx, norm)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case u.Disabled:
-		return nil
-	}
+	return s.request(ctx, RequestPasswordReset, email, m)
+}
+
+// sendReset issues a reset link for u and queues its mail (Work).
+func (s *Service) sendReset(ctx context.Context, u *storage.User, m Meta) error {
 	return s.inTx(ctx, func(ctx context.Context) error {
 		link, err := s.issueToken(ctx, u, storage.PurposeResetPassword, PathResetPassword, s.cfg.ResetPasswordTTL)
 		if err != nil {

@@ -111,23 +111,16 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (*stora
 	return u, nil
 }
 
-// ResendVerification mails a new verification link when email has an
-// account that is not verified (nor disabled); otherwise it does nothing
-// and returns nil as well.
+// ResendVerification queues a request (Work) that mails a new
+// verification link when email has an account that is not verified (nor
+// disabled), and otherwise does nothing; the caller cannot tell which.
 func (s *Service) ResendVerification(ctx context.Context, email string, m Meta) error {
-	norm, err := storage.NormalizeEmail(email)
-	if err != nil {
-		return nil
-	}
-	u, err := s.store.GetUserByEmail(ctx, norm)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case u.EmailVerified || u.Disabled:
-		return nil
-	}
+	return s.request(ctx, RequestVerification, email, m)
+}
+
+// sendVerification issues a verification link for u and queues its mail
+// (Work).
+func (s *Service) sendVerification(ctx context.Context, u *storage.User, m Meta) error {
 	return s.inTx(ctx, func(ctx context.Context) error {
 		link, err := s.issueToken(ctx, u, storage.PurposeVerifyEmail, PathVerifyEmail, s.cfg.VerifyEmailTTL)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/riverqueue/river"
 
@@ -45,8 +46,16 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	if err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
 	}
+	app := &browserApp{}
 	workers := river.NewWorkers()
 	if err := mail.AddWorker(workers, sender, d.keyring, d.log); err != nil {
+		return nil, err
+	}
+	// The account service is built below, over the queue; its worker
+	// reads it from accounts once it is there (jobs left from an earlier
+	// run may start before that, and are tried again).
+	var accounts atomic.Pointer[account.Service]
+	if err := river.AddWorkerSafely(workers, &accountRequestWorker{accounts: accounts.Load, seal: d.keyring}); err != nil {
 		return nil, err
 	}
 	sqlDB, err := d.store.SQLDB()
@@ -58,7 +67,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	app := &browserApp{queue: queue}
+	app.queue = queue
 	fail := func(err error) (*browserApp, error) {
 		_ = queue.Stop(context.WithoutCancel(ctx))
 		return nil, err
@@ -71,11 +80,13 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	app.accounts, err = account.New(cfg.Accounts, account.Deps{
 		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring,
 		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
+		Requests: accountRequests{q: queue, seal: d.keyring},
 		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log,
 	})
 	if err != nil {
 		return fail(err)
 	}
+	accounts.Store(app.accounts)
 	protector := csrf.New(d.keyring.MAC("csrf", []byte("authd csrf key v1")), secure)
 	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
 		return fail(fmt.Errorf("issuer: %w", err))

@@ -55,7 +55,7 @@ func accountService(env *cliEnv, d *deps) (*account.Service, error) {
 		return nil, err
 	}
 	return account.New(env.cfg.Accounts, account.Deps{
-		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring, Mailer: noMail{},
+		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring, Mailer: noMail{}, Requests: noMail{},
 		Sessions: session.New(env.cfg.Session, session.Options{Store: d.sessions, Logger: d.log}),
 		Issuer:   env.cfg.Issuer, Logger: d.log,
 	})
@@ -65,6 +65,10 @@ type noMail struct{}
 
 func (noMail) Enqueue(context.Context, mail.Message) error {
 	return errors.New("the CLI sends no mail")
+}
+
+func (noMail) EnqueueRequest(context.Context, account.Request) error {
+	return errors.New("the CLI queues no mail requests")
 }
 
 func usersCreate(ctx context.Context, env *cliEnv, args []string) error {
