@@ -189,12 +189,15 @@ func (e *env) newService(h *password.Hasher) *account.Service {
 }
 
 // fakeRequests is the job queue of account requests: it records each and,
-// unless hold is set, works it at once.
+// unless hold is set, works it at once. As with the queue, a failed job
+// is not the requester's error: it is recorded in failed (the queue would
+// try it again).
 type fakeRequests struct {
 	mu     sync.Mutex
 	svc    *account.Service
 	hold   bool
 	queued []account.Request
+	failed []error
 }
 
 func (f *fakeRequests) EnqueueRequest(ctx context.Context, r account.Request) error {
@@ -205,7 +208,22 @@ func (f *fakeRequests) EnqueueRequest(ctx context.Context, r account.Request) er
 	if hold {
 		return nil
 	}
-	return f.svc.Work(ctx, r)
+	if err := f.svc.Work(ctx, r); err != nil {
+		f.mu.Lock()
+		f.failed = append(f.failed, err)
+		f.mu.Unlock()
+	}
+	return nil
+}
+
+// lastFailure returns the error of the last failed request, or nil.
+func (f *fakeRequests) lastFailure() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failed) == 0 {
+		return nil
+	}
+	return f.failed[len(f.failed)-1]
 }
 
 // take returns and forgets what was queued.

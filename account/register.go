@@ -19,10 +19,10 @@ const (
 // Config.VerifyEmailTTL). A password breaking the policy is a
 // *PolicyError, an invalid email or name an *InputError.
 //
-// When the address already has an account, Register creates nothing and
-// returns nil all the same (so the answer does not reveal the account),
-// and mails the address that someone tried to register with it. It hashes
-// the password either way, so both answers take as long.
+// The request checks and hashes, then queues the rest (Work): so the
+// answer and the work done in the request are the same whether or not the
+// address already has an account. When it has, nothing is created and the
+// address is mailed that someone tried to register with it.
 func (s *Service) Register(ctx context.Context, email, pw, name string, m Meta) error {
 	norm, err := normalizeEmail(email)
 	if err != nil {
@@ -35,15 +35,19 @@ func (s *Service) Register(ctx context.Context, email, pw, name string, m Meta) 
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.GetUserByEmail(ctx, norm); err == nil {
-		s.warnExisting(ctx, norm)
-		return nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return err
+	r := Request{Kind: RequestRegistration, Email: norm, Name: name, PasswordHash: hash, Meta: m}
+	if err := s.requests.EnqueueRequest(ctx, r); err != nil {
+		return fmt.Errorf("queue registration: %w", err)
 	}
+	return nil
+}
+
+// register creates the account r asks for and queues its verification
+// mail, or mails the owner of an address that has one already (Work).
+func (s *Service) register(ctx context.Context, r Request) error {
 	now := s.now()
-	u := &storage.User{Email: norm, Name: name, PasswordHash: hash, PasswordChangedAt: now}
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	u := &storage.User{Email: r.Email, Name: r.Name, PasswordHash: r.PasswordHash, PasswordChangedAt: now}
+	err := s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.store.CreateUser(ctx, u); err != nil {
 			return err
 		}
@@ -54,22 +58,12 @@ func (s *Service) Register(ctx context.Context, email, pw, name string, m Meta) 
 		if err := s.enqueue(ctx, s.verifyMail(u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
 			return err
 		}
-		return s.audit(ctx, storage.AuditUserRegistered, u.ID, "", m, map[string]any{"method": "password"})
+		return s.audit(ctx, storage.AuditUserRegistered, u.ID, "", r.Meta, map[string]any{"method": "password"})
 	})
-	if errors.Is(err, storage.ErrConflict) { // registered concurrently
-		s.warnExisting(ctx, norm)
-		return nil
+	if errors.Is(err, storage.ErrConflict) { // the address has an account
+		return s.enqueue(ctx, s.alreadyRegisteredMail(r.Email))
 	}
 	return err
-}
-
-// warnExisting mails the owner of an address that someone tried to
-// register with it. Failing to is logged, not returned: an error would
-// tell the caller the address has an account.
-func (s *Service) warnExisting(ctx context.Context, email string) {
-	if err := s.enqueue(ctx, s.alreadyRegisteredMail(email)); err != nil {
-		s.log.ErrorContext(ctx, "account: could not queue the already-registered mail", "err", err)
-	}
 }
 
 // VerifyEmail uses a verification token: the address it was sent to is

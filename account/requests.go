@@ -18,6 +18,9 @@ const (
 	RequestPasswordReset RequestKind = "password_reset"
 	// RequestVerification is POST /verify-email/resend.
 	RequestVerification RequestKind = "verification"
+	// RequestRegistration is POST /register, with the password already
+	// checked and hashed.
+	RequestRegistration RequestKind = "registration"
 )
 
 // Request is one such request, as the worker receives it. It carries an
@@ -25,7 +28,10 @@ const (
 type Request struct {
 	Kind  RequestKind `json:"kind"`
 	Email string      `json:"email"`
-	Meta  Meta        `json:"meta"`
+	// Name and PasswordHash are a registration's.
+	Name         string `json:"name,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Meta         Meta   `json:"meta"`
 }
 
 // Requests queues requests for the worker that answers them
@@ -50,11 +56,16 @@ func (s *Service) request(ctx context.Context, kind RequestKind, email string, m
 	return nil
 }
 
-// Work answers a queued request: for an address with an account in the
-// right state it issues the token and queues the mail, with the audit
-// event, in one transaction; for any other address it does nothing. An
-// error means the job is tried again.
+// Work answers a queued request. A registration creates the account (or
+// mails the owner of the address that someone tried to register it). A
+// reset or resend, for an address with an account in the right state,
+// issues the token and queues the mail, with the audit event, in one
+// transaction; for any other address it does nothing. An error means the
+// job is tried again.
 func (s *Service) Work(ctx context.Context, r Request) error {
+	if r.Kind == RequestRegistration {
+		return s.register(ctx, r)
+	}
 	u, err := s.store.GetUserByEmail(ctx, r.Email)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
