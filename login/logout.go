@@ -137,7 +137,7 @@ func (p *Pages) endLogoutSession(w http.ResponseWriter, r *http.Request, sess *s
 	if lr.client != nil {
 		clientID = lr.client.ID
 	}
-	p.auditEvent(r, "logout", sess.UserID, clientID, map[string]any{"sid": sess.ID})
+	p.auditEvent(r, storage.AuditLogout, sess.UserID, clientID, map[string]any{"sid": sess.ID})
 	return true
 }
 

@@ -60,11 +60,43 @@ var grantTypes = []string{"authorization_code", "refresh_token", "client_credent
 // NewClient validates spec and returns the client to store and, for a
 // confidential client authenticating with a secret, the secret in clear:
 // shown once, stored only hashed. maxAccessTTL bounds per-client lifetimes.
+// Every problem is reported, joined, in an *InvalidClientError.
+// ClientService.Create also stores the client, with its audit event.
 func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecretHasher, maxAccessTTL time.Duration) (*storage.Client, string, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	c := clientFromSpec(spec)
+	checkIdentity(c, bad)
+	checkGrants(c, bad)
+	checkAuthMethod(c, spec.AuthSigningAlg, bad)
+	checkURIs(c, bad)
+	checkScopesAndLifetimes(c, maxAccessTTL, bad)
+	secret := clientSecret(c, spec.Secret, bad)
+	if len(errs) > 0 {
+		return nil, "", &InvalidClientError{Err: errors.Join(errs...)}
+	}
+	if secret != "" {
+		h, err := hasher.Hash(ctx, []byte(secret))
+		if err != nil {
+			return nil, "", err
+		}
+		c.SecretHash = h
+	}
+	return c, secret, nil
+}
 
-	c := &storage.Client{
+// InvalidClientError is every problem NewClient found with a spec.
+type InvalidClientError struct{ Err error }
+
+func (e *InvalidClientError) Error() string { return e.Err.Error() }
+func (e *InvalidClientError) Unwrap() error { return e.Err }
+
+// complaint records one problem with a client registration.
+type complaint func(format string, args ...any)
+
+// clientFromSpec copies spec into a client, trimmed and deduplicated.
+func clientFromSpec(spec ClientSpec) *storage.Client {
+	return &storage.Client{
 		ID: spec.ID, Name: strings.TrimSpace(spec.Name),
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		GrantTypes: dedupe(spec.GrantTypes), Scopes: splitScopes(spec.Scopes), Audience: dedupe(spec.Audience),
@@ -73,9 +105,13 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
 	}
+}
+
+// checkIdentity checks (and defaults) the id, name and application type.
+func checkIdentity(c *storage.Client, bad complaint) {
 	if c.ID == "" {
 		c.ID = uuid.NewString()
-	} else if len(c.ID) > storage.MaxClientIDLength || strings.ContainsAny(c.ID, " \t\r\n:") {
+	} else if !validClientID(c.ID) {
 		bad("client id must be at most %d characters without spaces or colons", storage.MaxClientIDLength)
 	}
 	if c.Name == "" {
@@ -88,6 +124,19 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	default:
 		bad("application type %q is not supported (want web or native)", c.ApplicationType)
 	}
+	for _, id := range c.AllowedIntrospectors {
+		if !validClientID(id) {
+			bad("allowed introspector %q is not a client id", id)
+		}
+	}
+}
+
+func validClientID(id string) bool {
+	return len(id) <= storage.MaxClientIDLength && !strings.ContainsAny(id, " \t\r\n:")
+}
+
+// checkGrants checks (and defaults) the grant types.
+func checkGrants(c *storage.Client, bad complaint) {
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{"authorization_code", "refresh_token"}
 	}
@@ -96,6 +145,14 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 			bad("grant type %q is not supported (want %s)", g, strings.Join(grantTypes, ", "))
 		}
 	}
+	if c.Public && c.HasGrant("client_credentials") {
+		bad("public clients cannot use the client_credentials grant")
+	}
+}
+
+// checkAuthMethod checks (and defaults) how the client authenticates, and
+// for private_key_jwt its keys and signing algorithm.
+func checkAuthMethod(c *storage.Client, signingAlg string, bad complaint) {
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = storage.AuthMethodBasic
 		if c.Public {
@@ -108,30 +165,39 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	case c.Public:
 		bad("public clients authenticate with token endpoint auth method none, not %q", m)
 	case m == storage.AuthMethodPrivateKeyJWT:
-		if (c.JWKS == nil) == (c.JWKSURI == "") {
-			bad("private_key_jwt needs exactly one of jwks or jwks_uri")
-		}
-		c.TokenEndpointAuthSigningAlg = spec.AuthSigningAlg
-		if c.TokenEndpointAuthSigningAlg == "" {
-			c.TokenEndpointAuthSigningAlg = "RS256"
-			if c.JWKS != nil && len(c.JWKS.Keys) > 0 && c.JWKS.Keys[0].Algorithm != "" {
-				c.TokenEndpointAuthSigningAlg = c.JWKS.Keys[0].Algorithm
-			}
-		}
-		if !slices.Contains(clientAssertionAlgs, c.TokenEndpointAuthSigningAlg) {
-			bad("token endpoint auth signing alg %q is not supported (want one of %s)", c.TokenEndpointAuthSigningAlg, strings.Join(clientAssertionAlgs, ", "))
-		}
-		if c.JWKS != nil {
-			for _, k := range c.JWKS.Keys {
-				if !k.IsPublic() || !k.Valid() {
-					bad("jwks must hold valid public keys only (key %q)", k.KeyID)
-				}
-			}
-		}
+		checkClientKeys(c, signingAlg, bad)
 	case m == storage.AuthMethodBasic, m == storage.AuthMethodPost:
 	default:
 		bad("token endpoint auth method %q is not supported", m)
 	}
+}
+
+// checkClientKeys checks a private_key_jwt client's keys and algorithm.
+func checkClientKeys(c *storage.Client, signingAlg string, bad complaint) {
+	if (c.JWKS == nil) == (c.JWKSURI == "") {
+		bad("private_key_jwt needs exactly one of jwks or jwks_uri")
+	}
+	c.TokenEndpointAuthSigningAlg = signingAlg
+	if c.TokenEndpointAuthSigningAlg == "" {
+		c.TokenEndpointAuthSigningAlg = "RS256"
+		if c.JWKS != nil && len(c.JWKS.Keys) > 0 && c.JWKS.Keys[0].Algorithm != "" {
+			c.TokenEndpointAuthSigningAlg = c.JWKS.Keys[0].Algorithm
+		}
+	}
+	if !slices.Contains(clientAssertionAlgs, c.TokenEndpointAuthSigningAlg) {
+		bad("token endpoint auth signing alg %q is not supported (want one of %s)", c.TokenEndpointAuthSigningAlg, strings.Join(clientAssertionAlgs, ", "))
+	}
+	if c.JWKS != nil {
+		for _, k := range c.JWKS.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				bad("jwks must hold valid public keys only (key %q)", k.KeyID)
+			}
+		}
+	}
+}
+
+// checkURIs checks the client's redirect, logout and key URIs.
+func checkURIs(c *storage.Client, bad complaint) {
 	if c.JWKSURI != "" {
 		if u, err := url.Parse(c.JWKSURI); err != nil || (u.Scheme != "https" && !isLoopback(u)) {
 			bad("jwks_uri must be an https URL")
@@ -143,19 +209,8 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 			bad("backchannel logout URI must be an absolute https URL without a fragment (http only on loopback)")
 		}
 	}
-	if len(c.Scopes) == 0 && c.HasGrant("authorization_code") {
-		c.Scopes = slices.Clone(DefaultScopes)
-	}
-	if c.Public && c.HasGrant("client_credentials") {
-		bad("public clients cannot use the client_credentials grant")
-	}
 	if c.HasGrant("authorization_code") && len(c.RedirectURIs) == 0 {
 		bad("clients with the authorization_code grant need at least one redirect URI")
-	}
-	for _, id := range c.AllowedIntrospectors {
-		if len(id) > storage.MaxClientIDLength || strings.ContainsAny(id, " \t\r\n:") {
-			bad("allowed introspector %q is not a client id", id)
-		}
 	}
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
@@ -166,6 +221,14 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 		if err := validateRedirectURI(u); err != nil {
 			bad("post-logout redirect URI %q: %v", u, err)
 		}
+	}
+}
+
+// checkScopesAndLifetimes checks (and defaults) the scopes and the token
+// lifetimes.
+func checkScopesAndLifetimes(c *storage.Client, maxAccessTTL time.Duration, bad complaint) {
+	if len(c.Scopes) == 0 && c.HasGrant("authorization_code") {
+		c.Scopes = slices.Clone(DefaultScopes)
 	}
 	for _, s := range c.Scopes {
 		if !validScopeToken(s) {
@@ -180,27 +243,21 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	if c.AccessTokenTTL > maxAccessTTL {
 		bad("access token TTL %v exceeds tokens.max_access_token_ttl (%v)", c.AccessTokenTTL, maxAccessTTL)
 	}
-	var secret string
+}
+
+// clientSecret returns the secret a client authenticating with one gets:
+// the given one, or a new one; a client of another method may not have one.
+func clientSecret(c *storage.Client, given string, bad complaint) string {
 	needsSecret := c.TokenEndpointAuthMethod == storage.AuthMethodBasic || c.TokenEndpointAuthMethod == storage.AuthMethodPost
 	switch {
-	case needsSecret && spec.Secret == "":
-		secret = GenerateSecret()
+	case needsSecret && given == "":
+		return GenerateSecret()
 	case needsSecret:
-		secret = spec.Secret
-	case spec.Secret != "":
+		return given
+	case given != "":
 		bad("a client with token endpoint auth method %q has no secret", c.TokenEndpointAuthMethod)
 	}
-	if len(errs) > 0 {
-		return nil, "", errors.Join(errs...)
-	}
-	if secret != "" {
-		h, err := hasher.Hash(ctx, []byte(secret))
-		if err != nil {
-			return nil, "", err
-		}
-		c.SecretHash = h
-	}
-	return c, secret, nil
+	return ""
 }
 
 // GenerateSecret returns a new client secret with 256 bits of entropy.

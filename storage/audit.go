@@ -28,6 +28,7 @@ const (
 	AuditUserDeleted      = "user.deleted"
 	AuditPasswordResetReq = "password.reset_requested"
 	AuditVerificationSent = "email.verification_sent"
+	AuditClientCreated    = "client.created"
 )
 
 // AuditEvent is one entry of the append-only audit log. Details never hold

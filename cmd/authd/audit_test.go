@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -12,6 +14,7 @@ type cliAuditEvent struct {
 	Type      string         `json:"type"`
 	ActorID   string         `json:"actor_id"`
 	SubjectID string         `json:"subject_id"`
+	ClientID  string         `json:"client_id"`
 	Details   map[string]any `json:"details"`
 	Hash      string         `json:"hash"`
 }
@@ -67,6 +70,16 @@ func TestAudit(t *testing.T) {
 		mustRun(t, env, "audit", "verify").decodeJSON(t, &v)
 		if v["intact"] != true {
 			t.Errorf("audit verify: %v, want intact", v)
+		}
+
+		// Registering a client is audited too, without its secret.
+		var c cliClient
+		mustRun(t, env, "clients", "create", "--name", "Audited app", "--redirect-uri", "https://app.example/cb").decodeJSON(t, &c)
+		if es := listAudit(t, env, "--limit", "1"); len(es) != 1 || es[0].Type != "client.created" || es[0].ActorID != "cli" ||
+			es[0].ClientID != c.ClientID || es[0].Details["name"] != "Audited app" {
+			t.Errorf("audit after clients create: %+v, want client.created by cli for %s", es, c.ClientID)
+		} else if b, _ := json.Marshal(es[0]); c.ClientSecret == nil || strings.Contains(string(b), *c.ClientSecret) {
+			t.Errorf("client.created event %s holds the secret (or the client has none)", b)
 		}
 
 		tests := []struct {

@@ -150,14 +150,15 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "warning: a client secret shorter than 16 characters is easy to guess; omit --secret to generate one")
 	}
 	return withDeps(ctx, env, func(d *deps) error {
-		c, secret, err := provider.NewClient(ctx, spec, secrets.ClientSecretHasher{Keyring: d.keyring}, env.cfg.Tokens.MaxAccessTokenTTL)
-		if err != nil {
+		svc := provider.ClientService{Store: d.store, Hasher: secrets.ClientSecretHasher{Keyring: d.keyring},
+			MaxAccessTTL: env.cfg.Tokens.MaxAccessTokenTTL}
+		c, secret, err := svc.Create(ctx, spec, "cli")
+		switch {
+		case errors.Is(err, storage.ErrConflict):
+			return fmt.Errorf("a client with id %q already exists", spec.ID)
+		case errors.As(err, new(*provider.InvalidClientError)):
 			return fmt.Errorf("invalid client:\n%w", err)
-		}
-		if err := d.store.CreateClient(ctx, c); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return fmt.Errorf("a client with id %q already exists", c.ID)
-			}
+		case err != nil:
 			return err
 		}
 		return printJSON(env, toClientJSON(c, secret))

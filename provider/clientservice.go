@@ -1,0 +1,69 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/authd/authd/internal/secrets"
+	"github.com/authd/authd/storage"
+)
+
+// ClientStore is where ClientService keeps clients, with their audit
+// events, in one transaction (storage/sql.Store).
+type ClientStore interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+	CreateClient(ctx context.Context, c *storage.Client) error
+	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
+}
+
+// ClientService registers clients: NewClient's rules, then the client
+// and its client.created audit event written together, or neither.
+type ClientService struct {
+	Store  ClientStore
+	Hasher secrets.ClientSecretHasher
+	// MaxAccessTTL is tokens.max_access_token_ttl.
+	MaxAccessTTL time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Create validates spec and stores the client, recording who did it
+// (actor: "cli", an admin's id). It returns the client and, for one that
+// authenticates with a secret, the secret in clear (shown once).
+// storage.ErrConflict when the id is taken.
+func (s ClientService) Create(ctx context.Context, spec ClientSpec, actor string) (*storage.Client, string, error) {
+	c, secret, err := NewClient(ctx, spec, s.Hasher, s.MaxAccessTTL)
+	if err != nil {
+		return nil, "", err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	txCtx, err := s.Store.BeginTX(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := s.create(txCtx, c, actor, now()); err != nil {
+		_ = s.Store.Rollback(txCtx)
+		return nil, "", err
+	}
+	if err := s.Store.Commit(txCtx); err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+func (s ClientService) create(ctx context.Context, c *storage.Client, actor string, at time.Time) error {
+	if err := s.Store.CreateClient(ctx, c); err != nil {
+		return err
+	}
+	// What was registered, never the secret or its hash.
+	return s.Store.AppendAuditEvent(ctx, storage.AuditEvent{Time: at.UTC(), Type: storage.AuditClientCreated, ActorID: actor,
+		ClientID: c.ID, Details: map[string]any{"name": c.Name, "grant_types": c.GrantTypes,
+			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "application_type": c.ApplicationType,
+			"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty}})
+}
