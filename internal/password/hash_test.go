@@ -295,7 +295,7 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 	for h.Stats().Waiting != n-3 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if st := h.Stats(); st != (Stats{Running: 3, Waiting: n - 3, Limit: 3}) {
+	if st := h.Stats(); st != (Stats{Running: 3, Waiting: n - 3, Limit: 3, Computed: 3}) {
 		t.Errorf("Stats with 3 running and %d queued = %+v", n-3, st)
 	}
 	close(g.release)
@@ -303,8 +303,8 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 	if g.peak != 3 {
 		t.Errorf("peak concurrent hashes = %d, want 3", g.peak)
 	}
-	if st := h.Stats(); st.Running != 0 || st.Waiting != 0 {
-		t.Errorf("Stats after all finished = %+v, want none running or waiting", st)
+	if st := h.Stats(); st.Running != 0 || st.Waiting != 0 || st.Computed != n {
+		t.Errorf("Stats after all finished = %+v, want none running or waiting, %d computed", st, n)
 	}
 }
 
