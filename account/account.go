@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
@@ -195,22 +196,15 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 	return nil
 }
 
-// maxUserAgent bounds what the audit log keeps of a User-Agent header.
-const maxUserAgent = 512
-
 // audit appends an event; actor "" means the subject acted.
 func (s *Service) audit(ctx context.Context, typ, subject, actor string, m Meta, details map[string]any) error {
 	if actor == "" {
 		actor = subject
 	}
-	ua := m.UserAgent
-	if len(ua) > maxUserAgent {
-		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
-	}
-	err := s.store.AppendAuditEvent(ctx, storage.AuditEvent{
-		Time: s.now(), Type: typ, ActorID: actor, SubjectID: subject, ClientID: m.ClientID,
-		IP: m.IP, UserAgent: ua, RequestID: m.RequestID, Details: details,
-	})
+	err := audit.Record(ctx, s.store, storage.AuditEvent{
+		Type: typ, ActorID: actor, SubjectID: subject, ClientID: m.ClientID,
+		IP: m.IP, UserAgent: m.UserAgent, RequestID: m.RequestID, Details: details,
+	}, s.now())
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", typ, err)
 	}

@@ -273,6 +273,6 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request) {
 		p.internal(w, r, "delete consent", err)
 		return
 	}
-	p.auditEvent(r, "consent.revoked", u.ID, clientID, nil)
+	p.auditEvent(r, storage.AuditConsentRevoked, u.ID, clientID, nil)
 	p.redirect(w, r, pathAccount+"?notice=app_revoked")
 }

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -101,18 +102,23 @@ func (p *Pages) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scopes := requestedScopes(f.ar)
-	if err := p.rememberConsent(r, u.ID, f.ar.ClientID, scopes); err != nil {
+	// The consent and its audit event together, or neither.
+	err := p.inTx(r.Context(), func(ctx context.Context) error {
+		if err := p.rememberConsent(ctx, u.ID, f.ar.ClientID, scopes); err != nil {
+			return err
+		}
+		return p.record(ctx, r, storage.AuditConsentGranted, u.ID, f.ar.ClientID, map[string]any{"scopes": scopes, "sid": s.ID})
+	})
+	if err != nil {
 		p.internal(w, r, "save consent", err)
 		return
 	}
-	p.auditEvent(r, "consent.granted", u.ID, f.ar.ClientID, map[string]any{"scopes": scopes, "sid": s.ID})
 	f.ar.ConsentGiven, f.ar.ConsentDenied, f.ar.GrantedScopes = true, false, scopes
 	p.updateFlow(w, r, f)
 }
 
 // rememberConsent adds scopes to what userID granted clientID before.
-func (p *Pages) rememberConsent(r *http.Request, userID, clientID string, scopes []string) error {
-	ctx := r.Context()
+func (p *Pages) rememberConsent(ctx context.Context, userID, clientID string, scopes []string) error {
 	all := slices.Clone(scopes)
 	prior, err := p.consents.GetConsent(ctx, userID, clientID)
 	switch {

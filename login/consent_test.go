@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -149,5 +150,27 @@ func TestConsentProblems(t *testing.T) {
 	}
 	if len(e.audit.types()) != 0 {
 		t.Errorf("audit = %v, want nothing", e.audit.types())
+	}
+}
+
+// TestConsentWithItsAuditEvent: a consent is remembered together with its
+// consent.granted event, or not at all: with the audit log down, Allow
+// fails and nothing is remembered (the request does not go on).
+func TestConsentWithItsAuditEvent(t *testing.T) {
+	e := newEnv(t)
+	e.accounts.add("u1", "ada@example.com", "correct horse battery", true)
+	ar := e.authRequest("ar-audit", url.Values{"scope": {"openid profile"}})
+	b := signedInFlow(t, e, ar)
+	b.get("/consent?ar=" + ar)
+	e.audit.mu.Lock()
+	e.audit.fail = errors.New("audit log down")
+	e.audit.mu.Unlock()
+	r := b.post("/consent", url.Values{"ar": {ar}, "action": {"allow"}})
+	wantStatus(t, r, http.StatusInternalServerError)
+	if _, err := e.store.GetConsent(t.Context(), "u1", "app"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("consent remembered without its audit event: %v", err)
+	}
+	if got := e.getAuthRequest(ar); got.ConsentGiven {
+		t.Fatal("the request went on as consented")
 	}
 }

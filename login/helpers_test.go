@@ -296,11 +296,15 @@ func (f *fakeTokens) RevokeClientSubjectTokens(ctx context.Context, clientID, su
 type fakeAudit struct {
 	mu     sync.Mutex
 	events []storage.AuditEvent
+	fail   error // when set, appending fails with it
 }
 
 func (f *fakeAudit) AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
 	f.events = append(f.events, e)
 	return nil
 }
@@ -404,7 +408,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 	}
 	deps := Deps{
 		Accounts: e.accounts, Sessions: e.sessions, AuthRequests: store, Consents: store,
-		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Renderer: renderer, CSRF: protector,
+		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Tx: store, Renderer: renderer, CSRF: protector,
 		IDTokenHints: e.hints, Logger: log, Now: clk.Now,
 	}
 	for _, o := range depOpts {

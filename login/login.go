@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/account"
+	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/csrf"
 	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
@@ -111,6 +112,14 @@ type Tokens interface {
 	RevokeClientSubjectTokens(ctx context.Context, clientID, subject string) error
 }
 
+// Tx opens a transaction carried by the context (storage/sql.Store): a
+// consent and its audit event are written together.
+type Tx interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 // Auditor appends to the audit trail.
 type Auditor interface {
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
@@ -139,6 +148,7 @@ type Deps struct {
 	Users        Users
 	Tokens       Tokens
 	Audit        Auditor
+	Tx           Tx
 	Renderer     *render.Renderer
 	CSRF         *csrf.Protector
 	// IDTokenHints verifies logout's id_token_hint (the provider).
@@ -162,6 +172,7 @@ type Pages struct {
 	users    Users
 	tokens   Tokens
 	audit    Auditor
+	tx       Tx
 	render   *render.Renderer
 	csrf     *csrf.Protector
 	hints    IDTokenHints
@@ -176,7 +187,7 @@ type Pages struct {
 func New(cfg Config, d Deps) *Pages {
 	switch {
 	case d.Accounts == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
-		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Renderer == nil, d.CSRF == nil, d.IDTokenHints == nil, d.Logger == nil:
+		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Tx == nil, d.Renderer == nil, d.CSRF == nil, d.IDTokenHints == nil, d.Logger == nil:
 		panic("login: New: a required dependency is nil")
 	}
 	if d.Now == nil {
@@ -184,7 +195,7 @@ func New(cfg Config, d Deps) *Pages {
 	}
 	return &Pages{
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests,
-		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit,
+		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit, tx: d.Tx,
 		render: d.Renderer, csrf: d.CSRF, hints: d.IDTokenHints, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
 	}
 }
@@ -415,19 +426,37 @@ func validID(id string) bool {
 
 // meta describes r for the account service and the audit trail.
 func (p *Pages) meta(r *http.Request, clientID, sid string) account.Meta {
-	return account.Meta{IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(r.Context()),
+	return account.Meta{IP: telemetry.ClientIP(r), UserAgent: audit.UserAgent(r.UserAgent()), RequestID: telemetry.RequestID(r.Context()),
 		ClientID: clientID, SID: sid}
 }
 
-// auditEvent appends an audit event; a failure is logged, not shown: the
-// person's action has already taken effect.
+// auditEvent records an audit event; a failure is logged, not shown:
+// the person's action has already taken effect.
 func (p *Pages) auditEvent(r *http.Request, typ, userID, clientID string, details map[string]any) {
-	ctx := r.Context()
-	e := storage.AuditEvent{Time: p.now().UTC(), Type: typ, ActorID: userID, SubjectID: userID, ClientID: clientID,
-		IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512), RequestID: telemetry.RequestID(ctx), Details: details}
-	if err := p.audit.AppendAuditEvent(ctx, e); err != nil {
-		p.log.ErrorContext(ctx, "append audit event", "type", typ, "err", err)
+	if err := p.record(r.Context(), r, typ, userID, clientID, details); err != nil {
+		p.log.ErrorContext(r.Context(), "append audit event", "type", typ, "err", err)
 	}
+}
+
+// record writes the audit event of r's person (audit.Record), in the
+// transaction ctx carries if any.
+func (p *Pages) record(ctx context.Context, r *http.Request, typ, userID, clientID string, details map[string]any) error {
+	return audit.Record(ctx, p.audit, storage.AuditEvent{Type: typ, ActorID: userID, SubjectID: userID, ClientID: clientID,
+		IP: telemetry.ClientIP(r), UserAgent: r.UserAgent(), RequestID: telemetry.RequestID(ctx), Details: details}, p.now())
+}
+
+// inTx runs fn in one transaction carried by its context: committed if fn
+// succeeds, rolled back otherwise.
+func (p *Pages) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	txCtx, err := p.tx.BeginTX(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(txCtx); err != nil {
+		_ = p.tx.Rollback(txCtx)
+		return err
+	}
+	return p.tx.Commit(txCtx)
 }
 
 // currentSession returns the browser's session, or nil. A failure to read

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/storage"
 )
@@ -62,8 +63,8 @@ func (s ClientService) create(ctx context.Context, c *storage.Client, actor stri
 		return err
 	}
 	// What was registered, never the secret or its hash.
-	return s.Store.AppendAuditEvent(ctx, storage.AuditEvent{Time: at.UTC(), Type: storage.AuditClientCreated, ActorID: actor,
+	return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientCreated, ActorID: actor,
 		ClientID: c.ID, Details: map[string]any{"name": c.Name, "grant_types": c.GrantTypes,
 			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "application_type": c.ApplicationType,
-			"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty}})
+			"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty}}, at)
 }

@@ -13,9 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
@@ -168,7 +168,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	s := &storage.Session{
 		ID: randomToken(16), UserID: userID, AuthTime: now, AMR: amr, ACR: acr,
-		IP: telemetry.ClientIP(r), UserAgent: truncate(r.UserAgent(), 512),
+		IP: telemetry.ClientIP(r), UserAgent: audit.UserAgent(r.UserAgent()),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.cfg.AbsoluteTimeout),
 	}
 	if err := m.store.CreateSession(ctx, s, hashSecret(secret)); err != nil {
@@ -335,11 +335,4 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
