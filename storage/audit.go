@@ -69,10 +69,13 @@ type AuditFilter struct {
 
 // Audit is the append-only, tamper-evident audit log.
 //
-// Every event stores hash = SHA-256(previous event's hash || canonical JSON
-// of the event) (see AuditChainHash; the first event's previous hash is 32
-// zero bytes), so changing, removing or reordering any stored event breaks
-// every hash after it, which VerifyAuditChain detects.
+// Every event stores hash = HMAC-SHA256 under a key derived from the
+// master key (AuditKeys; plain SHA-256 for events written before the chain
+// was keyed) of the previous event's hash || the canonical JSON of the
+// event (AuditChainInput; the first event's previous hash is 32 zero
+// bytes), so changing, removing or reordering any stored event breaks
+// every hash after it, which VerifyAuditChain detects, and a writer of the
+// database without the master key cannot compute a valid one.
 type Audit interface {
 	// AppendAuditEvent adds e at the end of the log, giving it the next
 	// ID, its Hash, and the current time when Time is zero (e's own ID and
@@ -146,7 +149,21 @@ type canonicalAuditEvent struct {
 // with details as MarshalAuditDetails wrote them (e.Details is not read).
 // prev is the previous event's hash, 32 zero bytes for the first.
 func AuditChainHash(prev []byte, e *AuditEvent, details json.RawMessage) ([]byte, error) {
+	in, err := AuditChainInput(prev, e, details)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(in)
+	return sum[:], nil
+}
+
+// AuditChainInput is what an event's chain value is computed over: prev
+// followed by the canonical JSON of e (see AuditChainHash). A keyed chain
+// takes HMAC-SHA256 of it under a key derived from the master key
+// (AuditKeys), so that a writer of the database cannot recompute it.
+func AuditChainInput(prev []byte, e *AuditEvent, details json.RawMessage) ([]byte, error) {
 	var b bytes.Buffer
+	b.Write(prev)
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(canonicalAuditEvent{
@@ -156,8 +173,21 @@ func AuditChainHash(prev []byte, e *AuditEvent, details json.RawMessage) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
 	}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(bytes.TrimRight(b.Bytes(), "\n"))
-	return h.Sum(nil), nil
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
+
+// AuditKeys keys the audit chain (*secrets.Keyring): each event's value is
+// HMAC-SHA256 under the key AuditKeyPurpose derives from the master key
+// whose id the event records; a rotation of the master key is recorded in
+// the chain by an AuditKeyChanged event.
+type AuditKeys interface {
+	CurrentKeyID() string
+	MACWith(keyID, purpose string, data []byte) ([]byte, bool)
+}
+
+// AuditKeyPurpose is the purpose the audit chain's key is derived for.
+const AuditKeyPurpose = "audit-chain"
+
+// AuditKeyChanged is the event that starts the chain's use of another
+// master key: Details "from" and "to" are the key ids.
+const AuditKeyChanged = "audit.key_changed"

@@ -117,7 +117,7 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		d.limiter = memory.NewRateLimiter(nil)
 	}
 	opts := cfg.Database.Options()
-	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr
+	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer, opts.AuditKeys = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr, kr
 	d.store, err = storesql.Open(cfg.Database.URL, opts)
 	if err != nil {
 		return fail(fmt.Errorf("database.url: %w", err))

@@ -141,6 +141,16 @@ func (kr *Keyring) MAC(purpose string, data []byte) []byte {
 	return kr.mac(kr.current, purpose, data)
 }
 
+// MACWith is MAC under the master key whose id is keyID (the current one
+// or a previous one); false when no configured key has that id.
+func (kr *Keyring) MACWith(keyID, purpose string, data []byte) ([]byte, bool) {
+	mk, ok := kr.byID[keyID]
+	if !ok {
+		return nil, false
+	}
+	return kr.mac(mk, purpose, data), true
+}
+
 func (kr *Keyring) mac(mk *masterKey, purpose string, data []byte) []byte {
 	m := hmac.New(sha256.New, mk.derive("mac/"+purpose))
 	m.Write(data)

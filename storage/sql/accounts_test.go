@@ -3,8 +3,11 @@ package sql_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +210,136 @@ func TestAccountTokenStoredAsGiven(t *testing.T) {
 			}
 			if len(cols) != 1 || cols[0] != strings.Repeat("ab", 32) {
 				t.Errorf("account_tokens.token_hash = %q, want the hex MAC", cols)
+			}
+		})
+	}
+}
+
+// TestAuditChainKeyed: with the master key, the chain is HMAC-keyed: a
+// writer of the database who changes an event and recomputes the chain
+// (with SHA-256, or an HMAC under another key) is found out; events from
+// before the chain was keyed still verify, the switch to a key and a
+// rotation are each recorded by an audit.key_changed event, and a store
+// without the key can neither append to nor verify a keyed chain.
+func TestAuditChainKeyed(t *testing.T) {
+	keyring := func(t *testing.T, keys ...[]byte) *secrets.Keyring {
+		t.Helper()
+		kr, err := secrets.NewKeyring(keys[0], keys[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kr
+	}
+	k1, _ := secrets.ParseMasterKey(secrets.GenerateMasterKey())
+	k2, _ := secrets.ParseMasterKey(secrets.GenerateMasterKey())
+	kr1, kr21, kr2 := keyring(t, k1), keyring(t, k2, k1), keyring(t, k2)
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			plain := b.newStore(t, sql.Options{})
+			url := dbURL(t, plain)
+			open := func(keys storage.AuditKeys) *sql.Store {
+				t.Helper()
+				s, err := sql.Open(url, sql.Options{AuditKeys: keys})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			appendN := func(s *sql.Store, n int) {
+				t.Helper()
+				for i := range n {
+					if err := s.AppendAuditEvent(ctx, storage.AuditEvent{Type: storage.AuditLoginFailed, SubjectID: "alice", IP: "192.0.2.1",
+						Details: map[string]any{"n": i}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			types := func(s *sql.Store) []string {
+				es, err := s.ListAuditEvents(ctx, storage.AuditFilter{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for i := len(es) - 1; i >= 0; i-- {
+					out = append(out, es[i].Type)
+				}
+				return out
+			}
+			appendN(plain, 2) // written before the chain was keyed
+
+			s1 := open(kr1)
+			appendN(s1, 2)
+			if err := s1.VerifyAuditChain(ctx); err != nil {
+				t.Fatalf("verify after keying: %v", err)
+			}
+			want := []string{"login.failed", "login.failed", storage.AuditKeyChanged, "login.failed", "login.failed"}
+			if got := types(s1); !slices.Equal(got, want) {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+			if err := plain.AppendAuditEvent(ctx, storage.AuditEvent{Type: storage.AuditLogout}); err == nil {
+				t.Fatal("a store without the master key appended to the keyed chain")
+			}
+
+			// A rotation: the new key writes, the old one still verifies
+			// what it keyed.
+			s21 := open(kr21)
+			appendN(s21, 1)
+			if err := s21.VerifyAuditChain(ctx); err != nil {
+				t.Fatalf("verify after rotation: %v", err)
+			}
+			if got := types(s21); len(got) != 7 || got[5] != storage.AuditKeyChanged {
+				t.Fatalf("events after rotation %v, want a key change at event 6", got)
+			}
+			if err := open(kr2).VerifyAuditChain(ctx); err == nil || errors.Is(err, storage.ErrAuditTampered) {
+				t.Fatalf("verify without the previous key = %v, want cannot be verified (not tampered)", err)
+			}
+			if err := plain.VerifyAuditChain(ctx); err == nil || errors.Is(err, storage.ErrAuditTampered) {
+				t.Fatalf("verify without any key = %v, want cannot be verified", err)
+			}
+
+			// A database writer changes event 4 and recomputes every hash
+			// from it on: with SHA-256 and no key id, or with an HMAC under
+			// a key of their own.
+			dropTriggers(t, s1)
+			forge := func(keyID string, mac func(in []byte) []byte) {
+				t.Helper()
+				if err := s1.Gorm().Exec("UPDATE audit_events SET ip = '203.0.113.9' WHERE id = 4").Error; err != nil {
+					t.Fatal(err)
+				}
+				rows, err := s1.ListAuditEvents(ctx, storage.AuditFilter{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Reverse(rows)
+				prev, _ := hex.DecodeString(rows[2].Hash)
+				for _, e := range rows[3:] {
+					details, _ := storage.MarshalAuditDetails(e.Details)
+					in, _ := storage.AuditChainInput(prev, e, details)
+					sum := mac(in)
+					if err := s1.Gorm().Exec("UPDATE audit_events SET hash = ?, key_id = ? WHERE id = ?", sum, keyID, e.ID).Error; err != nil {
+						t.Fatal(err)
+					}
+					prev = sum
+				}
+				if err := s1.Gorm().Exec("UPDATE audit_head SET hash = ?, key_id = ?", prev, keyID).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			forge("", func(in []byte) []byte { s := sha256.Sum256(in); return s[:] })
+			var te *storage.AuditTamperedError
+			if err := s21.VerifyAuditChain(ctx); !errors.As(err, &te) || te.ID != 4 {
+				t.Fatalf("verify after an unkeyed forgery = %v, want tampered at event 4", err)
+			}
+			own := keyring(t, k2)
+			forge(kr1.CurrentKeyID(), func(in []byte) []byte {
+				m, _ := own.MACWith(own.CurrentKeyID(), storage.AuditKeyPurpose, in)
+				return m
+			})
+			if err := s21.VerifyAuditChain(ctx); !errors.As(err, &te) || te.ID != 4 {
+				t.Fatalf("verify after a forgery under another key = %v, want tampered at event 4", err)
 			}
 		})
 	}

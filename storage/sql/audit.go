@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/authd/authd/storage"
@@ -22,14 +23,18 @@ type auditRow struct {
 	RequestID string
 	Details   string
 	Hash      []byte
+	// KeyID is the master key the hash is keyed with; "" for events
+	// hashed before the chain was keyed (plain SHA-256).
+	KeyID string
 }
 
 func (auditRow) TableName() string { return "audit_events" }
 
 type auditHeadRow struct {
-	ID   int `gorm:"primaryKey"`
-	Seq  int64
-	Hash []byte
+	ID    int `gorm:"primaryKey"`
+	Seq   int64
+	Hash  []byte
+	KeyID string
 }
 
 func (auditHeadRow) TableName() string { return "audit_head" }
@@ -39,8 +44,10 @@ var genesis = make([]byte, 32)
 
 // AppendAuditEvent implements storage.Audit. It bumps the chain head
 // (UPDATE audit_head ... RETURNING: the row lock it takes serialises
-// appenders until the transaction ends), hashes the event onto the
-// previous hash, inserts it and moves the head's hash.
+// appenders until the transaction ends), chains the event onto the
+// previous hash — HMAC under the current master key's audit key, after an
+// audit.key_changed event when the chain used another key until now — and
+// moves the head.
 func (s *Store) AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error {
 	if e.Type == "" {
 		return fmt.Errorf("sql: audit event without a type")
@@ -49,34 +56,92 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e storage.AuditEvent) erro
 		e.Time = s.now()
 	}
 	e.Time = e.Time.UTC().Truncate(timeMilli)
-	details, err := storage.MarshalAuditDetails(e.Details)
-	if err != nil {
+	if _, err := storage.MarshalAuditDetails(e.Details); err != nil {
 		return err
+	}
+	keyID := ""
+	if s.auditKeys != nil {
+		keyID = s.auditKeys.CurrentKeyID()
 	}
 	return s.inTx(ctx, func(tx txDB) error {
 		var head auditHeadRow
-		if err := tx.Raw("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING id, seq, hash").Scan(&head).Error; err != nil {
+		if err := tx.Raw("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING id, seq, hash, key_id").Scan(&head).Error; err != nil {
 			return mapErr(err)
 		}
 		if head.ID != 1 {
 			return fmt.Errorf("sql: audit_head row is missing")
 		}
-		prev := head.Hash
+		if head.KeyID != "" && keyID == "" {
+			return fmt.Errorf("sql: the audit log is keyed; open the store with the master key (Options.AuditKeys)")
+		}
+		prev, seq := head.Hash, head.Seq
 		if len(prev) == 0 {
 			prev = genesis
 		}
-		e.ID = head.Seq
-		sum, err := storage.AuditChainHash(prev, &e, details)
+		if keyID != head.KeyID && seq > 1 {
+			// The rotation is itself in the chain, keyed with the new key.
+			rot := storage.AuditEvent{Time: e.Time, Type: storage.AuditKeyChanged, ActorID: "authd",
+				Details: map[string]any{"from": head.KeyID, "to": keyID}}
+			var err error
+			if prev, err = s.appendAuditRow(tx, seq, prev, keyID, &rot); err != nil {
+				return err
+			}
+			if err := tx.Raw("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq").Scan(&seq).Error; err != nil {
+				return mapErr(err)
+			}
+		}
+		e.ID = seq
+		sum, err := s.appendAuditRow(tx, seq, prev, keyID, &e)
 		if err != nil {
 			return err
 		}
-		row := auditRow{ID: e.ID, Time: millis(e.Time), Type: e.Type, ActorID: e.ActorID, SubjectID: e.SubjectID,
-			ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: string(details), Hash: sum}
-		if err := tx.Create(&row).Error; err != nil {
-			return mapErr(err)
-		}
-		return mapErr(tx.Exec("UPDATE audit_head SET hash = ? WHERE id = 1", sum).Error)
+		return mapErr(tx.Exec("UPDATE audit_head SET hash = ?, key_id = ? WHERE id = 1", sum, keyID).Error)
 	})
+}
+
+// appendAuditRow inserts e as event id, chained onto prev with the key
+// keyID names, and returns its hash.
+func (s *Store) appendAuditRow(tx txDB, id int64, prev []byte, keyID string, e *storage.AuditEvent) ([]byte, error) {
+	details, err := storage.MarshalAuditDetails(e.Details)
+	if err != nil {
+		return nil, err
+	}
+	e.ID = id
+	sum, err := s.chainValue(keyID, prev, e, details)
+	if err != nil {
+		return nil, err
+	}
+	row := auditRow{ID: id, Time: millis(e.Time), Type: e.Type, ActorID: e.ActorID, SubjectID: e.SubjectID,
+		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: string(details), Hash: sum, KeyID: keyID}
+	if err := tx.Create(&row).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	return sum, nil
+}
+
+// errAuditKeyUnknown: an event is keyed with a master key this process
+// does not have.
+var errAuditKeyUnknown = errors.New("sql: audit event keyed with a master key that is not configured")
+
+// chainValue is an event's hash: HMAC-SHA256 under the audit key of
+// master key keyID, or SHA-256 for keyID "" (events from before the chain
+// was keyed).
+func (s *Store) chainValue(keyID string, prev []byte, e *storage.AuditEvent, details json.RawMessage) ([]byte, error) {
+	if keyID == "" {
+		return storage.AuditChainHash(prev, e, details)
+	}
+	in, err := storage.AuditChainInput(prev, e, details)
+	if err != nil {
+		return nil, err
+	}
+	if s.auditKeys == nil {
+		return nil, fmt.Errorf("%w: %s (this store has no master key)", errAuditKeyUnknown, keyID)
+	}
+	sum, ok := s.auditKeys.MACWith(keyID, storage.AuditKeyPurpose, in)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s (list it in secrets.previous_master_keys)", errAuditKeyUnknown, keyID)
+	}
+	return sum, nil
 }
 
 func (r *auditRow) toEvent() (*storage.AuditEvent, error) {
@@ -124,12 +189,25 @@ func (s *Store) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]*
 // auditVerifyBatch is how many events VerifyAuditChain reads at a time.
 const auditVerifyBatch = 1000
 
+// checkAuditKey: once keyed, the chain stays keyed (an unkeyed event after
+// a keyed one is a downgrade by someone without the key), and it changes
+// key only at an audit.key_changed event.
+func checkAuditKey(r *auditRow, prevKey string) error {
+	switch {
+	case r.KeyID == "" && prevKey != "":
+		return &storage.AuditTamperedError{ID: r.ID, Reason: "an unkeyed event after keyed ones"}
+	case r.KeyID != prevKey && prevKey != "" && r.Type != storage.AuditKeyChanged:
+		return &storage.AuditTamperedError{ID: r.ID, Reason: "the chain's key changes without an audit.key_changed event"}
+	}
+	return nil
+}
+
 // VerifyAuditChain implements storage.Audit. It reads the log in id order,
 // in batches, recomputing each hash from the stored columns, and finally
 // checks that the head names the last event.
 func (s *Store) VerifyAuditChain(ctx context.Context) error {
 	db := s.conn(ctx)
-	prev, want := genesis, int64(1)
+	prev, want, prevKey := genesis, int64(1), ""
 	for {
 		var rows []auditRow
 		if err := db.Where("id >= ?", want).Order("id").Limit(auditVerifyBatch).Find(&rows).Error; err != nil {
@@ -140,13 +218,19 @@ func (s *Store) VerifyAuditChain(ctx context.Context) error {
 			if r.ID != want {
 				return &storage.AuditTamperedError{ID: want, Reason: fmt.Sprintf("event %d is missing (next is %d)", want, r.ID)}
 			}
+			if err := checkAuditKey(r, prevKey); err != nil {
+				return err
+			}
 			e := storage.AuditEvent{ID: r.ID, Time: fromMillis(r.Time), Type: r.Type, ActorID: r.ActorID, SubjectID: r.SubjectID,
 				ClientID: r.ClientID, IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
-			sum, err := storage.AuditChainHash(prev, &e, json.RawMessage(r.Details))
+			sum, err := s.chainValue(r.KeyID, prev, &e, json.RawMessage(r.Details))
+			if errors.Is(err, errAuditKeyUnknown) {
+				return fmt.Errorf("audit event %d cannot be verified: %w", r.ID, err)
+			}
 			if err != nil || !bytes.Equal(sum, r.Hash) {
 				return &storage.AuditTamperedError{ID: r.ID, Reason: "hash does not match the event and the chain before it"}
 			}
-			prev, want = r.Hash, want+1
+			prev, want, prevKey = r.Hash, want+1, r.KeyID
 		}
 		if len(rows) < auditVerifyBatch {
 			break
@@ -160,7 +244,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) error {
 	if len(headHash) == 0 {
 		headHash = genesis
 	}
-	if head.Seq != want-1 || !bytes.Equal(headHash, prev) {
+	if head.Seq != want-1 || !bytes.Equal(headHash, prev) || head.KeyID != prevKey {
 		return &storage.AuditTamperedError{ID: want, Reason: fmt.Sprintf(
 			"the log ends at event %d but its head names event %d: events were removed from the end", want-1, head.Seq)}
 	}

@@ -54,6 +54,10 @@ type Options struct {
 	// Sealer encrypts sensitive user fields (the phone number) at rest;
 	// *secrets.Keyring. Nil: storing such a field fails.
 	Sealer Sealer
+	// AuditKeys keys the audit chain (the keyring); nil: unkeyed SHA-256,
+	// for tests and tools only: a store without it cannot append to or
+	// verify a keyed chain.
+	AuditKeys storage.AuditKeys
 }
 
 // DefaultPostgresMaxOpenConns is the Postgres pool size when none is
@@ -72,6 +76,7 @@ type Store struct {
 	maxAccessTTL time.Duration
 	onRevoke     func(storage.Revocation)
 	sealer       Sealer
+	auditKeys    storage.AuditKeys
 	// clientLookup, when set (WithClientLookup), resolves the clients of
 	// stored requests instead of a query.
 	clientLookup ClientLookup
@@ -147,7 +152,8 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	if opts.MaxAccessTokenTTL <= 0 {
 		opts.MaxAccessTokenTTL = 24 * time.Hour
 	}
-	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke, sealer: opts.Sealer}, nil
+	return &Store{db: db, dialect: dialect, now: now, maxAccessTTL: opts.MaxAccessTokenTTL, onRevoke: opts.OnRevoke, sealer: opts.Sealer,
+		auditKeys: opts.AuditKeys}, nil
 }
 
 // ParseURL splits a database URL into the dialect and the driver's DSN.
