@@ -5,23 +5,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/testdb"
 )
-
-// countStatements counts every statement run through db from now on.
-func countStatements(db *gorm.DB, n *atomic.Int64) {
-	inc := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	cb.Query().Before("gorm:query").Register("test:count", inc)
-	cb.Create().Before("gorm:create").Register("test:count", inc)
-	cb.Update().Before("gorm:update").Register("test:count", inc)
-	cb.Delete().Before("gorm:delete").Register("test:count", inc)
-	cb.Row().Before("gorm:row").Register("test:count", inc)
-	cb.Raw().Before("gorm:raw").Register("test:count", inc)
-}
 
 // TestRequestsLookAlike: a password reset, verification resend or
 // registration asked for an address with an account and for one without
@@ -38,7 +24,7 @@ func TestRequestsLookAlike(t *testing.T) {
 		}
 		e.requests.hold = true
 		var statements atomic.Int64
-		countStatements(e.store.Store.Gorm(), &statements)
+		testdb.CountStatements(e.store.Store.Gorm(), &statements)
 
 		for _, tc := range []struct {
 			name  string

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"gorm.io/gorm"
 
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/testdb"
@@ -117,7 +116,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	queries := new(atomic.Int64)
-	countQueries(store.Gorm(), queries)
+	testdb.CountStatements(store.Gorm(), queries)
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
@@ -155,18 +154,6 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// countQueries counts every statement gorm runs.
-func countQueries(db *gorm.DB, n *atomic.Int64) {
-	inc := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	cb.Query().Before("gorm:query").Register("test:count", inc)
-	cb.Create().Before("gorm:create").Register("test:count", inc)
-	cb.Update().Before("gorm:update").Register("test:count", inc)
-	cb.Delete().Before("gorm:delete").Register("test:count", inc)
-	cb.Row().Before("gorm:row").Register("test:count", inc)
-	cb.Raw().Before("gorm:raw").Register("test:count", inc)
 }
 
 // createClient registers a client and returns it with its clear secret.
