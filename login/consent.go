@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authd/authd/internal/render"
+	"github.com/authd/authd/policy"
 	"github.com/authd/authd/storage"
 )
 
@@ -42,6 +45,26 @@ func requestedScopes(ar *storage.AuthRequest) []string {
 	return out
 }
 
+// mustSignIn asks policy.Next, as the provider does, whether the person
+// must sign in (again) before being asked to consent: the session that
+// signed in during this request when one did, a sign-in fresh enough for
+// prompt and max_age otherwise. The consent page is interactive, so
+// prompt=none plays no part here (such a request never reaches it).
+func (p *Pages) mustSignIn(ar *storage.AuthRequest, s *storage.Session) bool {
+	st := policy.State{SignedIn: true, SessionID: s.ID, AuthTime: s.AuthTime, AMR: s.AMR, SignInSessionID: ar.SessionID,
+		Now: p.now(), ConsentCovers: true}
+	for _, v := range strings.Fields(ar.Form.Get("prompt")) {
+		if v != "none" {
+			st.Prompts = append(st.Prompts, v)
+		}
+	}
+	if ma, err := strconv.ParseInt(ar.Form.Get("max_age"), 10, 64); err == nil {
+		d := time.Duration(ma) * time.Second
+		st.MaxAge = &d
+	}
+	return policy.Next(st).Kind == policy.SignIn
+}
+
 // consentFlow loads the request and checks that the browser is signed in
 // as the person it is for: the session that signed in during this request
 // when one did, else any session (the provider found one to send us here).
@@ -57,7 +80,7 @@ func (p *Pages) consentFlow(w http.ResponseWriter, r *http.Request, id string) (
 		return nil, nil, nil, false
 	}
 	s := p.currentSession(r)
-	if s == nil || (f.ar.SessionID != "" && f.ar.SessionID != s.ID) {
+	if s == nil || p.mustSignIn(f.ar, s) {
 		p.redirect(w, r, pathLogin+"?ar="+url.QueryEscape(f.ar.ID))
 		return nil, nil, nil, false
 	}

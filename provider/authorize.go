@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/internal/telemetry"
+	"github.com/authd/authd/policy"
 	"github.com/authd/authd/storage"
 )
 
@@ -148,14 +149,11 @@ func (p *Provider) handleResume(w http.ResponseWriter, r *http.Request) {
 	p.dispatch(w, r, ar, rec, true)
 }
 
-// dispatch decides the next step of an authorization request: sign in,
-// consent, or issue the code. stored says rec is in the database.
+// dispatch gathers the request's state, asks policy.Next for the next
+// step (sign in, consent, deny, or issue the code) and takes it. stored
+// says rec is in the database.
 func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
-	form := ar.GetRequestForm()
-	prompts := strings.Fields(form.Get("prompt"))
-	promptNone := slices.Contains(prompts, "none")
-
 	sess, user, err := p.currentUser(ctx, r)
 	if err != nil {
 		e := fosite.ErrServerError
@@ -165,80 +163,100 @@ func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		p.authorizeError(w, r, ar, e.WithWrap(err))
 		return
 	}
-	signedInHere := stored && sess != nil && sess.ID == rec.SessionID && !rec.LoginAt.IsZero()
-	needLogin := sess == nil
-	if sess != nil && !signedInHere {
-		if slices.Contains(prompts, "login") || slices.Contains(prompts, "select_account") {
-			needLogin = true
-		}
-		if ma, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && p.now().Sub(sess.AuthTime) > time.Duration(ma)*time.Second {
-			needLogin = true
-		}
-	}
-	if needLogin {
-		if promptNone {
-			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("No one is signed in, or the sign-in is too old."))
+	state := requestState(ar, rec, stored, sess, p.now())
+	granted := ar.GetRequestedScopes()
+	if policy.NeedsStoredConsent(state) {
+		if granted, state.ConsentCovers, err = p.storedConsent(ctx, ar, rec, stored, user); err != nil {
+			p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
+	}
+	switch step := policy.Next(state); step.Kind {
+	case policy.SignIn:
 		p.redirectToStep(w, r, ar, rec, stored, PathLogin)
-		return
-	}
-	client, _ := ar.GetClient().(*storage.Client)
-	granted, needConsent, err := p.decideConsent(ctx, ar, rec, stored, user, client, slices.Contains(prompts, "consent"))
-	if err != nil {
-		p.authorizeError(w, r, ar, err)
-		return
-	}
-	if needConsent {
-		if promptNone {
-			p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes."))
-			return
-		}
+	case policy.Consent:
 		p.redirectToStep(w, r, ar, rec, stored, PathConsent)
-		return
-	}
-	if stored { // single use: exactly one caller may finish this request
-		if err := p.store.DeleteAuthRequest(ctx, rec.ID); err != nil {
-			p.renderError(w, r, http.StatusBadRequest, "This sign-in was already completed",
-				"Go back to the application and start again.")
-			return
+	case policy.Deny:
+		p.authorizeError(w, r, ar, denial(step))
+	case policy.Issue:
+		if stored { // single use: exactly one caller may finish this request
+			if err := p.store.DeleteAuthRequest(ctx, rec.ID); err != nil {
+				p.renderError(w, r, http.StatusBadRequest, "This sign-in was already completed",
+					"Go back to the application and start again.")
+				return
+			}
 		}
+		p.issueCode(w, r, ar, rec, stored, sess, user, granted)
+	default:
+		// LinkAccount, SecondFactor, EnrolFactor: no state authd builds
+		// today leads there (see package policy).
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithHintf("The step %q is not available.", step.Kind))
 	}
-	p.issueCode(w, r, ar, rec, stored, sess, user, granted)
 }
 
-// decideConsent returns the scopes to grant, or that consent is needed.
-func (p *Provider) decideConsent(ctx context.Context, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool,
-	user *storage.User, client *storage.Client, promptConsent bool) ([]string, bool, error) {
-	requested := ar.GetRequestedScopes()
-	switch {
-	case stored && rec.ConsentDenied:
-		return nil, false, fosite.ErrAccessDenied.WithHint("The person denied the request.")
-	case client != nil && client.FirstParty:
-		return requested, false, nil
-	case promptConsent && !(stored && rec.ConsentGiven):
-		return nil, true, nil
+// requestState is what policy.Next decides on, but the stored consent.
+func requestState(ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool, sess *storage.Session, now time.Time) policy.State {
+	form := ar.GetRequestForm()
+	s := policy.State{Now: now, Prompts: strings.Fields(form.Get("prompt"))}
+	if ma, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil {
+		d := time.Duration(ma) * time.Second
+		s.MaxAge = &d
+	}
+	if sess != nil {
+		s.SignedIn, s.SessionID, s.AuthTime, s.AMR = true, sess.ID, sess.AuthTime, sess.AMR
+	}
+	if stored {
+		if !rec.LoginAt.IsZero() {
+			s.SignInSessionID = rec.SessionID
+		}
+		s.ConsentGiven, s.ConsentDenied = rec.ConsentGiven, rec.ConsentDenied
+	}
+	if c, ok := ar.GetClient().(*storage.Client); ok {
+		s.FirstParty = c.FirstParty
+	}
+	return s
+}
+
+// storedConsent returns the scopes to grant and whether the user's stored
+// consent covers them. Consent given on the consent page during this
+// request grants what was allowed there, but only as far as this user's
+// stored consent covers it, so a consent cannot pass to whoever holds the
+// browser session at resume.
+func (p *Provider) storedConsent(ctx context.Context, ar fosite.AuthorizeRequester, rec *storage.AuthRequest, stored bool,
+	user *storage.User) ([]string, bool, error) {
+	want := ar.GetRequestedScopes()
+	if stored && rec.ConsentGiven {
+		want = intersect(want, rec.GrantedScopes)
 	}
 	prior, err := p.store.GetConsent(ctx, user.ID, ar.GetClient().GetID())
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, true, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fosite.ErrServerError.WithWrap(err)
-	}
-	// Consent given on the consent page during this request: grant what was
-	// allowed, but only if this user's stored consent covers it, so a
-	// consent cannot pass to whoever holds the browser session at resume.
-	want := requested
-	if stored && rec.ConsentGiven {
-		want = intersect(requested, rec.GrantedScopes)
+		return nil, false, err
 	}
 	for _, s := range want {
 		if !slices.Contains(prior.Scopes, s) {
-			return nil, true, nil
+			return nil, false, nil
 		}
 	}
-	return want, false, nil
+	return want, true, nil
+}
+
+// denial is the OAuth error of a Deny step.
+func denial(step policy.Step) error {
+	var e *fosite.RFC6749Error
+	switch step.Error {
+	case policy.ErrLoginRequired:
+		e = fosite.ErrLoginRequired
+	case policy.ErrConsentRequired:
+		e = fosite.ErrConsentRequired
+	case policy.ErrInteractionRequired:
+		e = fosite.ErrInteractionRequired
+	default:
+		e = fosite.ErrAccessDenied
+	}
+	return e.WithHint(step.Hint)
 }
 
 // redirectToStep stores the request (if new) and sends the browser to a
