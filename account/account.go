@@ -197,7 +197,7 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 }
 
 // audit appends an event; actor "" means the subject acted.
-func (s *Service) audit(ctx context.Context, typ, subject, actor string, m Meta, details map[string]any) error {
+func (s *Service) audit(ctx context.Context, typ storage.AuditType, subject, actor string, m Meta, details map[string]any) error {
 	if actor == "" {
 		actor = subject
 	}

@@ -258,13 +258,13 @@ func (e *env) user(id string) *storage.User {
 
 // events returns the types of the audit events about subject, oldest
 // first ("" for every event).
-func (e *env) events(subject string) []string {
+func (e *env) events(subject string) []storage.AuditType {
 	e.t.Helper()
 	es, err := e.store.ListAuditEvents(e.ctx, storage.AuditFilter{SubjectID: subject, Limit: 1000})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	out := []string{}
+	out := []storage.AuditType{}
 	for i := len(es) - 1; i >= 0; i-- {
 		out = append(out, es[i].Type)
 	}
@@ -335,12 +335,23 @@ func wantErrIs(t *testing.T, what string, err, want error) {
 	}
 }
 
-func wantEvents(t *testing.T, what string, got []string, want ...string) {
+func wantEvents(t *testing.T, what string, got []storage.AuditType, want ...storage.AuditType) {
 	t.Helper()
 	if want == nil {
-		want = []string{}
+		want = []storage.AuditType{}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("%s: audit events %q, want %q", what, got, want)
 	}
+}
+
+// slicesCount counts the events of type typ.
+func slicesCount(evs []storage.AuditType, typ storage.AuditType) int {
+	n := 0
+	for _, e := range evs {
+		if e == typ {
+			n++
+		}
+	}
+	return n
 }

@@ -87,7 +87,7 @@ func TestUpdateProfileRefuses(t *testing.T) {
 				t.Errorf("UpdateProfile(%+v) = %v, want an *InputError on %s", tc.pu, err, tc.field)
 			}
 		}
-		if after := e.user(u.ID); after.Name != before.Name || !slices.Equal(e.events(u.ID), []string{storage.AuditUserCreated}) {
+		if after := e.user(u.ID); after.Name != before.Name || !slices.Equal(e.events(u.ID), []storage.AuditType{storage.AuditUserCreated}) {
 			t.Errorf("refused updates changed %+v or were audited: %q", after, e.events(u.ID))
 		}
 	})

@@ -4,8 +4,9 @@
 // the change it describes are written together or not at all. The
 // webhooks issue adds its outbox row here, beside the event.
 //
-// The event names are storage's Audit* constants: the catalogue the
-// webhooks issue will publish.
+// The event names are storage.AuditType's constants (storage.Audit*): the
+// catalogue the webhooks issue will publish. They are typed, so an event
+// of a name outside it does not compile without a conversion.
 package audit
 
 import (

@@ -314,7 +314,7 @@ func (f *fakeAudit) types() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, e := range f.events {
-		out = append(out, e.Type)
+		out = append(out, string(e.Type))
 	}
 	return out
 }

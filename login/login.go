@@ -432,7 +432,7 @@ func (p *Pages) meta(r *http.Request, clientID, sid string) account.Meta {
 
 // auditEvent records an audit event; a failure is logged, not shown:
 // the person's action has already taken effect.
-func (p *Pages) auditEvent(r *http.Request, typ, userID, clientID string, details map[string]any) {
+func (p *Pages) auditEvent(r *http.Request, typ storage.AuditType, userID, clientID string, details map[string]any) {
 	if err := p.record(r.Context(), r, typ, userID, clientID, details); err != nil {
 		p.log.ErrorContext(r.Context(), "append audit event", "type", typ, "err", err)
 	}
@@ -440,7 +440,7 @@ func (p *Pages) auditEvent(r *http.Request, typ, userID, clientID string, detail
 
 // record writes the audit event of r's person (audit.Record), in the
 // transaction ctx carries if any.
-func (p *Pages) record(ctx context.Context, r *http.Request, typ, userID, clientID string, details map[string]any) error {
+func (p *Pages) record(ctx context.Context, r *http.Request, typ storage.AuditType, userID, clientID string, details map[string]any) error {
 	return audit.Record(ctx, p.audit, storage.AuditEvent{Type: typ, ActorID: userID, SubjectID: userID, ClientID: clientID,
 		IP: telemetry.ClientIP(r), UserAgent: r.UserAgent(), RequestID: telemetry.RequestID(ctx), Details: details}, p.now())
 }

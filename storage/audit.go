@@ -10,25 +10,31 @@ import (
 	"time"
 )
 
+// AuditType names a kind of audit event. The constants below are the
+// catalogue: every event authd records is one of them (the webhooks issue
+// publishes the same names).
+type AuditType string
+
 // Audit event types.
 const (
-	AuditLoginSucceeded   = "login.succeeded"
-	AuditLoginFailed      = "login.failed"
-	AuditUserRegistered   = "user.registered"
-	AuditEmailVerified    = "email.verified"
-	AuditPasswordChanged  = "password.changed"
-	AuditPasswordReset    = "password.reset"
-	AuditProfileUpdated   = "profile.updated"
-	AuditConsentGranted   = "consent.granted"
-	AuditConsentRevoked   = "consent.revoked"
-	AuditLogout           = "logout"
-	AuditUserCreated      = "user.created"
-	AuditUserDisabled     = "user.disabled"
-	AuditUserEnabled      = "user.enabled"
-	AuditUserDeleted      = "user.deleted"
-	AuditPasswordResetReq = "password.reset_requested"
-	AuditVerificationSent = "email.verification_sent"
-	AuditClientCreated    = "client.created"
+	AuditLoginSucceeded   AuditType = "login.succeeded"
+	AuditLoginFailed      AuditType = "login.failed"
+	AuditUserRegistered   AuditType = "user.registered"
+	AuditEmailVerified    AuditType = "email.verified"
+	AuditPasswordChanged  AuditType = "password.changed"
+	AuditPasswordReset    AuditType = "password.reset"
+	AuditProfileUpdated   AuditType = "profile.updated"
+	AuditConsentGranted   AuditType = "consent.granted"
+	AuditConsentRevoked   AuditType = "consent.revoked"
+	AuditLogout           AuditType = "logout"
+	AuditUserCreated      AuditType = "user.created"
+	AuditUserDisabled     AuditType = "user.disabled"
+	AuditUserEnabled      AuditType = "user.enabled"
+	AuditUserDeleted      AuditType = "user.deleted"
+	AuditPasswordResetReq AuditType = "password.reset_requested"
+	AuditVerificationSent AuditType = "email.verification_sent"
+	AuditClientCreated    AuditType = "client.created"
+	AuditUsersImported    AuditType = "user.imported"
 )
 
 // AuditEvent is one entry of the append-only audit log. Details never hold
@@ -41,7 +47,7 @@ type AuditEvent struct {
 	// Time is when it happened (UTC, millisecond precision); the store
 	// sets it when zero.
 	Time time.Time `json:"time"`
-	Type string    `json:"type"`
+	Type AuditType `json:"type"`
 	// ActorID is who acted: a user id, "cli", an admin's id; empty when
 	// the subject acted themself or nobody is known.
 	ActorID string `json:"actor_id,omitempty"`
@@ -167,7 +173,7 @@ func AuditChainInput(prev []byte, e *AuditEvent, details json.RawMessage) ([]byt
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(canonicalAuditEvent{
-		ID: e.ID, Time: e.Time.UnixMilli(), Type: e.Type, ActorID: e.ActorID, SubjectID: e.SubjectID,
+		ID: e.ID, Time: e.Time.UnixMilli(), Type: string(e.Type), ActorID: e.ActorID, SubjectID: e.SubjectID,
 		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: details,
 	})
 	if err != nil {
@@ -190,4 +196,4 @@ const AuditKeyPurpose = "audit-chain"
 
 // AuditKeyChanged is the event that starts the chain's use of another
 // master key: Details "from" and "to" are the key ids.
-const AuditKeyChanged = "audit.key_changed"
+const AuditKeyChanged AuditType = "audit.key_changed"

@@ -264,7 +264,7 @@ func TestAuditChainKeyed(t *testing.T) {
 				}
 				var out []string
 				for i := len(es) - 1; i >= 0; i-- {
-					out = append(out, es[i].Type)
+					out = append(out, string(es[i].Type))
 				}
 				return out
 			}
@@ -275,7 +275,7 @@ func TestAuditChainKeyed(t *testing.T) {
 			if err := s1.VerifyAuditChain(ctx); err != nil {
 				t.Fatalf("verify after keying: %v", err)
 			}
-			want := []string{"login.failed", "login.failed", storage.AuditKeyChanged, "login.failed", "login.failed"}
+			want := []string{"login.failed", "login.failed", string(storage.AuditKeyChanged), "login.failed", "login.failed"}
 			if got := types(s1); !slices.Equal(got, want) {
 				t.Fatalf("events %v, want %v", got, want)
 			}
@@ -290,7 +290,7 @@ func TestAuditChainKeyed(t *testing.T) {
 			if err := s21.VerifyAuditChain(ctx); err != nil {
 				t.Fatalf("verify after rotation: %v", err)
 			}
-			if got := types(s21); len(got) != 7 || got[5] != storage.AuditKeyChanged {
+			if got := types(s21); len(got) != 7 || got[5] != string(storage.AuditKeyChanged) {
 				t.Fatalf("events after rotation %v, want a key change at event 6", got)
 			}
 			if err := open(kr2).VerifyAuditChain(ctx); err == nil || errors.Is(err, storage.ErrAuditTampered) {

@@ -111,7 +111,7 @@ func (s *Store) appendAuditRow(tx txDB, id int64, prev []byte, keyID string, e *
 	if err != nil {
 		return nil, err
 	}
-	row := auditRow{ID: id, Time: millis(e.Time), Type: e.Type, ActorID: e.ActorID, SubjectID: e.SubjectID,
+	row := auditRow{ID: id, Time: millis(e.Time), Type: string(e.Type), ActorID: e.ActorID, SubjectID: e.SubjectID,
 		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: string(details), Hash: sum, KeyID: keyID}
 	if err := tx.Create(&row).Error; err != nil {
 		return nil, mapErr(err)
@@ -145,7 +145,7 @@ func (s *Store) chainValue(keyID string, prev []byte, e *storage.AuditEvent, det
 }
 
 func (r *auditRow) toEvent() (*storage.AuditEvent, error) {
-	e := &storage.AuditEvent{ID: r.ID, Time: fromMillis(r.Time), Type: r.Type, ActorID: r.ActorID, SubjectID: r.SubjectID,
+	e := &storage.AuditEvent{ID: r.ID, Time: fromMillis(r.Time), Type: storage.AuditType(r.Type), ActorID: r.ActorID, SubjectID: r.SubjectID,
 		ClientID: r.ClientID, IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID, Hash: hex.EncodeToString(r.Hash)}
 	if r.Details != "" && r.Details != "{}" {
 		if err := json.Unmarshal([]byte(r.Details), &e.Details); err != nil {
@@ -196,7 +196,7 @@ func checkAuditKey(r *auditRow, prevKey string) error {
 	switch {
 	case r.KeyID == "" && prevKey != "":
 		return &storage.AuditTamperedError{ID: r.ID, Reason: "an unkeyed event after keyed ones"}
-	case r.KeyID != prevKey && prevKey != "" && r.Type != storage.AuditKeyChanged:
+	case r.KeyID != prevKey && prevKey != "" && storage.AuditType(r.Type) != storage.AuditKeyChanged:
 		return &storage.AuditTamperedError{ID: r.ID, Reason: "the chain's key changes without an audit.key_changed event"}
 	}
 	return nil
@@ -221,7 +221,7 @@ func (s *Store) VerifyAuditChain(ctx context.Context) error {
 			if err := checkAuditKey(r, prevKey); err != nil {
 				return err
 			}
-			e := storage.AuditEvent{ID: r.ID, Time: fromMillis(r.Time), Type: r.Type, ActorID: r.ActorID, SubjectID: r.SubjectID,
+			e := storage.AuditEvent{ID: r.ID, Time: fromMillis(r.Time), Type: storage.AuditType(r.Type), ActorID: r.ActorID, SubjectID: r.SubjectID,
 				ClientID: r.ClientID, IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
 			sum, err := s.chainValue(r.KeyID, prev, &e, json.RawMessage(r.Details))
 			if errors.Is(err, errAuditKeyUnknown) {

@@ -47,7 +47,7 @@ import (
 // skipped), complete (false when the import stopped part way), first_id and
 // last_id (the ids of the first and last user imported), and what the
 // caller adds (the CLI: source and sha256 of the input).
-const AuditUsersImported = "user.imported"
+const AuditUsersImported = storage.AuditUsersImported
 
 // What ImportUsers does with a duplicate (an email or id that an earlier
 // line or a user already in the database has) or an invalid user.
