@@ -88,6 +88,9 @@ type Sessions interface {
 	// EndUserSessions ends every session of userID except exceptSID ("":
 	// all of them).
 	EndUserSessions(ctx context.Context, userID, exceptSID string) error
+	// EndByID ends the session sid of userID; storage.ErrNotFound if
+	// userID has no such session.
+	EndByID(ctx context.Context, userID, sid string) error
 }
 
 // MACer keys account tokens (*secrets.Keyring): only MAC(token) is stored.

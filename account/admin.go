@@ -19,7 +19,9 @@ type NewUser struct {
 	Phone                                string
 }
 
-// CreateUser creates an account for an operator (the CLI, the admin API):
+// CreateUser creates an account for an operator (the CLI, the admin API),
+// with a password or, when nu.Password is empty, without one (the person
+// sets one through "Forgot password", or signs in otherwise):
 // actor names them in the audit trail ("cli", an admin's user id). Unlike
 // Register it says when the address is taken (ErrEmailTaken) and mails
 // nothing. Invalid fields are an *InputError, a password breaking the
@@ -35,9 +37,11 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser, actor string, m Me
 	if err != nil {
 		return nil, err
 	}
-	hash, err := s.hashPassword(ctx, nu.Password, norm)
-	if err != nil {
-		return nil, err
+	var hash string
+	if nu.Password != "" {
+		if hash, err = s.hashPassword(ctx, nu.Password, norm); err != nil {
+			return nil, err
+		}
 	}
 	u := &storage.User{
 		Email: norm, EmailVerified: nu.Verified, Name: nu.Name, Organization: nu.Organization, Department: nu.Department,
@@ -75,11 +79,17 @@ func (s *Service) DisableUser(ctx context.Context, id, actor string, m Meta) err
 		if err := s.store.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := s.cutOff(ctx, u.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, storage.AuditUserDisabled, u.ID, actor, m, nil)
+		return s.disabled(ctx, u.ID, actor, m)
 	})
+}
+
+// disabled does what disabling u takes besides the flag, in the caller's
+// transaction: it cuts the account off and records user.disabled.
+func (s *Service) disabled(ctx context.Context, id, actor string, m Meta) error {
+	if err := s.cutOff(ctx, id); err != nil {
+		return err
+	}
+	return s.audit(ctx, storage.AuditUserDisabled, id, actor, m, nil)
 }
 
 // EnableUser lets a disabled account sign in again. Enabling an enabled

@@ -71,6 +71,16 @@ func (f *fakeSessions) EndUserSessions(ctx context.Context, userID, exceptSID st
 	return nil
 }
 
+func (f *fakeSessions) EndByID(ctx context.Context, userID, sid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.calls = append(f.calls, userID+" sid="+sid)
+	return nil
+}
+
 func (f *fakeSessions) ended() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

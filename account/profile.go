@@ -42,25 +42,7 @@ func (s *Service) updateProfile(ctx context.Context, userID string, pu ProfileUp
 		if err != nil {
 			return err
 		}
-		fields := []struct {
-			name string
-			dst  *string
-			val  *string
-		}{
-			{"name", &u.Name, vals.Name}, {"picture", &u.Picture, vals.Picture}, {"locale", &u.Locale, vals.Locale},
-			{"phone_number", &u.Phone, vals.Phone}, {"organization", &u.Organization, vals.Organization},
-			{"department", &u.Department, vals.Department}, {"employee_id", &u.EmployeeID, vals.EmployeeID},
-		}
-		var changed []string
-		for _, f := range fields {
-			if f.val != nil && *f.val != *f.dst {
-				*f.dst = *f.val
-				changed = append(changed, f.name)
-				if f.dst == &u.Phone {
-					u.PhoneVerified = false
-				}
-			}
-		}
+		changed := vals.apply(u)
 		if len(changed) == 0 {
 			return nil
 		}
@@ -69,6 +51,31 @@ func (s *Service) updateProfile(ctx context.Context, userID string, pu ProfileUp
 		}
 		return s.audit(ctx, storage.AuditProfileUpdated, u.ID, actor, m, map[string]any{"fields": changed})
 	})
+}
+
+// apply sets the fields pu names (validated) on u and returns the names of
+// those that changed. A changed phone number is unverified again.
+func (pu ProfileUpdate) apply(u *storage.User) []string {
+	fields := []struct {
+		name string
+		dst  *string
+		val  *string
+	}{
+		{"name", &u.Name, pu.Name}, {"picture", &u.Picture, pu.Picture}, {"locale", &u.Locale, pu.Locale},
+		{"phone_number", &u.Phone, pu.Phone}, {"organization", &u.Organization, pu.Organization},
+		{"department", &u.Department, pu.Department}, {"employee_id", &u.EmployeeID, pu.EmployeeID},
+	}
+	var changed []string
+	for _, f := range fields {
+		if f.val != nil && *f.val != *f.dst {
+			*f.dst = *f.val
+			changed = append(changed, f.name)
+			if f.dst == &u.Phone {
+				u.PhoneVerified = false
+			}
+		}
+	}
+	return changed
 }
 
 // validate checks every field set and returns them normalised.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
 
@@ -34,13 +35,16 @@ func UserAgent(ua string) string {
 	return strings.ToValidUTF8(ua[:MaxUserAgent], "")
 }
 
-// Record writes e: its Time (now when zero, UTC) and its user agent
-// bounded. In a transaction ctx carries, it commits or rolls back with it.
+// Record writes e: its Time (now when zero, UTC), its user agent
+// bounded, and the request id ctx carries when e names none. In a transaction ctx carries, it commits or rolls back with it.
 func Record(ctx context.Context, w Writer, e storage.AuditEvent, now time.Time) error {
 	if e.Time.IsZero() {
 		e.Time = now
 	}
 	e.Time = e.Time.UTC()
 	e.UserAgent = UserAgent(e.UserAgent)
+	if e.RequestID == "" {
+		e.RequestID = telemetry.RequestID(ctx)
+	}
 	return w.AppendAuditEvent(ctx, e)
 }

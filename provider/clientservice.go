@@ -17,6 +17,9 @@ type ClientStore interface {
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 	CreateClient(ctx context.Context, c *storage.Client) error
+	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
+	UpdateClient(ctx context.Context, c *storage.Client) error
+	DeleteClient(ctx context.Context, id string) error
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
 }
 
@@ -67,4 +70,61 @@ func (s ClientService) create(ctx context.Context, c *storage.Client, actor stri
 		ClientID: c.ID, Details: map[string]any{"name": c.Name, "grant_types": c.GrantTypes,
 			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "application_type": c.ApplicationType,
 			"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty}}, at)
+}
+
+// RotateSecret gives a client that authenticates with a secret a new one
+// and returns it in clear (shown once); the old one stops working at once
+// here and on other instances at their next change-feed poll.
+// storage.ErrNotFound if there is no such client; an *InvalidClientError
+// if it has no secret to rotate.
+func (s ClientService) RotateSecret(ctx context.Context, id, actor string) (string, error) {
+	var secret string
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		c, err := s.Store.GetStoredClient(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.TokenEndpointAuthMethod != storage.AuthMethodBasic && c.TokenEndpointAuthMethod != storage.AuthMethodPost {
+			return &InvalidClientError{Err: fmt.Errorf("client %s authenticates with %s: it has no secret to rotate", id, c.TokenEndpointAuthMethod)}
+		}
+		secret = GenerateSecret()
+		if c.SecretHash, err = s.Hasher.Hash(ctx, []byte(secret)); err != nil {
+			return err
+		}
+		if err := s.Store.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientSecretRot, ActorID: actor, ClientID: id}, s.now())
+	})
+	return secret, err
+}
+
+// Delete removes a client and its token state, recording client.deleted.
+// storage.ErrNotFound if there is no such client.
+func (s ClientService) Delete(ctx context.Context, id, actor string) error {
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.Store.DeleteClient(ctx, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientDeleted, ActorID: actor, ClientID: id}, s.now())
+	})
+}
+
+func (s ClientService) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s ClientService) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	txCtx, err := s.Store.BeginTX(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(txCtx); err != nil {
+		_ = s.Store.Rollback(txCtx)
+		return err
+	}
+	return s.Store.Commit(txCtx)
 }

@@ -35,6 +35,13 @@ const (
 	AuditVerificationSent AuditType = "email.verification_sent"
 	AuditClientCreated    AuditType = "client.created"
 	AuditUsersImported    AuditType = "user.imported"
+	AuditClientUpdated    AuditType = "client.updated"
+	AuditClientDeleted    AuditType = "client.deleted"
+	AuditClientSecretRot  AuditType = "client.secret_rotated"
+	AuditAPIKeyCreated    AuditType = "apikey.created"
+	AuditAPIKeyRevoked    AuditType = "apikey.revoked"
+	AuditSessionRevoked   AuditType = "session.revoked"
+	AuditKeysRotated      AuditType = "keys.rotated"
 )
 
 // AuditEvent is one entry of the append-only audit log. Details never hold
@@ -66,6 +73,11 @@ type AuditEvent struct {
 type AuditFilter struct {
 	// SubjectID, when set, selects the events about one user.
 	SubjectID string
+	// Type, when set, selects the events of one type.
+	Type AuditType
+	// Since and Until, when set, select events at or after Since and
+	// before Until.
+	Since, Until time.Time
 	// Before, when positive, selects events with ID < Before: the cursor
 	// for the next page is the last ID of the previous one.
 	Before int64

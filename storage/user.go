@@ -54,6 +54,9 @@ type Users interface {
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// ListUsers returns up to limit users with id > after, ordered by id.
 	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
+	// SearchUsers returns up to f.Limit users matching f with id >
+	// f.After, ordered by id (an index serves each filter).
+	SearchUsers(ctx context.Context, f UserFilter) ([]*User, error)
 	// UpdateUser replaces the mutable fields (every field but ID and
 	// CreatedAt) and sets UpdatedAt; ErrNotFound if absent, ErrConflict if
 	// the new email is taken.

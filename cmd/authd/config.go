@@ -17,6 +17,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/authd/authd/account"
+	"github.com/authd/authd/admin"
 	"github.com/authd/authd/internal/jobs"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
@@ -53,6 +54,7 @@ type Config struct {
 	Jobs        jobs.Config         `koanf:"jobs"`
 	Redis       redis.Config        `koanf:"redis"`
 	RateLimit   ratelimit.Config    `koanf:"ratelimit"`
+	Admin       admin.Config        `koanf:"admin"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string    `koanf:"data_dir"`
@@ -132,6 +134,7 @@ func defaultConfig() Config {
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
 		Redis:     redis.DefaultConfig(),
 		RateLimit: ratelimit.DefaultConfig(),
+		Admin:     admin.DefaultConfig(),
 		DataDir:   "data",
 	}
 }
@@ -222,7 +225,7 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 func (c Config) Validate() error {
 	var errs []error
 	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Session,
-		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit} {
+		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authd/authd/provider"
 )
 
 func keysCmd(ctx context.Context, env *cliEnv, args []string) error {
@@ -16,7 +15,7 @@ func keysCmd(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	return withDeps(ctx, env, func(d *deps) error {
 		if args[0] == "rotate" {
-			k, err := provider.CreateSigningKey(ctx, d.store, d.keyring, env.cfg.Keys.Algorithm, env.cfg.Keys.RSABits, time.Now())
+			k, err := rotateSigningKey(ctx, env.cfg, d, cliActor)
 			if err != nil {
 				return err
 			}

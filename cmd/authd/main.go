@@ -55,6 +55,7 @@ commands:
   keys rotate|list           rotate or list the signing keys
   users create|list|get|disable|enable|delete|import
   audit list|verify          read the audit trail, check its hash chain
+  apikeys create|list|revoke admin API keys
 
 Configuration: the YAML file named by -config or AUTHD_CONFIG, then AUTHD_*
 environment variables (database.url -> AUTHD_DATABASE_URL). With none, authd
@@ -96,6 +97,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return usersCmd(ctx, env, rest)
 	case "audit":
 		return auditCmd(ctx, env, rest)
+	case "apikeys":
+		return apikeysCmd(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

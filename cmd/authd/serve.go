@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/authd/authd/admin"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
 )
@@ -57,7 +58,15 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}()
 
-	servers, err := newServers(cfg, d, app, p)
+	keys, err := apiKeys(cfg, d)
+	if err != nil {
+		return err
+	}
+	api, err := openAdminAPI(cfg, d, app, p, keys)
+	if err != nil {
+		return err
+	}
+	servers, err := newServers(cfg, d, app, p, api)
 	if err != nil {
 		return err
 	}
@@ -68,6 +77,9 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { defer close(bgDone); p.Run(bg) }()
+	keysDone := make(chan struct{})
+	go func() { defer close(keysDone); keys.Run(bg) }()
+	defer func() { stopBG(); <-keysDone }()
 	// Stop the background sync and wait for it before d.Close (deferred
 	// earlier, so run later) closes the store under it.
 	defer func() { stopBG(); <-bgDone }()
@@ -76,7 +88,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 
 // newServers returns the issuer's server and, with http.ops_addr, the
 // operational one; both behind the request middleware.
-func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider) ([]*http.Server, error) {
+func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api *admin.API) ([]*http.Server, error) {
 	proxies, err := cfg.HTTP.trustedProxies()
 	if err != nil {
 		return nil, err
@@ -84,6 +96,7 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider) ([]*
 	mux := http.NewServeMux()
 	p.Routes(mux, app.browser)
 	app.pages.Routes(mux)
+	api.Routes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
 	})

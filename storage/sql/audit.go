@@ -168,6 +168,15 @@ func (s *Store) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]*
 	if f.SubjectID != "" {
 		q = q.Where("subject_id = ?", f.SubjectID)
 	}
+	if f.Type != "" {
+		q = q.Where("type = ?", string(f.Type))
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("time >= ?", millis(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("time < ?", millis(f.Until))
+	}
 	if f.Before > 0 {
 		q = q.Where("id < ?", f.Before)
 	}

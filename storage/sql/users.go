@@ -143,22 +143,7 @@ func (s *Store) getUser(db *gorm.DB, where string, arg string) (*storage.User, e
 
 // ListUsers implements storage.Users.
 func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]*storage.User, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var rows []userRow
-	if err := s.conn(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, mapErr(err)
-	}
-	out := make([]*storage.User, 0, len(rows))
-	for i := range rows {
-		u, err := s.toUser(&rows[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, nil
+	return s.SearchUsers(ctx, storage.UserFilter{After: after, Limit: limit})
 }
 
 // UpdateUser implements storage.Users.

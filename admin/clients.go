@@ -1,0 +1,209 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v3"
+
+	"github.com/authd/authd/provider"
+	"github.com/authd/authd/storage"
+)
+
+// Client is a registered OAuth client (never its secret's hash).
+type Client struct {
+	ClientID                    string    `json:"client_id" jsonschema:"required"`
+	ClientName                  string    `json:"client_name" jsonschema:"required"`
+	RedirectURIs                []string  `json:"redirect_uris" jsonschema:"required"`
+	PostLogoutRedirectURIs      []string  `json:"post_logout_redirect_uris" jsonschema:"required"`
+	GrantTypes                  []string  `json:"grant_types" jsonschema:"required"`
+	Scopes                      []string  `json:"scopes" jsonschema:"required"`
+	Audience                    []string  `json:"audience" jsonschema:"required"`
+	Public                      bool      `json:"public" jsonschema:"required"`
+	ApplicationType             string    `json:"application_type,omitempty"`
+	FirstParty                  bool      `json:"first_party" jsonschema:"required"`
+	TokenEndpointAuthMethod     string    `json:"token_endpoint_auth_method" jsonschema:"required"`
+	TokenEndpointAuthSigningAlg string    `json:"token_endpoint_auth_signing_alg,omitempty"`
+	JWKS                        *JWKS     `json:"jwks,omitempty"`
+	JWKSURI                     string    `json:"jwks_uri,omitempty"`
+	BackchannelLogoutURI        string    `json:"backchannel_logout_uri,omitempty"`
+	AllowedIntrospectors        []string  `json:"allowed_introspectors,omitempty"`
+	AccessTokenTTL              int       `json:"access_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.access_token_ttl."`
+	RefreshTokenTTL             int       `json:"refresh_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.refresh_token_ttl."`
+	CreatedAt                   time.Time `json:"created_at" jsonschema:"required"`
+	UpdatedAt                   time.Time `json:"updated_at" jsonschema:"required"`
+}
+
+// JWKS is a JSON Web Key Set (RFC 7517).
+type JWKS struct {
+	Keys []map[string]any `json:"keys" jsonschema:"required,maxItems=20"`
+}
+
+// CreatedClient is a new client, with its secret in clear (shown once).
+type CreatedClient struct {
+	Client
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// ClientSecret is a client's new secret (shown once).
+type ClientSecret struct {
+	ClientSecret string `json:"client_secret" jsonschema:"required"`
+}
+
+// NewClient is a client to register: what `authd clients create` takes.
+type NewClient struct {
+	ClientID                    string   `json:"client_id,omitempty" jsonschema:"maxLength=256,description=Default: a random UUID."`
+	ClientName                  string   `json:"client_name" jsonschema:"required,maxLength=256"`
+	ClientSecret                string   `json:"client_secret,omitempty" jsonschema:"minLength=16,maxLength=512,writeOnly=true,description=Default: 256 random bits."`
+	RedirectURIs                []string `json:"redirect_uris,omitempty" jsonschema:"maxItems=100"`
+	PostLogoutRedirectURIs      []string `json:"post_logout_redirect_uris,omitempty" jsonschema:"maxItems=100"`
+	GrantTypes                  []string `json:"grant_types,omitempty" jsonschema:"maxItems=10"`
+	Scopes                      []string `json:"scopes,omitempty" jsonschema:"maxItems=100"`
+	Audience                    []string `json:"audience,omitempty" jsonschema:"maxItems=100"`
+	TokenEndpointAuthMethod     string   `json:"token_endpoint_auth_method,omitempty" jsonschema:"enum=client_secret_basic,enum=client_secret_post,enum=private_key_jwt,enum=none"`
+	TokenEndpointAuthSigningAlg string   `json:"token_endpoint_auth_signing_alg,omitempty" jsonschema:"maxLength=16"`
+	Public                      bool     `json:"public,omitempty"`
+	ApplicationType             string   `json:"application_type,omitempty" jsonschema:"enum=web,enum=native"`
+	FirstParty                  bool     `json:"first_party,omitempty"`
+	JWKS                        *JWKS    `json:"jwks,omitempty"`
+	JWKSURI                     string   `json:"jwks_uri,omitempty" jsonschema:"maxLength=2048"`
+	BackchannelLogoutURI        string   `json:"backchannel_logout_uri,omitempty" jsonschema:"maxLength=2048"`
+	AllowedIntrospectors        []string `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
+	AccessTokenTTL              int      `json:"access_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
+	RefreshTokenTTL             int      `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func toClient(c *storage.Client) Client {
+	out := Client{ClientID: c.ID, ClientName: c.Name, RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
+		Audience: nonNil(c.Audience), Public: c.Public, ApplicationType: c.ApplicationType, FirstParty: c.FirstParty,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
+		JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI, AllowedIntrospectors: c.AllowedIntrospectors,
+		AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.JWKS != nil {
+		raw, _ := json.Marshal(c.JWKS)
+		out.JWKS = new(JWKS)
+		_ = json.Unmarshal(raw, out.JWKS)
+	}
+	return out
+}
+
+type clientByID struct {
+	ID string `path:"id" doc:"The client's id."`
+}
+
+type listClientsIn struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"200"`
+	Cursor string `query:"cursor"`
+}
+
+type createClientIn struct{ Body NewClient }
+
+func (a *API) clientRoutes() {
+	register(a, op{Method: "POST", Path: "/api/v1/clients", ID: "createClient", Tag: "clients", Scope: "clients:write",
+		Summary: "Register a client", Status: http.StatusCreated, Errors: []int{http.StatusConflict}}, a.createClient)
+	register(a, op{Method: "GET", Path: "/api/v1/clients", ID: "listClients", Tag: "clients", Scope: "clients:read",
+		Summary: "List clients", Description: "In client id order."}, a.listClients)
+	register(a, op{Method: "GET", Path: "/api/v1/clients/{id}", ID: "getClient", Tag: "clients", Scope: "clients:read",
+		Summary: "Get a client", Errors: []int{http.StatusNotFound}}, a.getClient)
+	register(a, op{Method: "DELETE", Path: "/api/v1/clients/{id}", ID: "deleteClient", Tag: "clients", Scope: "clients:write",
+		Summary: "Delete a client", Description: "Its tokens stop working.", Errors: []int{http.StatusNotFound}}, a.deleteClient)
+	register(a, op{Method: "POST", Path: "/api/v1/clients/{id}/secret", ID: "rotateClientSecret", Tag: "clients", Scope: "clients:write",
+		Summary: "Rotate a client's secret", Description: "The old secret stops working at once.",
+		Errors: []int{http.StatusNotFound, http.StatusConflict}}, a.rotateSecret)
+}
+
+func clientError(err error) error {
+	var ice *provider.InvalidClientError
+	switch {
+	case errors.As(err, &ice):
+		var fes []FieldError
+		for _, line := range strings.Split(ice.Error(), "\n") {
+			fes = append(fes, FieldError{"/", line})
+		}
+		return invalid(fes...)
+	case errors.Is(err, storage.ErrConflict):
+		return conflict("a client with this client_id exists")
+	case errors.Is(err, storage.ErrNotFound):
+		return notFound("client")
+	}
+	return err
+}
+
+func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (CreatedClient, error) {
+	b := in.Body
+	spec := provider.ClientSpec{ID: b.ClientID, Name: b.ClientName, Secret: b.ClientSecret, RedirectURIs: b.RedirectURIs,
+		PostLogoutRedirectURIs: b.PostLogoutRedirectURIs, GrantTypes: b.GrantTypes, Scopes: b.Scopes, Audience: b.Audience,
+		TokenEndpointAuthMethod: b.TokenEndpointAuthMethod, Public: b.Public, FirstParty: b.FirstParty, JWKSURI: b.JWKSURI,
+		BackchannelLogoutURI: b.BackchannelLogoutURI, AuthSigningAlg: b.TokenEndpointAuthSigningAlg,
+		AccessTokenTTL: time.Duration(b.AccessTokenTTL) * time.Second, RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second,
+		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors}
+	if b.JWKS != nil {
+		raw, _ := json.Marshal(b.JWKS)
+		spec.JWKS = new(jose.JSONWebKeySet)
+		if err := json.Unmarshal(raw, spec.JWKS); err != nil {
+			return CreatedClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + err.Error()})
+		}
+	}
+	cl, secret, err := a.clients.Create(ctx, spec, actor(c))
+	if err != nil {
+		return CreatedClient{}, clientError(err)
+	}
+	c.w.Header().Set("Location", "/api/v1/clients/"+cl.ID)
+	return CreatedClient{Client: toClient(cl), ClientSecret: secret}, nil
+}
+
+func (a *API) listClients(ctx context.Context, _ *call, in *listClientsIn) (Page[Client], error) {
+	limit := cmp(in.Limit, defaultLimit)
+	after, err := a.cursors.decode("clients", in.Cursor)
+	if err != nil {
+		return Page[Client]{}, err
+	}
+	all, err := a.store.ListClients(ctx) // ordered by id; clients are few
+	if err != nil {
+		return Page[Client]{}, err
+	}
+	i, _ := slices.BinarySearchFunc(all, after, func(c *storage.Client, id string) int { return strings.Compare(c.ID, id) })
+	for i < len(all) && all[i].ID <= after && after != "" {
+		i++
+	}
+	rows := all[i:min(len(all), i+limit+1)]
+	return page(a.cursors, "clients", rows, limit, func(c *storage.Client) string { return c.ID }, toClient), nil
+}
+
+func (a *API) getClient(ctx context.Context, _ *call, in *clientByID) (Client, error) {
+	cl, err := a.store.GetStoredClient(ctx, in.ID)
+	if err != nil {
+		return Client{}, clientError(err)
+	}
+	return toClient(cl), nil
+}
+
+func (a *API) deleteClient(ctx context.Context, c *call, in *clientByID) (NoContent, error) {
+	return NoContent{}, clientError(a.clients.Delete(ctx, in.ID, actor(c)))
+}
+
+func (a *API) rotateSecret(ctx context.Context, c *call, in *clientByID) (ClientSecret, error) {
+	secret, err := a.clients.RotateSecret(ctx, in.ID, actor(c))
+	var ice *provider.InvalidClientError
+	if errors.As(err, &ice) {
+		return ClientSecret{}, conflict(ice.Error())
+	}
+	if err != nil {
+		return ClientSecret{}, clientError(err)
+	}
+	return ClientSecret{ClientSecret: secret}, nil
+}
