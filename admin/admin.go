@@ -101,15 +101,30 @@ func New(d Deps) (*API, error) {
 	a := &API{store: d.Store, accounts: d.Accounts, clients: d.Clients, keys: d.APIKeys, sessions: d.Sessions,
 		rotateKey: d.RotateKey, tokens: d.Tokens, limiter: d.Limiter, tiers: d.Tiers, clientTier: d.ClientTier,
 		cursors: cursors{key: d.Keyring.MAC("admin/cursor", []byte("v1"))}, log: d.Logger, now: time.Now}
+	if err := a.build(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// build registers every operation and builds the document.
+func (a *API) build() error {
 	a.userRoutes()
 	a.clientRoutes()
 	a.keyRoutes()
 	a.auditRoutes()
 	a.apiKeyRoutes()
-	if err := a.buildDocument(); err != nil {
+	return a.buildDocument()
+}
+
+// OpenAPIDocument is the document New serves, without a server: for the
+// committed copy (docs/openapi.json) and the SDK generators.
+func OpenAPIDocument() ([]byte, error) {
+	a := &API{}
+	if err := a.build(); err != nil {
 		return nil, err
 	}
-	return a, nil
+	return a.document, nil
 }
 
 // Document is the OpenAPI document served at /api/v1/openapi.json.

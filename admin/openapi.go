@@ -123,7 +123,7 @@ func (a *API) buildDocument() error {
 	}
 	var tagList []any
 	for _, t := range slices.Sorted(maps.Keys(tags)) {
-		tagList = append(tagList, map[string]any{"name": t})
+		tagList = append(tagList, map[string]any{"name": t, "description": tagDescriptions[t]})
 	}
 	doc := map[string]any{
 		"openapi":           "3.1.1",
@@ -137,6 +137,7 @@ func (a *API) buildDocument() error {
 				"problem documents. Lists take `limit` and `cursor` and answer `next_cursor` until the last page.",
 			"license": map[string]any{"name": "Apache-2.0", "identifier": "Apache-2.0"},
 		},
+		"servers":  []any{map[string]any{"url": "/", "description": "The authd that serves this document (its issuer's origin)."}},
 		"security": []any{map[string]any{"bearer": []any{}}},
 		"tags":     tagList,
 		"paths":    paths,
@@ -175,6 +176,15 @@ func (a *API) buildDocument() error {
 		}
 	}
 	return nil
+}
+
+var tagDescriptions = map[string]string{
+	"users":    "Local accounts: create, read, update (JSON merge patch), disable, enable, delete, set a password.",
+	"sessions": "People's browser sessions: list and end them.",
+	"clients":  "Registered OAuth 2.0 / OpenID Connect clients.",
+	"keys":     "Token signing keys (their public halves are in JWKS).",
+	"audit":    "The hash-chained audit trail.",
+	"api-keys": "Admin API keys.",
 }
 
 func (p param) document(t reflect.Type) map[string]any {

@@ -32,6 +32,10 @@ type ClientService struct {
 	MaxAccessTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Changed, when set, hears the id of a client changed or deleted, after
+	// the commit: the process's own cache drops it at once (others at
+	// their next change-feed poll).
+	Changed func(id string)
 }
 
 // Create validates spec and stores the client, recording who did it
@@ -96,18 +100,31 @@ func (s ClientService) RotateSecret(ctx context.Context, id, actor string) (stri
 		}
 		return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientSecretRot, ActorID: actor, ClientID: id}, s.now())
 	})
+	if err == nil {
+		s.changed(id)
+	}
 	return secret, err
 }
 
 // Delete removes a client and its token state, recording client.deleted.
 // storage.ErrNotFound if there is no such client.
 func (s ClientService) Delete(ctx context.Context, id, actor string) error {
-	return s.inTx(ctx, func(ctx context.Context) error {
+	err := s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.Store.DeleteClient(ctx, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientDeleted, ActorID: actor, ClientID: id}, s.now())
 	})
+	if err == nil {
+		s.changed(id)
+	}
+	return err
+}
+
+func (s ClientService) changed(id string) {
+	if s.Changed != nil {
+		s.Changed(id)
+	}
 }
 
 func (s ClientService) now() time.Time {
