@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 func keysCmd(ctx context.Context, env *cliEnv, args []string) error {
