@@ -83,9 +83,6 @@ func (c *call) setETag(tag string) { c.w.Header().Set("ETag", tag) }
 // create that found its record).
 func (c *call) setStatus(s int) { c.status = s }
 
-// ifMatch is the request's If-Match value; empty when absent.
-func (c *call) ifMatch() string { return c.r.Header.Get("If-Match") }
-
 // register adds an operation: fn gets the input decoded and validated.
 func register[In, Out any](a *API, o op, fn func(ctx context.Context, c *call, in *In) (Out, error)) {
 	rt := &route{op: o, in: reflect.TypeFor[In](), out: reflect.TypeFor[Out](), body: -1}

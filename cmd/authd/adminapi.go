@@ -55,7 +55,7 @@ func rotateSigningKey(ctx context.Context, cfg Config, d *deps, actor string) (*
 	return k, err
 }
 
-const apikeysUsage = "usage: authd apikeys create|list|revoke"
+const apikeysUsage = "usage: authd apikeys create|list|revoke" // #nosec G101 -- a usage line, not a credential
 
 func apikeysCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 {
