@@ -584,3 +584,65 @@ func TestAdminAPIDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIUpdateSetPasswordRotateSecret: the CLI has what the API has,
+// through the same services.
+func TestCLIUpdateSetPasswordRotateSecret(t *testing.T) {
+	env := sqliteEnv(t)
+	var u struct {
+		ID string `json:"id"`
+	}
+	mustRun(t, env, "users", "create", "--email", "cli@example.com", "--password", "a long enough passphrase 1").decodeJSON(t, &u)
+	var got struct {
+		Name          string `json:"name"`
+		Organization  string `json:"organization"`
+		EmailVerified bool   `json:"email_verified"`
+	}
+	mustRun(t, env, "users", "update", u.ID, "--name", "Cli User", "--organization", "eng", "--verified=true").decodeJSON(t, &got)
+	if got.Name != "Cli User" || got.Organization != "eng" || !got.EmailVerified {
+		t.Errorf("users update: %+v", got)
+	}
+	var cleared struct {
+		Name         string `json:"name"`
+		Organization string `json:"organization"`
+	}
+	mustRun(t, env, "users", "update", u.ID, "--organization", "").decodeJSON(t, &cleared)
+	if cleared.Organization != "" || cleared.Name != "Cli User" {
+		t.Errorf("clearing organization: %+v", cleared)
+	}
+	mustFail(t, env, 1, []string{"phone"}, "users", "update", u.ID, "--phone", "not a number")
+	mustFail(t, env, 2, nil, "users", "update", u.ID)
+	mustRun(t, env, "users", "set-password", u.ID, "--password", "another long passphrase 2")
+	mustFail(t, env, 1, []string{"policy"}, "users", "set-password", u.ID, "--password", "short")
+	mustFail(t, env, 1, []string{"not found"}, "users", "set-password", "nobody", "--password", "another long passphrase 3")
+
+	var c struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	mustRun(t, env, "clients", "create", "--name", "m2m", "--grant-type", "client_credentials").decodeJSON(t, &c)
+	var rotated struct {
+		Secret string `json:"client_secret"`
+	}
+	mustRun(t, env, "clients", "rotate-secret", c.ID).decodeJSON(t, &rotated)
+	if rotated.Secret == "" || rotated.Secret == c.Secret {
+		t.Errorf("rotate-secret: %+v", rotated)
+	}
+	mustFail(t, env, 1, []string{"not found"}, "clients", "rotate-secret", "nope")
+	var events []struct {
+		Type    string `json:"type"`
+		ActorID string `json:"actor_id"`
+	}
+	mustRun(t, env, "audit", "list").decodeJSON(t, &events)
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.ActorID == "cli" {
+			seen[e.Type] = true
+		}
+	}
+	for _, want := range []string{"profile.updated", "password.changed", "client.secret_rotated"} {
+		if !seen[want] {
+			t.Errorf("no %s event by the CLI in %+v", want, events)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 
-	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/storage"
 )
@@ -50,7 +49,7 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 
 func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete")
+		fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete|rotate-secret")
 		return usageError{errors.New("missing clients subcommand")}
 	}
 	switch args[0] {
@@ -68,18 +67,27 @@ func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 			}
 			return printJSON(env, out)
 		})
-	case "get", "delete":
-		if len(args) != 2 {
+	case "get", "delete", "rotate-secret":
+		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
 			fmt.Fprintf(env.stderr, "usage: authd clients %s CLIENT_ID\n", args[0])
 			return usageError{errors.New("missing client id")}
 		}
 		id := args[1]
 		return withDeps(ctx, env, func(d *deps) error {
-			if args[0] == "delete" {
-				if err := d.store.DeleteClient(ctx, id); err != nil {
+			svc := clientService(env.cfg, d)
+			switch args[0] {
+			case "delete":
+				if err := svc.Delete(ctx, id, cliActor); err != nil {
 					return clientErr(id, err)
 				}
 				return printJSON(env, map[string]any{"client_id": id, "deleted": true})
+			case "rotate-secret":
+				secret, err := svc.RotateSecret(ctx, id, cliActor)
+				if err != nil {
+					return clientErr(id, err)
+				}
+				return printJSON(env, map[string]any{"client_id": id, "client_secret": secret,
+					"note": "the old secret stops working on running instances within cache.poll_interval"})
 			}
 			c, err := d.store.GetStoredClient(ctx, id)
 			if err != nil {
@@ -88,7 +96,7 @@ func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 			return printJSON(env, toClientJSON(c, ""))
 		})
 	}
-	fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete")
+	fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete|rotate-secret")
 	return usageError{fmt.Errorf("unknown clients subcommand %q", args[0])}
 }
 
@@ -150,9 +158,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "warning: a client secret shorter than 16 characters is easy to guess; omit --secret to generate one")
 	}
 	return withDeps(ctx, env, func(d *deps) error {
-		svc := provider.ClientService{Store: d.store, Hasher: secrets.ClientSecretHasher{Keyring: d.keyring},
-			MaxAccessTTL: env.cfg.Tokens.MaxAccessTokenTTL}
-		c, secret, err := svc.Create(ctx, spec, "cli")
+		c, secret, err := clientService(env.cfg, d).Create(ctx, spec, cliActor)
 		switch {
 		case errors.Is(err, storage.ErrConflict):
 			return fmt.Errorf("a client with id %q already exists", spec.ID)

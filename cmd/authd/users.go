@@ -15,7 +15,7 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-const usersUsage = "usage: authd users create|list|get|disable|enable|delete|import"
+const usersUsage = "usage: authd users create|list|get|update|set-password|disable|enable|delete|import"
 
 // cliActor names the operator in the audit trail.
 const cliActor = "cli"
@@ -32,6 +32,10 @@ func usersCmd(ctx context.Context, env *cliEnv, args []string) error {
 		return usersList(ctx, env, args[1:])
 	case "import":
 		return usersImport(ctx, env, args[1:])
+	case "update":
+		return usersUpdate(ctx, env, args[1:])
+	case "set-password":
+		return usersSetPassword(ctx, env, args[1:])
 	case "get", "disable", "enable", "delete":
 		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
 			ref := "USER_ID"
@@ -94,18 +98,9 @@ func usersCreate(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "usage: authd users create --email E --password P [--verified] [--name N] [--organization O --department D --employee-id X]")
 		return usageError{errors.New("--email is required")}
 	}
-	switch {
-	case nu.Password != "" && passwordFile != "":
-		return usageError{errors.New("give --password or --password-file, not both")}
-	case passwordFile != "":
-		b, err := os.ReadFile(passwordFile) // #nosec G304 -- the operator names the file
-		if err != nil {
-			return fmt.Errorf("--password-file: %w", err)
-		}
-		nu.Password, _, _ = strings.Cut(string(b), "\n")
-		nu.Password = strings.TrimSuffix(nu.Password, "\r")
-	case nu.Password == "":
-		return usageError{errors.New("--password or --password-file is required")}
+	var err error
+	if nu.Password, err = passwordArg(nu.Password, passwordFile); err != nil {
+		return err
 	}
 	return withDeps(ctx, env, func(d *deps) error {
 		svc, err := accountService(env, d)
@@ -189,6 +184,108 @@ func usersByID(ctx context.Context, env *cliEnv, op, ref string) error {
 
 // userErr turns the account service's errors into what an operator needs
 // to read.
+// passwordArg is the password given by --password or --password-file
+// (its first line); exactly one is required.
+func passwordArg(pw, file string) (string, error) {
+	switch {
+	case pw != "" && file != "":
+		return "", usageError{errors.New("give --password or --password-file, not both")}
+	case file != "":
+		b, err := os.ReadFile(file) // #nosec G304 -- the operator names the file
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		pw, _, _ = strings.Cut(string(b), "\n")
+		return strings.TrimSuffix(pw, "\r"), nil
+	case pw == "":
+		return "", usageError{errors.New("--password or --password-file is required")}
+	}
+	return pw, nil
+}
+
+// usersUpdate changes the fields named by flags (an empty value clears a
+// text field) through the service the admin API's PATCH uses.
+func usersUpdate(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(env.stderr, "usage: authd users update USER_ID [--email E] [--verified=true|false] [--name N] [--phone P] [--organization O] [--department D] [--employee-id X]")
+		return usageError{errors.New("missing user id")}
+	}
+	id := args[0]
+	fs := flag.NewFlagSet("users update", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	text := map[string]*string{}
+	for _, name := range []string{"email", "name", "phone", "organization", "department", "employee-id", "locale", "picture"} {
+		text[name] = fs.String(name, "", name+" (empty: clear it; not given: unchanged)")
+	}
+	verified := fs.Bool("verified", false, "mark the email address verified (true) or not (false)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	var upd account.AdminUpdate
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(set) == 0 {
+		return usageError{errors.New("nothing to update: name a field")}
+	}
+	pick := func(name string) *string {
+		if set[name] {
+			return text[name]
+		}
+		return nil
+	}
+	upd.Email, upd.Name, upd.Phone, upd.Organization = pick("email"), pick("name"), pick("phone"), pick("organization")
+	upd.Department, upd.EmployeeID, upd.Locale, upd.Picture = pick("department"), pick("employee-id"), pick("locale"), pick("picture")
+	if set["verified"] {
+		upd.EmailVerified = verified
+	}
+	return withDeps(ctx, env, func(d *deps) error {
+		svc, err := accountService(env, d)
+		if err != nil {
+			return err
+		}
+		u, err := svc.AdminUpdateUser(ctx, id, upd, cliActor, account.Meta{})
+		if err != nil {
+			return userErr(id, err)
+		}
+		return printJSON(env, u)
+	})
+}
+
+// usersSetPassword sets a password without the current one; the user's
+// sessions end unless --keep-sessions.
+func usersSetPassword(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(env.stderr, "usage: authd users set-password USER_ID --password P|--password-file F [--keep-sessions]")
+		return usageError{errors.New("missing user id")}
+	}
+	id := args[0]
+	fs := flag.NewFlagSet("users set-password", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	pw := fs.String("password", "", "the new password (or --password-file)")
+	file := fs.String("password-file", "", "read the password from this file (its first line)")
+	keep := fs.Bool("keep-sessions", false, "leave the user's sessions and tokens alone")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err}
+	}
+	p, err := passwordArg(*pw, *file)
+	if err != nil {
+		return err
+	}
+	return withDeps(ctx, env, func(d *deps) error {
+		svc, err := accountService(env, d)
+		if err != nil {
+			return err
+		}
+		if err := svc.SetPassword(ctx, id, p, *keep, cliActor, account.Meta{}); err != nil {
+			return userErr(id, err)
+		}
+		return printJSON(env, map[string]any{"id": id, "password_set": true, "sessions_ended": !*keep})
+	})
+}
+
 func userErr(ref string, err error) error {
 	var pe *account.PolicyError
 	var ie *account.InputError
