@@ -26,6 +26,7 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
 	GetUserByEmail(ctx context.Context, email string) (*storage.User, error)
 	SearchUsers(ctx context.Context, f storage.UserFilter) ([]*storage.User, error)
+	CountUsers(ctx context.Context, f storage.UserFilter) (int64, error)
 	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
 	ListClients(ctx context.Context) ([]*storage.Client, error)
 	ListKeys(ctx context.Context) ([]*storage.SigningKey, error)
@@ -140,6 +141,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_, _ = w.Write(a.document)
 	})
+	a.scimRoutes(mux)
 	mux.Handle("GET /api/docs", docsPage())
 	mux.Handle("GET /api/docs/", docsAssets())
 	// Anything else under /api/ is a problem document too, not a page.

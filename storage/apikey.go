@@ -66,6 +66,9 @@ type UserFilter struct {
 	Disabled *bool
 	// After is the cursor: users with id > After.
 	After string
+	// Offset skips that many matching users first (SCIM's startIndex);
+	// cursors (After) are the cheap way to page.
+	Offset int
 	// Limit is the most users returned; zero returns none.
 	Limit int
 }

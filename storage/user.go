@@ -57,6 +57,8 @@ type Users interface {
 	// SearchUsers returns up to f.Limit users matching f with id >
 	// f.After, ordered by id (an index serves each filter).
 	SearchUsers(ctx context.Context, f UserFilter) ([]*User, error)
+	// CountUsers is how many users match f's Organization and Disabled.
+	CountUsers(ctx context.Context, f UserFilter) (int64, error)
 	// UpdateUser replaces the mutable fields (every field but ID and
 	// CreatedAt) and sets UpdatedAt; ErrNotFound if absent, ErrConflict if
 	// the new email is taken.

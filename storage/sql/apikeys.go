@@ -140,7 +140,24 @@ func (s *Store) SearchUsers(ctx context.Context, f storage.UserFilter) ([]*stora
 	if f.Disabled != nil {
 		q = q.Where("disabled = ?", *f.Disabled)
 	}
+	if f.Offset > 0 {
+		q = q.Offset(f.Offset)
+	}
 	return s.findUsers(q.Order(clause.OrderByColumn{Column: clause.Column{Name: "id"}}).Limit(f.Limit))
+}
+
+// CountUsers implements storage.Users: how many users match f (After,
+// Offset and Limit ignored).
+func (s *Store) CountUsers(ctx context.Context, f storage.UserFilter) (int64, error) {
+	q := s.conn(ctx).Model(&userRow{})
+	if f.Organization != "" {
+		q = q.Where("organization = ?", f.Organization)
+	}
+	if f.Disabled != nil {
+		q = q.Where("disabled = ?", *f.Disabled)
+	}
+	var n int64
+	return n, mapErr(q.Count(&n).Error)
 }
 
 func (s *Store) findUsers(q *gorm.DB) ([]*storage.User, error) {
