@@ -213,10 +213,10 @@ func readSCIM(r *http.Request, v any) error {
 
 // scimUserIn is what authd reads of a User resource.
 type scimUserIn struct {
-	UserName    string `json:"userName"`
-	DisplayName string `json:"displayName"`
-	Password    string `json:"password"`
-	Locale      string `json:"locale"`
+	UserName    string    `json:"userName"`
+	DisplayName string    `json:"displayName"`
+	Password    string    `json:"password"`
+	Locale      string    `json:"locale"`
 	Active      *flexBool `json:"active"`
 	Name        struct {
 		Formatted  string `json:"formatted"`

@@ -75,8 +75,6 @@ func (r scimResp) scimError(t *testing.T, status int, scimType string) {
 	}
 }
 
-
-
 // listResponse checks the ListResponse shape Okta's tests assert.
 func (r scimResp) listResponse(t *testing.T) (total int, resources []map[string]any) {
 	t.Helper()
