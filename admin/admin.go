@@ -27,6 +27,7 @@ type Store interface {
 	GetUserByEmail(ctx context.Context, email string) (*storage.User, error)
 	SearchUsers(ctx context.Context, f storage.UserFilter) ([]*storage.User, error)
 	CountUsers(ctx context.Context, f storage.UserFilter) (int64, error)
+	ListOrganizations(ctx context.Context, after string, limit int) ([]string, error)
 	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
 	ListClients(ctx context.Context) ([]*storage.Client, error)
 	ListKeys(ctx context.Context) ([]*storage.SigningKey, error)

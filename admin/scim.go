@@ -118,6 +118,7 @@ func (a *API) scimRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /scim/v2/Users/{id}", h(a.scimReplaceUser))
 	mux.Handle("PATCH /scim/v2/Users/{id}", h(a.scimPatchUser))
 	mux.Handle("DELETE /scim/v2/Users/{id}", h(a.scimDeleteUser))
+	a.scimGroupRoutes(mux, h)
 	mux.HandleFunc("/scim/v2/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeSCIMError(w, r, &scimErr{status: http.StatusNotFound, detail: "no such SCIM endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -526,8 +526,15 @@ func (a *API) scimResourceTypes(context.Context, *call) (int, any, error) {
 		"schemaExtensions": []any{map[string]any{"schema": scimEnterprise, "required": false}},
 		"meta":             map[string]any{"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"},
 	}
-	return http.StatusOK, map[string]any{"schemas": []string{scimList}, "totalResults": 1, "startIndex": 1, "itemsPerPage": 1,
-		"Resources": []any{user}}, nil
+	group := map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
+		"id":      "Group", "name": "Group", "endpoint": "/Groups",
+		"description": "An organization: its members are the users whose organization it is",
+		"schema":      scimGroup,
+		"meta":        map[string]any{"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/Group"},
+	}
+	return http.StatusOK, map[string]any{"schemas": []string{scimList}, "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
+		"Resources": []any{user, group}}, nil
 }
 
 func (a *API) scimSchemas(context.Context, *call) (int, any, error) {
@@ -554,9 +561,14 @@ func (a *API) scimSchemas(context.Context, *call) (int, any, error) {
 	ent := map[string]any{"id": scimEnterprise, "name": "EnterpriseUser", "description": "Enterprise User",
 		"attributes": []any{attr("organization", "string"), attr("department", "string"), attr("employeeNumber", "string")},
 		"meta":       map[string]any{"resourceType": "Schema", "location": "/scim/v2/Schemas/" + scimEnterprise}}
-	for _, s := range []map[string]any{user, ent} {
+	group := map[string]any{"id": scimGroup, "name": "Group", "description": "An organization",
+		"attributes": []any{attr("displayName", "string", "required", true, "uniqueness", "server", "mutability", "immutable"),
+			attr("members", "complex", "multiValued", true, "subAttributes", []any{attr("value", "string", "mutability", "immutable"),
+				attr("display", "string", "mutability", "readOnly")})},
+		"meta": map[string]any{"resourceType": "Schema", "location": "/scim/v2/Schemas/" + scimGroup}}
+	for _, s := range []map[string]any{user, ent, group} {
 		s["schemas"] = []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"}
 	}
-	return http.StatusOK, map[string]any{"schemas": []string{scimList}, "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
-		"Resources": []any{user, ent}}, nil
+	return http.StatusOK, map[string]any{"schemas": []string{scimList}, "totalResults": 3, "startIndex": 1, "itemsPerPage": 3,
+		"Resources": []any{user, ent, group}}, nil
 }

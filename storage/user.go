@@ -59,6 +59,9 @@ type Users interface {
 	SearchUsers(ctx context.Context, f UserFilter) ([]*User, error)
 	// CountUsers is how many users match f's Organization and Disabled.
 	CountUsers(ctx context.Context, f UserFilter) (int64, error)
+	// ListOrganizations returns up to limit distinct organization names
+	// greater than after, in order (empty organizations are not listed).
+	ListOrganizations(ctx context.Context, after string, limit int) ([]string, error)
 	// UpdateUser replaces the mutable fields (every field but ID and
 	// CreatedAt) and sets UpdatedAt; ErrNotFound if absent, ErrConflict if
 	// the new email is taken.

@@ -251,11 +251,59 @@ func TestSCIMBadInput(t *testing.T) {
 	c.do("POST", "/scim/v2/Users", `{"userName": "a@example.com", "active": "maybe"}`).scimError(t, 400, "invalidSyntax")
 	c.do("PATCH", "/scim/v2/Users/x", `{"Operations":[{"op":"explode","path":"active","value":true}]}`).scimError(t, 400, "invalidSyntax")
 	c.do("PATCH", "/scim/v2/Users/x", `{"Operations":[]}`).scimError(t, 400, "invalidSyntax")
-	c.do("GET", "/scim/v2/Groups", "").scimError(t, 404, "")
+	c.do("GET", "/scim/v2/Nothing", "").scimError(t, 404, "")
+	c.do("GET", "/scim/v2/Groups?filter="+q(`members co "x"`), "").scimError(t, 400, "invalidFilter")
 	scimClient{t: t, base: s.base}.do("GET", "/scim/v2/Users", "").scimError(t, 401, "")
 	other := createKey(t, s.env, "--name", "rest", "--scope", "users:write")
 	scimClient{t: t, base: s.base, key: other.Key}.do("GET", "/scim/v2/Users", "").scimError(t, 403, "")
 	if total, _ := c.do("GET", "/scim/v2/Users", "").listResponse(t); total != 0 {
 		t.Errorf("refused requests created %d users", total)
 	}
+}
+
+// TestSCIMGroups replays a group push (Okta and Entra): create the group
+// with members, add and remove members by PATCH, find it by displayName.
+func TestSCIMGroups(t *testing.T) {
+	s := startServe(t, sqliteEnv(t), false)
+	c := scimClient{t: t, base: s.base, key: createKey(t, s.env, "--name", "idp", "--scope", "scim", "--tier", "unlimited").Key}
+	var ids []string
+	for _, e := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		ids = append(ids, c.do("POST", "/scim/v2/Users", `{"userName":"`+e+`"}`).body["id"].(string))
+	}
+	r := c.do("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering",
+		"members":[{"value":"`+ids[0]+`"},{"value":"`+ids[1]+`"}]}`)
+	if r.status != 201 || r.body["id"] != "Engineering" || len(r.body["members"].([]any)) != 2 {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	c.do("POST", "/scim/v2/Groups", `{"displayName":"Engineering"}`).scimError(t, 409, "uniqueness")
+	total, res := c.do("GET", "/scim/v2/Groups?filter="+q(`displayName eq "Engineering"`)+"&excludedAttributes=members", "").listResponse(t)
+	if total != 1 || res[0]["members"] != nil {
+		t.Errorf("find group: %d %v", total, res)
+	}
+	r = c.do("PATCH", "/scim/v2/Groups/Engineering", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"add","path":"members","value":[{"value":"`+ids[2]+`"}]},
+		{"op":"Remove","path":"members[value eq \"`+ids[0]+`\"]"}]}`)
+	if r.status != 200 || len(r.body["members"].([]any)) != 2 {
+		t.Fatalf("patch members: %d %s", r.status, r.raw)
+	}
+	var u struct {
+		Organization string `json:"organization"`
+	}
+	mustRun(t, s.env, "users", "get", ids[2]).decodeJSON(t, &u)
+	if u.Organization != "Engineering" {
+		t.Errorf("added member's organization %q", u.Organization)
+	}
+	var gone struct {
+		Organization string `json:"organization"`
+	}
+	mustRun(t, s.env, "users", "get", ids[0]).decodeJSON(t, &gone)
+	if gone.Organization != "" {
+		t.Errorf("removed member's organization %q", gone.Organization)
+	}
+	c.do("PATCH", "/scim/v2/Groups/Engineering", `{"Operations":[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}`).
+		scimError(t, 400, "invalidValue")
+	if r := c.do("DELETE", "/scim/v2/Groups/Engineering", ""); r.status != 204 {
+		t.Errorf("delete group: %d", r.status)
+	}
+	c.do("GET", "/scim/v2/Groups/Engineering", "").scimError(t, 404, "")
 }

@@ -175,3 +175,16 @@ func (s *Store) findUsers(q *gorm.DB) ([]*storage.User, error) {
 	}
 	return out, nil
 }
+
+// ListOrganizations implements storage.Users: distinct non-empty
+// organization names greater than after, in order (an index scan of
+// users_organization).
+func (s *Store) ListOrganizations(ctx context.Context, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []string
+	err := s.conn(ctx).Model(&userRow{}).Distinct("organization").Where("organization > ?", after).
+		Order("organization").Limit(limit).Pluck("organization", &out).Error
+	return out, mapErr(err)
+}
