@@ -58,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Scenario, "scenario", "discovery", "scenario to run (see -list)")
 	fs.StringVar(&cfg.ClientID, "client-id", "", "OAuth client id (client_credentials and introspect*; an authorization_code client for authcode and refresh)")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "OAuth client secret")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "authd admin API key (admin_* and scim_* scenarios; users:read and scim)")
 	fs.StringVar(&cfg.Scope, "scope", "", "scope to request with client_credentials (optional)")
 	fs.StringVar(&cfg.UserEmail, "user-email", "", "a verified user's email (signin, authcode, refresh); with -users N, a pattern with one %d")
 	fs.StringVar(&cfg.UserPassword, "user-password", "", "that user's password (every user's, with -users)")

@@ -25,6 +25,8 @@ type Config struct {
 	Scenario     string
 	ClientID     string
 	ClientSecret string
+	// APIKey is an authd admin API key (the admin_* and scim_* scenarios).
+	APIKey       string
 	Scope        string
 	UserEmail    string // signin, authcode, refresh: a verified user (with Users > 1, a pattern with one %d)
 	UserPassword string
@@ -107,6 +109,8 @@ type Env struct {
 	Client       *http.Client
 	ClientID     string
 	ClientSecret string
+	// APIKey is an authd admin API key (the admin_* and scim_* scenarios).
+	APIKey       string
 	Scope        string
 	UserEmail    string // with Users > 1, a pattern with one %d
 	UserPassword string
@@ -630,7 +634,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// flows that expect one (authorization code) inspect it themselves.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	env := &Env{Base: base, Client: client, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scope: cfg.Scope,
+	env := &Env{Base: base, Client: client, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, APIKey: cfg.APIKey, Scope: cfg.Scope,
 		UserEmail: cfg.UserEmail, UserPassword: cfg.UserPassword, Users: cfg.Users, RedirectURI: cfg.RedirectURI, AuthScope: cfg.AuthScope}
 
 	newWorker, err := sc.Setup(ctx, env)
