@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/authd/authd/account"
@@ -134,8 +135,19 @@ func (a *API) Document() []byte { return a.document }
 
 // Routes registers the API's operations, its document and its docs page.
 func (a *API) Routes(mux *http.ServeMux) {
+	allowed := map[string][]string{}
 	for _, rt := range a.routes {
 		mux.Handle(rt.Method+" "+rt.Path, a.serve(rt))
+		allowed[rt.Path] = append(allowed[rt.Path], rt.Method)
+	}
+	// Another method on a known path is a 405 problem document, not the
+	// mux's plain-text one.
+	for path, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeProblem(w, r, problem(http.StatusMethodNotAllowed, "", r.Method+" is not allowed here; allowed: "+allow))
+		})
 	}
 	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

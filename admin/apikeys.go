@@ -36,7 +36,7 @@ type CreatedAPIKey struct {
 type NewAPIKey struct {
 	Name   string   `json:"name" jsonschema:"required,minLength=1,maxLength=200"`
 	Scopes []string `json:"scopes" jsonschema:"required,minItems=1,maxItems=40"`
-	Tier   string   `json:"tier,omitempty" jsonschema:"maxLength=64,description=Default: standard."`
+	Tier   string   `json:"tier,omitempty" jsonschema:"maxLength=64,description=Default: standard for an admin; the caller's own tier otherwise (only admins choose)."`
 	// ExpiresIn is the key's lifetime in seconds (default
 	// api_keys.default_lifetime, at most api_keys.max_lifetime).
 	ExpiresIn int `json:"expires_in,omitempty" jsonschema:"minimum=1"`
@@ -85,8 +85,17 @@ func (a *API) createAPIKey(ctx context.Context, c *call, in *createAPIKeyIn) (Cr
 				fmt.Sprintf("a key cannot grant a scope its creator does not hold: %s (/scopes/%d)", s, i))
 		}
 	}
-	if b.Tier == "" {
+	// Only an administrator picks a tier; others make keys in their own,
+	// so that a key cannot mint a less limited one.
+	isAdmin := apikey.Covers(c.principal.Scopes, apikey.ScopeAdmin)
+	switch {
+	case b.Tier == "" && isAdmin:
 		b.Tier = DefaultTier
+	case b.Tier == "":
+		b.Tier = c.principal.Tier
+	case b.Tier != c.principal.Tier && !isAdmin:
+		return CreatedAPIKey{}, problem(http.StatusForbidden, "insufficient-scope",
+			"only a caller with the admin scope can create keys in another tier than its own ("+c.principal.Tier+")")
 	}
 	key, k, err := a.keys.Create(ctx, apikey.Spec{Name: b.Name, Scopes: b.Scopes, Tier: b.Tier,
 		ExpiresIn: time.Duration(b.ExpiresIn) * time.Second}, actor(c))

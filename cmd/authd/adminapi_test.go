@@ -369,6 +369,13 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	}
 	ro.do("GET", "/api/v1/clients", nil).problem(t, 403)
 	ro.do("POST", "/api/v1/api-keys", map[string]any{"name": "escalate", "scopes": []string{"admin"}}).problem(t, 403)
+	keyMaker := api.withKey(createKey(t, s.env, "--name", "maker", "--scope", "api-keys:write", "--scope", "users:read", "--tier", "free").Key)
+	keyMaker.do("POST", "/api/v1/api-keys", map[string]any{"name": "faster", "scopes": []string{"users:read"}, "tier": "unlimited"}).problem(t, 403)
+	var same admin.CreatedAPIKey
+	keyMaker.do("POST", "/api/v1/api-keys", map[string]any{"name": "same", "scopes": []string{"users:read"}}).json(t, &same)
+	if same.Tier != "free" {
+		t.Errorf("a key made by a free key is in tier %q", same.Tier)
+	}
 
 	// A key made through the API, then revoked: refused at once here.
 	var made admin.CreatedAPIKey
@@ -396,7 +403,7 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	}
 	var list []admin.APIKey
 	mustRun(t, s.env, "apikeys", "list").decodeJSON(t, &list)
-	if len(list) != 4 {
+	if len(list) != 6 {
 		t.Errorf("apikeys list: %d keys", len(list))
 	}
 	mustFail(t, s.env, 1, []string{"unknown scope"}, "apikeys", "create", "--name", "x", "--scope", "everything")
@@ -464,7 +471,16 @@ func TestAdminAPIBadInput(t *testing.T) {
 	if len(all.Items) != 0 {
 		t.Errorf("refused requests created users: %+v", all.Items)
 	}
-	resp, err := http.Get(s.base + "/api/v1/nothing-here") // not in the document: not validated against it
+	req, _ := http.NewRequest(http.MethodPut, s.base+"/api/v1/users", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Allow") == "" {
+		t.Errorf("PUT /api/v1/users: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = http.Get(s.base + "/api/v1/nothing-here") // not in the document: not validated against it
 	if err != nil {
 		t.Fatal(err)
 	}
