@@ -79,10 +79,6 @@ type call struct {
 // setETag sets the response's ETag.
 func (c *call) setETag(tag string) { c.w.Header().Set("ETag", tag) }
 
-// setStatus overrides the success status (e.g. 200 for an idempotent
-// create that found its record).
-func (c *call) setStatus(s int) { c.status = s }
-
 // register adds an operation: fn gets the input decoded and validated.
 func register[In, Out any](a *API, o op, fn func(ctx context.Context, c *call, in *In) (Out, error)) {
 	rt := &route{op: o, in: reflect.TypeFor[In](), out: reflect.TypeFor[Out](), body: -1}
@@ -145,7 +141,7 @@ func (a *API) serve(rt *route) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		p, err := a.authenticate(r, rt.Scope)
 		if err == nil {
-			err = a.limit(w, p)
+			err = a.limit(r.Context(), w, p)
 		}
 		if err != nil {
 			writeProblem(w, r, err)

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -86,13 +85,12 @@ func (a *API) auditPage(ctx context.Context, f storage.AuditFilter, limit int, c
 		toAuditEvent), nil
 }
 
-func (a *API) verifyAudit(ctx context.Context, c *call, _ *noInput) (ChainStatus, error) {
+func (a *API) verifyAudit(ctx context.Context, _ *call, _ *noInput) (ChainStatus, error) {
 	err := a.store.VerifyAuditChain(ctx)
 	switch {
 	case err == nil:
 		return ChainStatus{Intact: true}, nil
 	case errors.Is(err, storage.ErrAuditTampered):
-		c.setStatus(http.StatusOK)
 		return ChainStatus{Problem: err.Error()}, nil
 	}
 	return ChainStatus{}, err

@@ -85,7 +85,7 @@ func (a *API) authenticate(r *http.Request, scope string) (*Principal, error) {
 // limit enforces the caller's tier and sets the RateLimit headers
 // (draft-ietf-httpapi-ratelimit-headers): the policy is the tier's burst
 // per the seconds the bucket takes to fill.
-func (a *API) limit(w http.ResponseWriter, p *Principal) error {
+func (a *API) limit(ctx context.Context, w http.ResponseWriter, p *Principal) error {
 	if p == nil {
 		return nil
 	}
@@ -94,7 +94,7 @@ func (a *API) limit(w http.ResponseWriter, p *Principal) error {
 		return nil
 	}
 	l := storage.Limit{Rate: tier.Rate, Burst: tier.Burst}
-	d, err := a.limiter.Allow(context.Background(), "admin:"+p.Actor, l)
+	d, err := a.limiter.Allow(ctx, "admin:"+p.Actor, l)
 	if err != nil {
 		return err
 	}

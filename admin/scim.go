@@ -95,7 +95,7 @@ func (a *API) scimRoutes(mux *http.ServeMux) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := a.authenticate(r, apikey.ScopeSCIM)
 			if err == nil {
-				err = a.limit(w, p)
+				err = a.limit(r.Context(), w, p)
 			}
 			if err != nil {
 				a.writeSCIMError(w, r, err)

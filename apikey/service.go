@@ -256,7 +256,17 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	return s.store.TouchAPIKeys(ctx, uses)
+	err := s.store.TouchAPIKeys(ctx, uses)
+	if err != nil { // keep them for the next flush, unless newer uses came
+		s.mu.Lock()
+		for id, u := range uses {
+			if _, newer := s.uses[id]; !newer {
+				s.uses[id] = u
+			}
+		}
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // Run flushes last uses every Config.TouchInterval until ctx ends, and
