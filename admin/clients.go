@@ -118,7 +118,12 @@ func (a *API) clientRoutes() {
 	register(a, op{Method: "GET", Path: "/api/v1/clients", ID: "listClients", Tag: "clients", Scope: "clients:read",
 		Summary: "List clients", Description: "In client id order."}, a.listClients)
 	register(a, op{Method: "GET", Path: "/api/v1/clients/{id}", ID: "getClient", Tag: "clients", Scope: "clients:read",
-		Summary: "Get a client", Errors: []int{http.StatusNotFound}}, a.getClient)
+		Summary: "Get a client", ETag: true, Errors: []int{http.StatusNotFound}}, a.getClient)
+	register(a, op{Method: "PATCH", Path: "/api/v1/clients/{id}", ID: "updateClient", Tag: "clients", Scope: "clients:write",
+		Summary: "Update a client (JSON merge patch)", ContentType: "application/merge-patch+json", ETag: true,
+		Description: "The registration rules apply to the result as a whole. The secret stays; a change to a " +
+			"secret-based auth method from one without a secret answers the new secret once.",
+		Errors: []int{http.StatusNotFound}}, a.patchClient)
 	register(a, op{Method: "DELETE", Path: "/api/v1/clients/{id}", ID: "deleteClient", Tag: "clients", Scope: "clients:write",
 		Summary: "Delete a client", Description: "Its tokens stop working.", Errors: []int{http.StatusNotFound}}, a.deleteClient)
 	register(a, op{Method: "POST", Path: "/api/v1/clients/{id}/secret", ID: "rotateClientSecret", Tag: "clients", Scope: "clients:write",
@@ -152,9 +157,8 @@ func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (Cr
 		AccessTokenTTL: time.Duration(b.AccessTokenTTL) * time.Second, RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second,
 		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors}
 	if b.JWKS != nil {
-		raw, _ := json.Marshal(b.JWKS)
-		spec.JWKS = new(jose.JSONWebKeySet)
-		if err := json.Unmarshal(raw, spec.JWKS); err != nil {
+		var err error
+		if spec.JWKS, err = toJoseJWKS(b.JWKS); err != nil {
 			return CreatedClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + err.Error()})
 		}
 	}
@@ -184,11 +188,12 @@ func (a *API) listClients(ctx context.Context, _ *call, in *listClientsIn) (Page
 	return page(a.cursors, "clients", rows, limit, func(c *storage.Client) string { return c.ID }, toClient), nil
 }
 
-func (a *API) getClient(ctx context.Context, _ *call, in *clientByID) (Client, error) {
+func (a *API) getClient(ctx context.Context, c *call, in *clientByID) (Client, error) {
 	cl, err := a.store.GetStoredClient(ctx, in.ID)
 	if err != nil {
 		return Client{}, clientError(err)
 	}
+	c.setETag(clientETag(cl))
 	return toClient(cl), nil
 }
 
@@ -206,4 +211,107 @@ func (a *API) rotateSecret(ctx context.Context, c *call, in *clientByID) (Client
 		return ClientSecret{}, clientError(err)
 	}
 	return ClientSecret{ClientSecret: secret}, nil
+}
+
+// ClientPatch is a JSON merge patch of a client: members absent stay,
+// lists are replaced whole, null clears a text field. client_id and the
+// secret cannot be patched (rotate the secret with POST .../secret).
+type ClientPatch struct {
+	ClientName                  *string    `json:"client_name,omitempty" jsonschema:"minLength=1,maxLength=256"`
+	RedirectURIs                *[]string  `json:"redirect_uris,omitempty" jsonschema:"maxItems=100"`
+	PostLogoutRedirectURIs      *[]string  `json:"post_logout_redirect_uris,omitempty" jsonschema:"maxItems=100"`
+	GrantTypes                  *[]string  `json:"grant_types,omitempty" jsonschema:"maxItems=10"`
+	Scopes                      *[]string  `json:"scopes,omitempty" jsonschema:"maxItems=100"`
+	Audience                    *[]string  `json:"audience,omitempty" jsonschema:"maxItems=100"`
+	TokenEndpointAuthMethod     *string    `json:"token_endpoint_auth_method,omitempty" jsonschema:"enum=client_secret_basic,enum=client_secret_post,enum=private_key_jwt,enum=none"`
+	TokenEndpointAuthSigningAlg nullString `json:"token_endpoint_auth_signing_alg,omitzero"`
+	Public                      *bool      `json:"public,omitempty"`
+	ApplicationType             *string    `json:"application_type,omitempty" jsonschema:"enum=web,enum=native"`
+	FirstParty                  *bool      `json:"first_party,omitempty"`
+	JWKS                        *JWKS      `json:"jwks,omitempty"`
+	JWKSURI                     nullString `json:"jwks_uri,omitzero"`
+	BackchannelLogoutURI        nullString `json:"backchannel_logout_uri,omitzero"`
+	AllowedIntrospectors        *[]string  `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
+	AccessTokenTTL              *int       `json:"access_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.access_token_ttl."`
+	RefreshTokenTTL             *int       `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.refresh_token_ttl."`
+}
+
+// UpdatedClient is a client after an update, with a secret only when the
+// update gave it one (a change to a secret-based auth method).
+type UpdatedClient = CreatedClient
+
+type patchClientIn struct {
+	ID      string `path:"id"`
+	IfMatch string `header:"If-Match" doc:"The ETag of the client as last read: the update happens only if it is still current."`
+	Body    ClientPatch
+}
+
+// clientETag is the version of a client.
+func clientETag(c *storage.Client) string {
+	return versionTag(c.ID, c.UpdatedAt)
+}
+
+var errStaleClient = problem(http.StatusPreconditionFailed, "precondition-failed", "the client changed since it was read: read it again")
+
+func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (UpdatedClient, error) {
+	b := in.Body
+	var jwksErr error
+	edit := func(s *provider.ClientSpec) {
+		setIf(&s.Name, b.ClientName)
+		setIf(&s.RedirectURIs, b.RedirectURIs)
+		setIf(&s.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs)
+		setIf(&s.GrantTypes, b.GrantTypes)
+		setIf(&s.Scopes, b.Scopes)
+		setIf(&s.Audience, b.Audience)
+		setIf(&s.TokenEndpointAuthMethod, b.TokenEndpointAuthMethod)
+		setIf(&s.AuthSigningAlg, b.TokenEndpointAuthSigningAlg.ptr())
+		setIf(&s.Public, b.Public)
+		setIf(&s.ApplicationType, b.ApplicationType)
+		setIf(&s.FirstParty, b.FirstParty)
+		setIf(&s.JWKSURI, b.JWKSURI.ptr())
+		setIf(&s.BackchannelLogoutURI, b.BackchannelLogoutURI.ptr())
+		setIf(&s.AllowedIntrospectors, b.AllowedIntrospectors)
+		if b.AccessTokenTTL != nil {
+			s.AccessTokenTTL = time.Duration(*b.AccessTokenTTL) * time.Second
+		}
+		if b.RefreshTokenTTL != nil {
+			s.RefreshTokenTTL = time.Duration(*b.RefreshTokenTTL) * time.Second
+		}
+		if b.JWKS != nil {
+			s.JWKS, jwksErr = toJoseJWKS(b.JWKS)
+		}
+	}
+	var ifMatch func(*storage.Client) error
+	if want := in.IfMatch; want != "" {
+		ifMatch = func(cl *storage.Client) error {
+			if want != "*" && want != clientETag(cl) {
+				return errStaleClient
+			}
+			return nil
+		}
+	}
+	cl, secret, err := a.clients.Update(ctx, in.ID, edit, ifMatch, actor(c))
+	if jwksErr != nil {
+		return UpdatedClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + jwksErr.Error()})
+	}
+	if err != nil {
+		return UpdatedClient{}, clientError(err)
+	}
+	c.setETag(clientETag(cl))
+	return UpdatedClient{Client: toClient(cl), ClientSecret: secret}, nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func toJoseJWKS(j *JWKS) (*jose.JSONWebKeySet, error) {
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	set := new(jose.JSONWebKeySet)
+	return set, json.Unmarshal(raw, set)
 }

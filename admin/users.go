@@ -52,8 +52,11 @@ func toUser(u *storage.User) User {
 }
 
 // userETag is the version of a user: it changes with every update.
-func userETag(u *storage.User) string {
-	sum := sha256.Sum256([]byte(u.ID + "\x00" + strconv.FormatInt(u.UpdatedAt.UnixNano(), 10)))
+func userETag(u *storage.User) string { return versionTag(u.ID, u.UpdatedAt) }
+
+// versionTag is a strong ETag of a record's id and update time.
+func versionTag(id string, updated time.Time) string {
+	sum := sha256.Sum256([]byte(id + "\x00" + strconv.FormatInt(updated.UnixNano(), 10)))
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 

@@ -538,6 +538,20 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 		t.Errorf("clients: %+v", list)
 	}
 
+	// Merge patch with If-Match; the registration rules apply to the result.
+	r = api.do("GET", "/api/v1/clients/"+c.ClientID, nil)
+	etag := r.header.Get("ETag")
+	var upd admin.UpdatedClient
+	r = api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"client_name": "batch v2", "scopes": ["reports", "exports"]}`, "If-Match", etag)
+	r.json(t, &upd)
+	if r.status != 200 || upd.ClientName != "batch v2" || len(upd.Scopes) != 2 || upd.ClientSecret != "" || r.header.Get("ETag") == etag {
+		t.Fatalf("patch client: %d %s", r.status, r.body)
+	}
+	api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"client_name": "lost"}`, "If-Match", etag).problem(t, 412)
+	api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"grant_types": ["authorization_code"]}`).problem(t, 422)
+	api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"client_id": "other"}`).problem(t, 422)
+	api.do("PATCH", "/api/v1/clients/nope", `{"client_name": "x"}`).problem(t, 404)
+
 	token := func(secret string) error {
 		cc := clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: s.base + "/oauth2/token",
 			AuthStyle: oauth2.AuthStyleInHeader}
@@ -545,7 +559,7 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 		return err
 	}
 	if err := token(c.ClientSecret); err != nil {
-		t.Fatalf("the created client cannot get a token: %v", err)
+		t.Fatalf("the client cannot get a token after an update: %v", err)
 	}
 	var rotated admin.ClientSecret
 	api.do("POST", "/api/v1/clients/"+c.ClientID+"/secret", nil).json(t, &rotated)
@@ -645,6 +659,15 @@ func TestCLIUpdateSetPasswordRotateSecret(t *testing.T) {
 		t.Errorf("rotate-secret: %+v", rotated)
 	}
 	mustFail(t, env, 1, []string{"not found"}, "clients", "rotate-secret", "nope")
+	var updated struct {
+		Name   string   `json:"client_name"`
+		Scopes []string `json:"scopes"`
+	}
+	mustRun(t, env, "clients", "update", c.ID, "--name", "m2m v2", "--scope", "a b").decodeJSON(t, &updated)
+	if updated.Name != "m2m v2" || len(updated.Scopes) != 2 {
+		t.Errorf("clients update: %+v", updated)
+	}
+	mustFail(t, env, 1, []string{"redirect"}, "clients", "update", c.ID, "--grant-type", "authorization_code")
 	var events []struct {
 		Type    string `json:"type"`
 		ActorID string `json:"actor_id"`
@@ -656,7 +679,7 @@ func TestCLIUpdateSetPasswordRotateSecret(t *testing.T) {
 			seen[e.Type] = true
 		}
 	}
-	for _, want := range []string{"profile.updated", "password.changed", "client.secret_rotated"} {
+	for _, want := range []string{"profile.updated", "password.changed", "client.secret_rotated", "client.updated"} {
 		if !seen[want] {
 			t.Errorf("no %s event by the CLI in %+v", want, events)
 		}

@@ -49,12 +49,14 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 
 func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete|rotate-secret")
+		fmt.Fprintln(env.stderr, "usage: authd clients create|update|list|get|delete|rotate-secret")
 		return usageError{errors.New("missing clients subcommand")}
 	}
 	switch args[0] {
 	case "create":
 		return clientsCreate(ctx, env, args[1:])
+	case "update":
+		return clientsUpdate(ctx, env, args[1:])
 	case "list":
 		return withDeps(ctx, env, func(d *deps) error {
 			cs, err := d.store.ListClients(ctx)
@@ -96,7 +98,7 @@ func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 			return printJSON(env, toClientJSON(c, ""))
 		})
 	}
-	fmt.Fprintln(env.stderr, "usage: authd clients create|list|get|delete|rotate-secret")
+	fmt.Fprintln(env.stderr, "usage: authd clients create|update|list|get|delete|rotate-secret")
 	return usageError{fmt.Errorf("unknown clients subcommand %q", args[0])}
 }
 
@@ -185,4 +187,66 @@ func printJSON(env *cliEnv, v any) error {
 	enc := json.NewEncoder(env.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// clientsUpdate changes the settings named by flags (a list flag replaces
+// the whole list); the registration rules apply to the result.
+func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(env.stderr, "usage: authd clients update CLIENT_ID [--name N] [--redirect-uri U ...] [--grant-type T ...] [--scope S ...] ...")
+		return usageError{errors.New("missing client id")}
+	}
+	id := args[0]
+	fs := flag.NewFlagSet("clients update", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var redirects, postLogout, grants, scopes, audience, introspectors stringList
+	name := fs.String("name", "", "display name")
+	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; replaces the list)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable; replaces the list)")
+	fs.Var(&grants, "grant-type", "grant type (repeatable; replaces the list)")
+	fs.Var(&scopes, "scope", "scope (repeatable or space-separated; replaces the list)")
+	fs.Var(&audience, "audience", "audience (repeatable; replaces the list)")
+	fs.Var(&introspectors, "allowed-introspector", "client id that may introspect this client's refresh tokens (repeatable; replaces the list)")
+	method := fs.String("token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
+	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
+	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
+	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWKS (empty: none)")
+	accessTTL := fs.Duration("access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
+	refreshTTL := fs.Duration("refresh-token-ttl", 0, "refresh token lifetime (0: tokens.refresh_token_ttl)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(set) == 0 {
+		return usageError{errors.New("nothing to update: name a setting")}
+	}
+	edit := func(s *provider.ClientSpec) {
+		for flagName, apply := range map[string]func(){
+			"name": func() { s.Name = *name }, "redirect-uri": func() { s.RedirectURIs = redirects },
+			"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout }, "grant-type": func() { s.GrantTypes = grants },
+			"scope": func() { s.Scopes = scopes }, "audience": func() { s.Audience = audience },
+			"allowed-introspector":       func() { s.AllowedIntrospectors = introspectors },
+			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
+			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
+			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },
+		} {
+			if set[flagName] {
+				apply()
+			}
+		}
+	}
+	return withDeps(ctx, env, func(d *deps) error {
+		c, secret, err := clientService(env.cfg, d).Update(ctx, id, edit, nil, cliActor)
+		switch {
+		case errors.As(err, new(*provider.InvalidClientError)):
+			return fmt.Errorf("invalid client:\n%w", err)
+		case err != nil:
+			return clientErr(id, err)
+		}
+		return printJSON(env, toClientJSON(c, secret))
+	})
 }

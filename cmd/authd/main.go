@@ -51,7 +51,7 @@ const usage = `usage: authd [-config FILE] COMMAND [ARGS]
 commands:
   serve                      run the authorization server
   migrate up|status          apply or list database migrations
-  clients create|list|get|delete|rotate-secret
+  clients create|update|list|get|delete|rotate-secret
   keys rotate|list           rotate or list the signing keys
   users create|list|get|update|set-password|disable|enable|delete|import
   audit list|verify          read the audit trail, check its hash chain
