@@ -158,7 +158,7 @@ func SpecOf(c *storage.Client) ClientSpec {
 
 // keepSecret stands in for the stored secret while an update is
 // validated: NewClient then generates none.
-const keepSecret = "authd-update-keeps-the-stored-secret"
+const keepSecret = "authd-update-keeps-the-stored-secret" // #nosec G101 -- a placeholder that is never stored or accepted
 
 // Update changes a client: edit gets the client's current specification
 // (the row locked) and changes it; NewClient's rules then apply to the

@@ -133,7 +133,13 @@ func (s *Store) SearchUsers(ctx context.Context, f storage.UserFilter) ([]*stora
 	if f.Limit <= 0 {
 		return nil, nil
 	}
-	q := s.conn(ctx).Where("id > ?", f.After)
+	q := s.conn(ctx)
+	if f.After != "" {
+		// Only when paging on: "id > ''" on the first page makes the
+		// Postgres planner expect every row and sort rather than walk
+		// the primary key.
+		q = q.Where("id > ?", f.After)
+	}
 	if f.Organization != "" {
 		q = q.Where("organization = ?", f.Organization)
 	}

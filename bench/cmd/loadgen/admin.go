@@ -62,7 +62,7 @@ func checkOneOrMore(r *Reply) string {
 }
 
 func (e *Env) randomEmail() string {
-	return fmt.Sprintf(e.UserEmail, rand.IntN(max(e.Users, 1))+1)
+	return fmt.Sprintf(e.UserEmail, rand.IntN(max(e.Users, 1))+1) // #nosec G404 -- load spread, not a secret
 }
 
 func setupAdminQuery(path func(email string) string) func(context.Context, *Env) (WorkerFunc, error) {
@@ -131,7 +131,9 @@ func setupAdminByID(ctx context.Context, env *Env) (WorkerFunc, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("no users to read")
 	}
-	return shared(func(it *Iter) { env.adminGet(it, "get", env.URL("/api/v1/users/"+ids[rand.IntN(len(ids))])) }), nil
+	return shared(func(it *Iter) {
+		env.adminGet(it, "get", env.URL("/api/v1/users/"+ids[rand.IntN(len(ids))])) // #nosec G404 -- load spread, not a secret
+	}), nil
 }
 
 func setupAdminDeepPage(ctx context.Context, env *Env) (WorkerFunc, error) {
