@@ -15,8 +15,8 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-// Client is a registered OAuth client (never its secret's hash).
-type Client struct {
+// OAuthClient is a registered OAuth client (never its secret's hash).
+type OAuthClient struct {
 	ClientID                    string    `json:"client_id" jsonschema:"required"`
 	ClientName                  string    `json:"client_name" jsonschema:"required"`
 	RedirectURIs                []string  `json:"redirect_uris" jsonschema:"required"`
@@ -44,19 +44,19 @@ type JWKS struct {
 	Keys []map[string]any `json:"keys" jsonschema:"required,maxItems=20"`
 }
 
-// CreatedClient is a new client, with its secret in clear (shown once).
-type CreatedClient struct {
-	Client
+// CreatedOAuthClient is a new client, with its secret in clear (shown once).
+type CreatedOAuthClient struct {
+	OAuthClient
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
-// ClientSecret is a client's new secret (shown once).
-type ClientSecret struct {
+// OAuthClientSecret is a client's new secret (shown once).
+type OAuthClientSecret struct {
 	ClientSecret string `json:"client_secret" jsonschema:"required"`
 }
 
-// NewClient is a client to register: what `authd clients create` takes.
-type NewClient struct {
+// NewOAuthClient is a client to register: what `authd clients create` takes.
+type NewOAuthClient struct {
 	ClientID                    string   `json:"client_id,omitempty" jsonschema:"maxLength=256,description=Default: a random UUID."`
 	ClientName                  string   `json:"client_name" jsonschema:"required,maxLength=256"`
 	ClientSecret                string   `json:"client_secret,omitempty" jsonschema:"minLength=16,maxLength=512,writeOnly=true,description=Default: 256 random bits."`
@@ -85,8 +85,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func toClient(c *storage.Client) Client {
-	out := Client{ClientID: c.ID, ClientName: c.Name, RedirectURIs: nonNil(c.RedirectURIs),
+func toClient(c *storage.Client) OAuthClient {
+	out := OAuthClient{ClientID: c.ID, ClientName: c.Name, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
 		Audience: nonNil(c.Audience), Public: c.Public, ApplicationType: c.ApplicationType, FirstParty: c.FirstParty,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
@@ -110,7 +110,7 @@ type listClientsIn struct {
 	Cursor string `query:"cursor"`
 }
 
-type createClientIn struct{ Body NewClient }
+type createClientIn struct{ Body NewOAuthClient }
 
 func (a *API) clientRoutes() {
 	register(a, op{Method: "POST", Path: "/api/v1/clients", ID: "createClient", Tag: "clients", Scope: "clients:write",
@@ -148,7 +148,7 @@ func clientError(err error) error {
 	return err
 }
 
-func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (CreatedClient, error) {
+func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (CreatedOAuthClient, error) {
 	b := in.Body
 	spec := provider.ClientSpec{ID: b.ClientID, Name: b.ClientName, Secret: b.ClientSecret, RedirectURIs: b.RedirectURIs,
 		PostLogoutRedirectURIs: b.PostLogoutRedirectURIs, GrantTypes: b.GrantTypes, Scopes: b.Scopes, Audience: b.Audience,
@@ -159,26 +159,26 @@ func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (Cr
 	if b.JWKS != nil {
 		var err error
 		if spec.JWKS, err = toJoseJWKS(b.JWKS); err != nil {
-			return CreatedClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + err.Error()})
+			return CreatedOAuthClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + err.Error()})
 		}
 	}
 	cl, secret, err := a.clients.Create(ctx, spec, actor(c))
 	if err != nil {
-		return CreatedClient{}, clientError(err)
+		return CreatedOAuthClient{}, clientError(err)
 	}
 	c.w.Header().Set("Location", "/api/v1/clients/"+cl.ID)
-	return CreatedClient{Client: toClient(cl), ClientSecret: secret}, nil
+	return CreatedOAuthClient{OAuthClient: toClient(cl), ClientSecret: secret}, nil
 }
 
-func (a *API) listClients(ctx context.Context, _ *call, in *listClientsIn) (Page[Client], error) {
+func (a *API) listClients(ctx context.Context, _ *call, in *listClientsIn) (Page[OAuthClient], error) {
 	limit := cmp(in.Limit, defaultLimit)
 	after, err := a.cursors.decode("clients", in.Cursor)
 	if err != nil {
-		return Page[Client]{}, err
+		return Page[OAuthClient]{}, err
 	}
 	all, err := a.store.ListClients(ctx) // ordered by id; clients are few
 	if err != nil {
-		return Page[Client]{}, err
+		return Page[OAuthClient]{}, err
 	}
 	i, _ := slices.BinarySearchFunc(all, after, func(c *storage.Client, id string) int { return strings.Compare(c.ID, id) })
 	for i < len(all) && all[i].ID <= after && after != "" {
@@ -188,10 +188,10 @@ func (a *API) listClients(ctx context.Context, _ *call, in *listClientsIn) (Page
 	return page(a.cursors, "clients", rows, limit, func(c *storage.Client) string { return c.ID }, toClient), nil
 }
 
-func (a *API) getClient(ctx context.Context, c *call, in *clientByID) (Client, error) {
+func (a *API) getClient(ctx context.Context, c *call, in *clientByID) (OAuthClient, error) {
 	cl, err := a.store.GetStoredClient(ctx, in.ID)
 	if err != nil {
-		return Client{}, clientError(err)
+		return OAuthClient{}, clientError(err)
 	}
 	c.setETag(clientETag(cl))
 	return toClient(cl), nil
@@ -201,22 +201,22 @@ func (a *API) deleteClient(ctx context.Context, c *call, in *clientByID) (NoCont
 	return NoContent{}, clientError(a.clients.Delete(ctx, in.ID, actor(c)))
 }
 
-func (a *API) rotateSecret(ctx context.Context, c *call, in *clientByID) (ClientSecret, error) {
+func (a *API) rotateSecret(ctx context.Context, c *call, in *clientByID) (OAuthClientSecret, error) {
 	secret, err := a.clients.RotateSecret(ctx, in.ID, actor(c))
 	var ice *provider.InvalidClientError
 	if errors.As(err, &ice) {
-		return ClientSecret{}, conflict(ice.Error())
+		return OAuthClientSecret{}, conflict(ice.Error())
 	}
 	if err != nil {
-		return ClientSecret{}, clientError(err)
+		return OAuthClientSecret{}, clientError(err)
 	}
-	return ClientSecret{ClientSecret: secret}, nil
+	return OAuthClientSecret{ClientSecret: secret}, nil
 }
 
-// ClientPatch is a JSON merge patch of a client: members absent stay,
+// OAuthClientPatch is a JSON merge patch of a client: members absent stay,
 // lists are replaced whole, null clears a text field. client_id and the
 // secret cannot be patched (rotate the secret with POST .../secret).
-type ClientPatch struct {
+type OAuthClientPatch struct {
 	ClientName                  *string    `json:"client_name,omitempty" jsonschema:"minLength=1,maxLength=256"`
 	RedirectURIs                *[]string  `json:"redirect_uris,omitempty" jsonschema:"maxItems=100"`
 	PostLogoutRedirectURIs      *[]string  `json:"post_logout_redirect_uris,omitempty" jsonschema:"maxItems=100"`
@@ -236,14 +236,14 @@ type ClientPatch struct {
 	RefreshTokenTTL             *int       `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.refresh_token_ttl."`
 }
 
-// UpdatedClient is a client after an update, with a secret only when the
+// UpdatedOAuthClient is a client after an update, with a secret only when the
 // update gave it one (a change to a secret-based auth method).
-type UpdatedClient = CreatedClient
+type UpdatedOAuthClient = CreatedOAuthClient
 
 type patchClientIn struct {
 	ID      string `path:"id"`
 	IfMatch string `header:"If-Match" doc:"The ETag of the client as last read: the update happens only if it is still current."`
-	Body    ClientPatch
+	Body    OAuthClientPatch
 }
 
 // clientETag is the version of a client.
@@ -253,7 +253,7 @@ func clientETag(c *storage.Client) string {
 
 var errStaleClient = problem(http.StatusPreconditionFailed, "precondition-failed", "the client changed since it was read: read it again")
 
-func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (UpdatedClient, error) {
+func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (UpdatedOAuthClient, error) {
 	b := in.Body
 	var jwksErr error
 	edit := func(s *provider.ClientSpec) {
@@ -292,13 +292,13 @@ func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (Upda
 	}
 	cl, secret, err := a.clients.Update(ctx, in.ID, edit, ifMatch, actor(c))
 	if jwksErr != nil {
-		return UpdatedClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + jwksErr.Error()})
+		return UpdatedOAuthClient{}, invalid(FieldError{"/jwks", "is not a JSON Web Key Set: " + jwksErr.Error()})
 	}
 	if err != nil {
-		return UpdatedClient{}, clientError(err)
+		return UpdatedOAuthClient{}, clientError(err)
 	}
 	c.setETag(clientETag(cl))
-	return UpdatedClient{Client: toClient(cl), ClientSecret: secret}, nil
+	return UpdatedOAuthClient{OAuthClient: toClient(cl), ClientSecret: secret}, nil
 }
 
 func setIf[T any](dst *T, v *T) {

@@ -103,7 +103,7 @@ func (a *API) buildDocument() error {
 		if rt.body >= 0 {
 			errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 		}
-		if rt.ETag && rt.Method != http.MethodGet {
+		if rt.ETag && (rt.Method == http.MethodPatch || rt.Method == http.MethodPut) {
 			errs = append(errs, http.StatusPreconditionFailed)
 		}
 		for _, s := range errs {

@@ -516,7 +516,7 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 	api := newAPIClient(t, s, createKey(t, s.env, "--name", "ops", "--scope", "clients:write", "--scope", "keys:write", "--tier", "unlimited").Key)
 	r := api.do("POST", "/api/v1/clients", map[string]any{"client_name": "batch", "grant_types": []string{"client_credentials"},
 		"scopes": []string{"reports"}})
-	var c admin.CreatedClient
+	var c admin.CreatedOAuthClient
 	r.json(t, &c)
 	if r.status != 201 || c.ClientSecret == "" || c.ClientID == "" {
 		t.Fatalf("create client: %d %s", r.status, r.body)
@@ -527,12 +527,12 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 	}
 	api.do("POST", "/api/v1/clients", map[string]any{"client_id": c.ClientID, "client_name": "dup",
 		"grant_types": []string{"client_credentials"}}).problem(t, 409)
-	var got admin.Client
+	var got admin.OAuthClient
 	api.do("GET", "/api/v1/clients/"+c.ClientID, nil).json(t, &got)
 	if got.ClientName != "batch" {
 		t.Errorf("get client: %+v", got)
 	}
-	var list admin.Page[admin.Client]
+	var list admin.Page[admin.OAuthClient]
 	api.do("GET", "/api/v1/clients?limit=1", nil).json(t, &list)
 	if len(list.Items) != 1 || list.NextCursor != "" {
 		t.Errorf("clients: %+v", list)
@@ -541,7 +541,7 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 	// Merge patch with If-Match; the registration rules apply to the result.
 	r = api.do("GET", "/api/v1/clients/"+c.ClientID, nil)
 	etag := r.header.Get("ETag")
-	var upd admin.UpdatedClient
+	var upd admin.UpdatedOAuthClient
 	r = api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"client_name": "batch v2", "scopes": ["reports", "exports"]}`, "If-Match", etag)
 	r.json(t, &upd)
 	if r.status != 200 || upd.ClientName != "batch v2" || len(upd.Scopes) != 2 || upd.ClientSecret != "" || r.header.Get("ETag") == etag {
@@ -561,7 +561,7 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 	if err := token(c.ClientSecret); err != nil {
 		t.Fatalf("the client cannot get a token after an update: %v", err)
 	}
-	var rotated admin.ClientSecret
+	var rotated admin.OAuthClientSecret
 	api.do("POST", "/api/v1/clients/"+c.ClientID+"/secret", nil).json(t, &rotated)
 	if err := token(c.ClientSecret); err == nil {
 		t.Error("the old secret still works after rotation")
