@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/admin"
 	"github.com/authd/authd/sdk/go/authd"
 	"github.com/authd/authd/sdk/go/authdapi"
 )
@@ -91,5 +94,76 @@ func TestTypeScriptSDK(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "pass") {
 		t.Fatalf("the TypeScript SDK test failed: %v\n%s", err, out)
+	}
+}
+
+var problemResult = regexp.MustCompile(`(BadRequest|Unauthorized|Forbidden|NotFound|Conflict|PreconditionFailed|` +
+	`UnprocessableEntity|TooManyRequests|RequestEntityTooLarge|UnsupportedMediaType|ProblemHeaders)$`)
+
+// TestGoSDKEveryOperation calls every operation of the document through
+// the generated client, in an order where each has something to act on.
+func TestGoSDKEveryOperation(t *testing.T) {
+	s := startServe(t, sqliteEnv(t), false)
+	c, err := authd.New(s.base, createKey(t, s.env, "--name", "sdk", "--scope", "admin", "--tier", "unlimited").Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	called := map[string]bool{}
+	ok := func(op string) func(res any, err error) any {
+		called[op] = true
+		return func(res any, err error) any {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", op, err)
+			}
+			if name := fmt.Sprintf("%T", res); problemResult.MatchString(name) {
+				t.Fatalf("%s answered %s: %+v", op, name, res)
+			}
+			return res
+		}
+	}
+	u := ok("createUser")(c.CreateUser(ctx, &authdapi.NewUser{Email: "every@example.com"})).(*authdapi.UserHeaders).Response
+	ok("getUser")(c.GetUser(ctx, authdapi.GetUserParams{ID: u.ID}))
+	ok("listUsers")(c.ListUsers(ctx, authdapi.ListUsersParams{Limit: authdapi.NewOptInt(10)}))
+	ok("updateUser")(c.UpdateUser(ctx, &authdapi.UserPatch{Department: authdapi.NewOptNilString("R&D")}, authdapi.UpdateUserParams{ID: u.ID}))
+	ok("disableUser")(c.DisableUser(ctx, authdapi.DisableUserParams{ID: u.ID}))
+	ok("enableUser")(c.EnableUser(ctx, authdapi.EnableUserParams{ID: u.ID}))
+	ok("setUserPassword")(c.SetUserPassword(ctx, &authdapi.NewPassword{Password: "a long enough passphrase 9"},
+		authdapi.SetUserPasswordParams{ID: u.ID}))
+	ok("listUserSessions")(c.ListUserSessions(ctx, authdapi.ListUserSessionsParams{ID: u.ID}))
+	ok("endUserSessions")(c.EndUserSessions(ctx, authdapi.EndUserSessionsParams{ID: u.ID}))
+	res, err := c.EndUserSession(ctx, authdapi.EndUserSessionParams{ID: u.ID, Sid: "none"})
+	called["endUserSession"] = true
+	if _, isNotFound := res.(*authdapi.EndUserSessionNotFound); err != nil || !isNotFound {
+		t.Errorf("endUserSession of no session: %T %v", res, err)
+	}
+	ok("listUserAuditEvents")(c.ListUserAuditEvents(ctx, authdapi.ListUserAuditEventsParams{ID: u.ID}))
+	ok("listAuditEvents")(c.ListAuditEvents(ctx, authdapi.ListAuditEventsParams{Type: authdapi.NewOptString("user.created")}))
+	ok("verifyAuditChain")(c.VerifyAuditChain(ctx))
+	cl := ok("createClient")(c.CreateClient(ctx, &authdapi.NewOAuthClient{ClientName: "m2m",
+		GrantTypes: []string{"client_credentials"}})).(*authdapi.CreatedOAuthClientHeaders).Response
+	ok("getClient")(c.GetClient(ctx, authdapi.GetClientParams{ID: cl.ClientID}))
+	ok("listClients")(c.ListClients(ctx, authdapi.ListClientsParams{}))
+	ok("updateClient")(c.UpdateClient(ctx, &authdapi.OAuthClientPatch{ClientName: authdapi.NewOptString("m2m v2")},
+		authdapi.UpdateClientParams{ID: cl.ClientID}))
+	ok("rotateClientSecret")(c.RotateClientSecret(ctx, authdapi.RotateClientSecretParams{ID: cl.ClientID}))
+	ok("deleteClient")(c.DeleteClient(ctx, authdapi.DeleteClientParams{ID: cl.ClientID}))
+	ok("listSigningKeys")(c.ListSigningKeys(ctx))
+	ok("rotateSigningKey")(c.RotateSigningKey(ctx))
+	k := ok("createAPIKey")(c.CreateAPIKey(ctx, &authdapi.NewAPIKey{Name: "ci", Scopes: []string{"users:read"}})).(*authdapi.CreatedAPIKeyHeaders).Response
+	ok("getAPIKey")(c.GetAPIKey(ctx, authdapi.GetAPIKeyParams{ID: k.ID}))
+	ok("listAPIKeys")(c.ListAPIKeys(ctx, authdapi.ListAPIKeysParams{}))
+	ok("revokeAPIKey")(c.RevokeAPIKey(ctx, authdapi.RevokeAPIKeyParams{ID: k.ID}))
+	ok("deleteUser")(c.DeleteUser(ctx, authdapi.DeleteUserParams{ID: u.ID}))
+
+	doc, err := admin.OpenAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range regexp.MustCompile(`"operationId": "(\w+)"`).FindAllStringSubmatch(string(doc), -1) {
+		if !called[id[1]] {
+			t.Errorf("operation %s is not exercised through the Go SDK", id[1])
+		}
 	}
 }
