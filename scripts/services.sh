@@ -91,7 +91,15 @@ ensure_chromium() {
   fi
 }
 
+# ensure_node installs Debian's node and npm for the TypeScript SDK's test
+# (cmd/authd/sdk_test.go) when they are missing.
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return
+  apt_install nodejs npm
+}
+
 ensure_postgres
 ensure_redis
 ensure_pgbouncer
 ensure_chromium
+ensure_node
