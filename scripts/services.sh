@@ -4,7 +4,8 @@
 #   Postgres on 127.0.0.1:5432 with trust auth for local TCP connections;
 #   Redis on 127.0.0.1:6379 (no persistence);
 #   the redis-server, redis-cli and pgbouncer binaries, with which the
-#   end-to-end tests (e2e/) start Redis Clusters and PgBouncers of their own.
+#   end-to-end tests (e2e/) start Redis Clusters and PgBouncers of their own;
+#   chromium for the browser tests; node and npm for the TypeScript SDK.
 # Idempotent; safe to run on a developer machine where they already run.
 set -euo pipefail
 
