@@ -89,7 +89,10 @@ func (a *API) limit(ctx context.Context, w http.ResponseWriter, p *Principal) er
 	if p == nil {
 		return nil
 	}
-	tier := a.tiers[p.Tier]
+	tier, ok := a.tiers[p.Tier]
+	if !ok { // a tier removed from the config since the key was made
+		tier = a.tiers[DefaultTier]
+	}
 	if tier.Rate == 0 {
 		return nil
 	}
