@@ -38,7 +38,8 @@ type NewAPIKey struct {
 	Scopes []string `json:"scopes" jsonschema:"required,minItems=1,maxItems=40"`
 	Tier   string   `json:"tier,omitempty" jsonschema:"maxLength=64,description=Default: standard for an admin; the caller's own tier otherwise (only admins choose)."`
 	// ExpiresIn is the key's lifetime in seconds (default
-	// api_keys.default_lifetime, at most api_keys.max_lifetime).
+	// api_keys.default_lifetime, at most api_keys.max_lifetime); a key made
+	// with another key expires no later than that one.
 	ExpiresIn int `json:"expires_in,omitempty" jsonschema:"minimum=1"`
 }
 
@@ -98,7 +99,7 @@ func (a *API) createAPIKey(ctx context.Context, c *call, in *createAPIKeyIn) (Cr
 			"only a caller with the admin scope can create keys in another tier than its own ("+c.principal.Tier+")")
 	}
 	key, k, err := a.keys.Create(ctx, apikey.Spec{Name: b.Name, Scopes: b.Scopes, Tier: b.Tier,
-		ExpiresIn: time.Duration(b.ExpiresIn) * time.Second}, actor(c))
+		ExpiresIn: time.Duration(b.ExpiresIn) * time.Second, NotAfter: c.principal.ExpiresAt}, actor(c))
 	var ie *apikey.InputError
 	if errors.As(err, &ie) {
 		return CreatedAPIKey{}, invalid(FieldError{"/" + ie.Field, ie.Reason})

@@ -21,6 +21,9 @@ type Principal struct {
 	Actor  string
 	Scopes []string
 	Tier   string
+	// ExpiresAt is when the credential stops working (an API key's
+	// expiry); zero for access tokens, which are short-lived anyway.
+	ExpiresAt time.Time
 }
 
 // TokenVerifier checks OAuth access tokens (the provider): the client the
@@ -65,7 +68,7 @@ func (a *API) authenticate(r *http.Request, scope string) (*Principal, error) {
 		case err != nil:
 			return nil, err
 		}
-		p = &Principal{Actor: "apikey:" + k.ID, Scopes: k.Scopes, Tier: k.Tier}
+		p = &Principal{Actor: "apikey:" + k.ID, Scopes: k.Scopes, Tier: k.Tier, ExpiresAt: k.ExpiresAt}
 	} else {
 		if a.tokens == nil {
 			return nil, unauthorized("the bearer token is not an authd API key")

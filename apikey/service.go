@@ -91,6 +91,9 @@ type Spec struct {
 	Tier   string
 	// ExpiresIn is the key's lifetime; zero: Config.DefaultLifetime.
 	ExpiresIn time.Duration
+	// NotAfter, when set, caps the expiry: a key made by another key
+	// expires no later than its creator.
+	NotAfter time.Time
 }
 
 // Service creates, checks and revokes keys. Checking a key costs no
@@ -145,6 +148,9 @@ func (s *Service) Create(ctx context.Context, spec Spec, actor string) (string, 
 	now := s.now().UTC().Truncate(time.Millisecond)
 	k := &storage.APIKey{ID: id, Name: spec.Name, Hash: s.mac.MAC(macPurpose, []byte(key)), MACKeyID: s.mac.CurrentKeyID(),
 		Scopes: spec.Scopes, Tier: spec.Tier, CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(spec.ExpiresIn)}
+	if !spec.NotAfter.IsZero() && spec.NotAfter.Before(k.ExpiresAt) {
+		k.ExpiresAt = spec.NotAfter.UTC().Truncate(time.Millisecond)
+	}
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.store.CreateAPIKey(ctx, k); err != nil {
 			return err

@@ -17,7 +17,9 @@ type ClientStore interface {
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 	CreateClient(ctx context.Context, c *storage.Client) error
-	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
+	// GetClientForUpdate reads the client and locks it for the rest of
+	// the transaction.
+	GetClientForUpdate(ctx context.Context, id string) (*storage.Client, error)
 	UpdateClient(ctx context.Context, c *storage.Client) error
 	DeleteClient(ctx context.Context, id string) error
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
@@ -84,7 +86,7 @@ func (s ClientService) create(ctx context.Context, c *storage.Client, actor stri
 func (s ClientService) RotateSecret(ctx context.Context, id, actor string) (string, error) {
 	var secret string
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		c, err := s.Store.GetStoredClient(ctx, id)
+		c, err := s.Store.GetClientForUpdate(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -171,7 +173,7 @@ func (s ClientService) Update(ctx context.Context, id string, edit func(*ClientS
 	var out *storage.Client
 	var secret string
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		old, err := s.Store.GetStoredClient(ctx, id)
+		old, err := s.Store.GetClientForUpdate(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -376,6 +376,12 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	if same.Tier != "free" {
 		t.Errorf("a key made by a free key is in tier %q", same.Tier)
 	}
+	short := createKey(t, s.env, "--name", "short-lived", "--scope", "api-keys:write", "--scope", "users:read", "--expires-in", "1h")
+	var child admin.CreatedAPIKey
+	api.withKey(short.Key).do("POST", "/api/v1/api-keys", map[string]any{"name": "child", "scopes": []string{"users:read"}}).json(t, &child)
+	if child.ExpiresAt == nil || short.ExpiresAt == nil || child.ExpiresAt.After(*short.ExpiresAt) {
+		t.Errorf("a key made by a key expiring at %v expires at %v", short.ExpiresAt, child.ExpiresAt)
+	}
 
 	// A key made through the API, then revoked: refused at once here.
 	var made admin.CreatedAPIKey
@@ -403,7 +409,7 @@ func TestAdminAPIAuthentication(t *testing.T) {
 	}
 	var list []admin.APIKey
 	mustRun(t, s.env, "apikeys", "list").decodeJSON(t, &list)
-	if len(list) != 6 {
+	if len(list) != 8 {
 		t.Errorf("apikeys list: %d keys", len(list))
 	}
 	mustFail(t, s.env, 1, []string{"unknown scope"}, "apikeys", "create", "--name", "x", "--scope", "everything")

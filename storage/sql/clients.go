@@ -114,6 +114,17 @@ func (s *Store) GetStoredClient(ctx context.Context, id string) (*storage.Client
 	return row.toClient()
 }
 
+// GetClientForUpdate is GetStoredClient that, inside a transaction,
+// locks the client's row against other writers until it ends (Postgres:
+// SELECT ... FOR UPDATE; SQLite serialises writers already).
+func (s *Store) GetClientForUpdate(ctx context.Context, id string) (*storage.Client, error) {
+	var row clientRow
+	if err := s.conn(ctx).Clauses(s.forUpdate()...).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	return row.toClient()
+}
+
 // ListClients implements storage.Clients.
 func (s *Store) ListClients(ctx context.Context) ([]*storage.Client, error) {
 	var rows []clientRow
