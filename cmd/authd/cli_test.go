@@ -259,7 +259,7 @@ func TestClientsListGetDelete(t *testing.T) {
 			{"get without id", []string{"clients", "get"}, 2, []string{"missing client id"}},
 			{"delete two ids", []string{"clients", "delete", "a", "b"}, 2, []string{"missing client id"}},
 			{"no subcommand", []string{"clients"}, 2, []string{"usage: authd clients"}},
-			{"unknown subcommand", []string{"clients", "update"}, 2, []string{`unknown clients subcommand "update"`}},
+			{"unknown subcommand", []string{"clients", "rename"}, 2, []string{`unknown clients subcommand "rename"`}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { mustFail(t, env, tt.code, tt.want, tt.args...) })
