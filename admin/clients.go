@@ -248,7 +248,7 @@ type patchClientIn struct {
 
 // clientETag is the version of a client.
 func clientETag(c *storage.Client) string {
-	return versionTag(c.ID, c.UpdatedAt)
+	return versionTag(toClient(c))
 }
 
 var errStaleClient = problem(http.StatusPreconditionFailed, "precondition-failed", "the client changed since it was read: read it again")

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authd/authd/account"
@@ -52,11 +51,17 @@ func toUser(u *storage.User) User {
 }
 
 // userETag is the version of a user: it changes with every update.
-func userETag(u *storage.User) string { return versionTag(u.ID, u.UpdatedAt) }
+func userETag(u *storage.User) string { return versionTag(toUser(u)) }
 
-// versionTag is a strong ETag of a record's id and update time.
-func versionTag(id string, updated time.Time) string {
-	sum := sha256.Sum256([]byte(id + "\x00" + strconv.FormatInt(updated.UnixNano(), 10)))
+// versionTag is a strong ETag of a representation: the hash of its JSON.
+// It changes whenever anything the API shows changes, even twice within
+// the millisecond the stored update time has.
+func versionTag(representation any) string {
+	raw, err := json.Marshal(representation)
+	if err != nil {
+		panic("admin: an API type does not marshal: " + err.Error())
+	}
+	sum := sha256.Sum256(raw)
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
