@@ -178,25 +178,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 
 // inTx runs fn in a new transaction and commits it if fn succeeds; any
 // error (or panic) rolls everything back.
-func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	txCtx, err := s.store.BeginTX(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = s.store.Rollback(txCtx)
-		}
-	}()
-	if err := fn(txCtx); err != nil {
-		return err
-	}
-	if err := s.store.Commit(txCtx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	committed = true
-	return nil
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return storage.InTx(ctx, s.store, fn)
 }
 
 // audit appends an event; actor "" means the subject acted.

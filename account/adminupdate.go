@@ -111,15 +111,8 @@ func (s *Service) SetPassword(ctx context.Context, id, newPassword string, keepS
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		u, err := s.store.GetUserForUpdate(ctx, id)
+		u, err := s.storePassword(ctx, id, hash)
 		if err != nil {
-			return err
-		}
-		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
-		if err := s.store.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := s.store.DeleteAccountTokens(ctx, u.ID, storage.PurposeResetPassword); err != nil {
 			return err
 		}
 		if !keepSessions {

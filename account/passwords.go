@@ -140,15 +140,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		u, err := s.store.GetUserForUpdate(ctx, userID)
+		u, err := s.storePassword(ctx, userID, hash)
 		if err != nil {
-			return err
-		}
-		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
-		if err := s.store.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := s.store.DeleteAccountTokens(ctx, u.ID, storage.PurposeResetPassword); err != nil {
 			return err
 		}
 		if err := s.sessions.EndUserSessions(ctx, u.ID, m.SID); err != nil {
@@ -156,4 +149,21 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 		}
 		return s.audit(ctx, storage.AuditPasswordChanged, u.ID, "", m, nil)
 	})
+}
+
+// storePassword makes hash the user's password, in the caller's
+// transaction, and voids the reset links mailed before.
+func (s *Service) storePassword(ctx context.Context, id, hash string) (*storage.User, error) {
+	u, err := s.store.GetUserForUpdate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash, u.PasswordChangedAt = hash, s.now()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteAccountTokens(ctx, u.ID, storage.PurposeResetPassword); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

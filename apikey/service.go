@@ -296,13 +296,5 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	txCtx, err := s.store.BeginTX(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(txCtx); err != nil {
-		_ = s.store.Rollback(txCtx)
-		return err
-	}
-	return s.store.Commit(txCtx)
+	return storage.InTx(ctx, s.store, fn)
 }

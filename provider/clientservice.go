@@ -49,19 +49,7 @@ func (s ClientService) Create(ctx context.Context, spec ClientSpec, actor string
 	if err != nil {
 		return nil, "", err
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	txCtx, err := s.Store.BeginTX(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := s.create(txCtx, c, actor, now()); err != nil {
-		_ = s.Store.Rollback(txCtx)
-		return nil, "", err
-	}
-	if err := s.Store.Commit(txCtx); err != nil {
+	if err := s.inTx(ctx, func(ctx context.Context) error { return s.create(ctx, c, actor, s.now()) }); err != nil {
 		return nil, "", err
 	}
 	return c, secret, nil
@@ -137,15 +125,7 @@ func (s ClientService) now() time.Time {
 }
 
 func (s ClientService) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	txCtx, err := s.Store.BeginTX(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(txCtx); err != nil {
-		_ = s.Store.Rollback(txCtx)
-		return err
-	}
-	return s.Store.Commit(txCtx)
+	return storage.InTx(ctx, s.Store, fn)
 }
 
 // SpecOf is the specification c was registered with (its secret aside):
