@@ -50,6 +50,10 @@ type APIKeys interface {
 	// TouchAPIKeys records last use: for each id, the time and address,
 	// kept only when later than what is stored.
 	TouchAPIKeys(ctx context.Context, uses map[string]APIKeyUse) error
+	// AddAPIKeyAddress remembers that key id was used from ip at t. added
+	// says ip is new for the key; known counts the addresses it was used
+	// from before.
+	AddAPIKeyAddress(ctx context.Context, id, ip string, t time.Time) (added bool, known int, err error)
 }
 
 // APIKeyUse is one key's latest use.

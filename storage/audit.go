@@ -42,6 +42,23 @@ const (
 	AuditAPIKeyRevoked    AuditType = "apikey.revoked"
 	AuditSessionRevoked   AuditType = "session.revoked"
 	AuditKeysRotated      AuditType = "keys.rotated"
+	// AuditUserLocked: failed sign-ins locked an account (details:
+	// failures, locked_until).
+	AuditUserLocked AuditType = "user.locked"
+	// AuditTokenReuse: a spent authorization code or a rotated refresh
+	// token was presented again; what it issued was revoked (details:
+	// grant_type).
+	AuditTokenReuse AuditType = "token.reuse_detected"
+	// AuditAPIKeyNewAddress: an API key was used from an address it had
+	// not been used from before (details: ip, known addresses).
+	AuditAPIKeyNewAddress AuditType = "apikey.new_address"
+	AuditWebhookCreated   AuditType = "webhook.created"
+	AuditWebhookUpdated   AuditType = "webhook.updated"
+	AuditWebhookDeleted   AuditType = "webhook.deleted"
+	// AuditWebhookDisabled: authd disabled an endpoint (details: reason
+	// "gone" for a 410, "failing" after webhooks.disable_after).
+	AuditWebhookDisabled  AuditType = "webhook.disabled"
+	AuditWebhookSecretRot AuditType = "webhook.secret_rotated"
 )
 
 // AuditEvent is one entry of the append-only audit log. Details never hold

@@ -21,11 +21,16 @@ type Config struct {
 	// Retention is how long finished jobs stay in the database. Cancelled
 	// and discarded jobs stay at least a week, for operators to inspect.
 	Retention time.Duration `koanf:"retention"`
+	// RescueAfter is when a job still marked running is taken to belong to
+	// a process that died, and is tried again by another: longer than any
+	// job runs (mail and back-channel logout: a minute; a webhook delivery:
+	// webhooks.timeout plus 5s).
+	RescueAfter time.Duration `koanf:"rescue_after"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Workers: 4, PollInterval: time.Second, MaxAttempts: 8, Retention: 24 * time.Hour}
+	return Config{Workers: 4, PollInterval: time.Second, MaxAttempts: 8, Retention: 24 * time.Hour, RescueAfter: 5 * time.Minute}
 }
 
 // Validate reports every problem with c, naming the config key.
@@ -45,6 +50,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < time.Minute {
 		bad("jobs.retention", "must be a duration of at least 1m such as 24h, got %v", c.Retention)
+	}
+	if c.RescueAfter < 10*time.Second {
+		bad("jobs.rescue_after", "must be a duration of at least 10s such as 5m, got %v", c.RescueAfter)
 	}
 	return errors.Join(errs...)
 }

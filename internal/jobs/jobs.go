@@ -42,11 +42,9 @@ const (
 )
 
 const (
-	// jobTimeout bounds one attempt of a job whose worker sets no timeout.
+	// jobTimeout bounds one attempt of a job whose worker sets no timeout
+	// (less when Config.RescueAfter is shorter than twice this).
 	jobTimeout = time.Minute
-	// rescueAfter is when a job still "running" is taken to belong to a
-	// process that died, and is tried again. Longer than any job's timeout.
-	rescueAfter = 5 * time.Minute
 	// keepFailed is the least time cancelled and discarded jobs are kept.
 	keepFailed = 7 * 24 * time.Hour
 )
@@ -73,6 +71,9 @@ type Deps struct {
 	// default, attempt⁴ seconds ±10% jitter (1s, 16s, 81s, 4m16s,
 	// 10m25s, ...). Tests shorten it.
 	RetryPolicy river.ClientRetryPolicy
+	// TxFromContext finds the database transaction a context carries
+	// (storage/sql.TxFromContext), which EnqueueMany joins; nil: none.
+	TxFromContext func(ctx context.Context) (*sql.Tx, bool)
 	// SkipMigrate makes Open check River's migrations instead of applying
 	// them (database.auto_migrate: false): it fails while any is pending.
 	SkipMigrate bool
@@ -84,6 +85,7 @@ type Queue struct {
 	db      *sql.DB
 	dialect string
 	logger  *slog.Logger
+	txFrom  func(ctx context.Context) (*sql.Tx, bool)
 }
 
 // Open migrates River's tables (unless deps.SkipMigrate), and starts working
@@ -132,8 +134,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Queue, error) {
 		CompletedJobRetentionPeriod: keepDone,
 		CancelledJobRetentionPeriod: max(keepDone, keepFailed),
 		DiscardedJobRetentionPeriod: max(keepDone, keepFailed),
-		JobTimeout:                  jobTimeout,
-		RescueStuckJobsAfter:        rescueAfter,
+		JobTimeout:                  min(jobTimeout, cfg.RescueAfter/2),
+		RescueStuckJobsAfter:        cfg.RescueAfter,
 		// Poll-only on Postgres: riverdatabasesql has no LISTEN support
 		// anyway, and none is wanted behind PgBouncer.
 		PollOnly: deps.Dialect == Postgres,
@@ -145,7 +147,11 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Queue, error) {
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("jobs: start: %w", err)
 	}
-	return &Queue{client: client, db: deps.DB, dialect: deps.Dialect, logger: logger}, nil
+	txFrom := deps.TxFromContext
+	if txFrom == nil {
+		txFrom = func(context.Context) (*sql.Tx, bool) { return nil, false }
+	}
+	return &Queue{client: client, db: deps.DB, dialect: deps.Dialect, logger: logger, txFrom: txFrom}, nil
 }
 
 func newDriver(db *sql.DB, dialect string) (riverdriver.Driver[*sql.Tx], error) {
@@ -176,6 +182,22 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, o
 		return 0, fmt.Errorf("jobs: enqueue %s: %w", args.Kind(), err)
 	}
 	return res.Job.ID, nil
+}
+
+// EnqueueMany inserts jobs in one statement (River's InsertMany): in the
+// transaction ctx carries (Deps.TxFromContext), so that they exist if and
+// only if it commits, or on their own.
+func (q *Queue) EnqueueMany(ctx context.Context, params []river.InsertManyParams) error {
+	var err error
+	if tx, ok := q.txFrom(ctx); ok {
+		_, err = q.client.InsertManyTx(ctx, tx, params)
+	} else {
+		_, err = q.client.InsertMany(ctx, params)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
+	}
+	return nil
 }
 
 // Job returns the job with id; rivertype.ErrNotFound if there is none

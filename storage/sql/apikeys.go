@@ -194,3 +194,26 @@ func (s *Store) ListOrganizations(ctx context.Context, after string, limit int) 
 		Order("organization").Limit(limit).Pluck("organization", &out).Error
 	return out, mapErr(err)
 }
+
+type apiKeyAddressRow struct {
+	KeyID     string `gorm:"primaryKey"`
+	IP        string `gorm:"primaryKey;column:ip"`
+	FirstSeen int64
+}
+
+func (apiKeyAddressRow) TableName() string { return "api_key_addresses" }
+
+// AddAPIKeyAddress implements storage.APIKeys.
+func (s *Store) AddAPIKeyAddress(ctx context.Context, id, ip string, t time.Time) (bool, int, error) {
+	var added bool
+	var known int64
+	err := s.inTx(ctx, func(tx txDB) error {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&apiKeyAddressRow{KeyID: id, IP: ip, FirstSeen: millis(t)})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		added = res.RowsAffected == 1
+		return mapErr(tx.Model(&apiKeyAddressRow{}).Where("key_id = ? AND ip <> ?", id, ip).Count(&known).Error)
+	})
+	return added, int(known), err
+}

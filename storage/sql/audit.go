@@ -184,6 +184,10 @@ func (s *Store) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]*
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, mapErr(err)
 	}
+	return auditEvents(rows)
+}
+
+func auditEvents(rows []auditRow) ([]*storage.AuditEvent, error) {
 	out := make([]*storage.AuditEvent, 0, len(rows))
 	for i := range rows {
 		e, err := rows[i].toEvent()

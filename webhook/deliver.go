@@ -1,0 +1,248 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/authd/authd/storage"
+)
+
+// DeliveryArgs is the webhook_delivery job: attempt one delivery.
+type DeliveryArgs struct {
+	Delivery string `json:"delivery"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliveryArgs) Kind() string { return "webhook_delivery" }
+
+// deliveryJob is the job of a delivery. River's own attempts count only
+// failures of the worker itself (the database unreachable); the
+// endpoint's failures are counted on the delivery, and the job snoozes
+// between them.
+func deliveryJob(d *storage.WebhookDelivery) river.InsertManyParams {
+	return river.InsertManyParams{Args: DeliveryArgs{Delivery: d.ID}, InsertOpts: &river.InsertOpts{MaxAttempts: 25}}
+}
+
+// AddWorker registers the delivery worker. River needs its workers
+// before the queue opens, and the service needs the queue, so the worker
+// gets a function that returns the service once it exists.
+func AddWorker(workers *river.Workers, service func() *Service) error {
+	return river.AddWorkerSafely(workers, &worker{service: service})
+}
+
+type worker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	service func() *Service
+}
+
+func (w *worker) Timeout(*river.Job[DeliveryArgs]) time.Duration {
+	if s := w.service(); s != nil {
+		return s.cfg.Timeout + 5*time.Second
+	}
+	return 10 * time.Second
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	s := w.service()
+	if s == nil {
+		return river.JobSnooze(time.Second)
+	}
+	return s.attempt(ctx, job.Args.Delivery)
+}
+
+// busySnooze is how long a delivery waits when its endpoint already has
+// Config.MaxConcurrency attempts in flight from this process.
+const busySnooze = 250 * time.Millisecond
+
+// attempt tries one delivery once and records the outcome. It returns a
+// JobSnooze until the next attempt while the delivery stays pending.
+func (s *Service) attempt(ctx context.Context, id string) error {
+	d, err := s.store.GetWebhookDelivery(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // its endpoint was deleted
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != storage.DeliveryPending {
+		return nil // a duplicate job: done already
+	}
+	if wait := d.NextAttemptAt.Sub(s.now()); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	ep, err := s.endpoint(ctx, d.WebhookID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ep.w.Disabled {
+		_, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: s.now(),
+			Error: "not sent: the endpoint is disabled (" + ep.w.DisabledReason + ")"},
+			storage.AttemptOutcome{Status: storage.DeliveryFailed})
+		return err
+	}
+	if !s.acquire(ep.w.ID) {
+		return river.JobSnooze(busySnooze + rand.N(busySnooze))
+	}
+	defer s.release(ep.w.ID)
+
+	res := s.send(ctx, ep.w.URL, d.ID, d.Payload, ep.secrets)
+	now := s.now()
+	o := s.outcome(res, d.Attempts+1, ep.w, now)
+	after, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: now, Status: res.status,
+		Latency: res.latency, Error: res.err, Response: res.excerpt}, o)
+	if err != nil {
+		return err
+	}
+	if o.Disable != "" && !ep.w.Disabled && after.Disabled {
+		s.forget(ep.w.ID)
+		s.log.WarnContext(ctx, "webhook: endpoint disabled", "webhook", ep.w.ID, "reason", o.Disable, "url", ep.w.URL)
+		if err := s.record(ctx, storage.AuditWebhookDisabled, "authd", ep.w.ID,
+			map[string]any{"reason": o.Disable, "last_status": res.status}); err != nil {
+			return err
+		}
+	}
+	if o.Status == storage.DeliveryPending {
+		return river.JobSnooze(max(0, o.NextAttemptAt.Sub(now)))
+	}
+	return nil
+}
+
+// outcome decides what follows attempt n.
+func (s *Service) outcome(res result, n int, w *storage.Webhook, now time.Time) storage.AttemptOutcome {
+	if res.ok() {
+		return storage.AttemptOutcome{Status: storage.DeliverySucceeded, Healthy: true}
+	}
+	o := storage.AttemptOutcome{Status: storage.DeliveryFailed}
+	switch {
+	case res.status == http.StatusGone:
+		o.Disable = "gone"
+		return o
+	case !w.FailingSince.IsZero() && now.Sub(w.FailingSince) >= s.cfg.DisableAfter:
+		o.Disable = "failing"
+		return o
+	case n > len(s.schedule):
+		return o // dead-lettered
+	}
+	wait := jitter(s.schedule[n-1])
+	if res.retryAfter > wait {
+		wait = min(res.retryAfter, 24*time.Hour)
+	}
+	o.Status, o.NextAttemptAt = storage.DeliveryPending, now.Add(wait)
+	return o
+}
+
+// jitter varies d by ±10%, so that an endpoint back after an outage is
+// not hit by every retry at once.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	spread := int64(d / 5)
+	if spread == 0 {
+		return d
+	}
+	return d - d/10 + time.Duration(rand.Int64N(spread+1))
+}
+
+func (s *Service) acquire(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[id] >= s.cfg.MaxConcurrency {
+		return false
+	}
+	s.inflight[id]++
+	return true
+}
+
+func (s *Service) release(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[id]--; s.inflight[id] <= 0 {
+		delete(s.inflight, id)
+	}
+}
+
+// result is what one attempt got.
+type result struct {
+	status     int
+	latency    time.Duration
+	err        string
+	excerpt    string
+	retryAfter time.Duration
+}
+
+func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
+
+// Response handling bounds: what is kept of a body, and how much more is
+// read (and dropped) so the connection can be reused.
+const (
+	maxExcerpt = 1 << 10
+	maxDrain   = 64 << 10
+)
+
+// send POSTs body to url, signed, and reports what came back. Redirects
+// are not followed (a 3xx is a failure).
+func (s *Service) send(ctx context.Context, url, id string, body []byte, secrets []string) result {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return result{err: "bad URL: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "authd-webhooks/1")
+	if err := signHeaders(req.Header, id, s.now(), body, secrets); err != nil {
+		return result{err: err.Error()}
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return result{latency: time.Since(start), err: describe(err, s.cfg.Timeout)}
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxExcerpt))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	r := result{status: resp.StatusCode, latency: time.Since(start), excerpt: truncate(strings.ToValidUTF8(string(head), ""), maxExcerpt)}
+	if v := resp.Header.Get("Retry-After"); v != "" && !r.ok() {
+		r.retryAfter = retryAfter(v, s.now())
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		r.err = "redirects are not followed (" + truncate(resp.Header.Get("Location"), 200) + ")"
+	}
+	return r
+}
+
+// describe is an attempt's error as the delivery log shows it.
+func describe(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return "refused: " + ErrForbiddenAddress.Error()
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
+		return fmt.Sprintf("no answer within %s", timeout)
+	}
+	return truncate(err.Error(), 300)
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(min(secs, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
