@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/storage"
@@ -68,7 +69,8 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string, m Meta) (*
 	if u != nil {
 		key = accountKey(u.ID)
 	}
-	if err := s.reserve(ctx, key, u, m); err != nil {
+	st, err := s.reserve(ctx, key, u, m)
+	if err != nil {
 		return nil, err
 	}
 	ok, rehash, err := s.check(ctx, u, pw)
@@ -81,6 +83,9 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string, m Meta) (*
 			reason = reasonUnknownUser
 		}
 		if err := s.failure(ctx, u, m, reason); err != nil {
+			return nil, err
+		}
+		if err := s.lockedNow(ctx, u, st, m); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidCredentials
@@ -102,20 +107,34 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string, m Meta) (*
 // one atomic step that refuses while key is locked: concurrent guesses
 // cannot all pass the lock check before any of them is recorded. A correct
 // password resets the key afterwards.
-func (s *Service) reserve(ctx context.Context, key string, u *storage.User, m Meta) error {
+func (s *Service) reserve(ctx context.Context, key string, u *storage.User, m Meta) (storage.AttemptState, error) {
 	now := s.now()
 	st, recorded, err := s.attempts.RecordFailure(ctx, key, now, s.cfg.Lockout.account())
 	if err != nil {
-		return fmt.Errorf("record attempt: %w", err)
+		return st, fmt.Errorf("record attempt: %w", err)
 	}
 	if !recorded {
 		_, left := st.Locked(now)
 		if err := s.auditFailure(ctx, u, m, reasonLocked); err != nil {
-			return err
+			return st, err
 		}
-		return locked(left)
+		return st, locked(left)
 	}
-	return nil
+	return st, nil
+}
+
+// lockedNow records user.locked when the failure reserved in st is the
+// one that locked the account (the threshold's; later ones only lengthen
+// the lock).
+func (s *Service) lockedNow(ctx context.Context, u *storage.User, st storage.AttemptState, m Meta) error {
+	if u == nil || st.Failures != s.cfg.Lockout.AccountThreshold {
+		return nil
+	}
+	if isLocked, _ := st.Locked(s.now()); !isLocked {
+		return nil
+	}
+	return s.audit(ctx, storage.AuditUserLocked, u.ID, "", m, map[string]any{
+		"failures": st.Failures, "locked_until": st.LockedUntil.UTC().Format(time.RFC3339)})
 }
 
 // check verifies pw against u's hash, or spends the same work on a dummy

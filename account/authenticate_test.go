@@ -109,6 +109,17 @@ func TestLockout(t *testing.T) {
 		for i := 1; i <= 5; i++ {
 			wantErrIs(t, fmt.Sprintf("wrong password #%d", i), attempt(wrong), account.ErrInvalidCredentials)
 		}
+		// The fifth failure locked the account: one user.locked event.
+		countLocked := func() int {
+			es, err := e.store.ListAuditEvents(e.ctx, storage.AuditFilter{Type: storage.AuditUserLocked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(es)
+		}
+		if ev := e.lastEvent(""); ev.Type != storage.AuditUserLocked || ev.Details["failures"] != float64(5) || ev.SubjectID == "" {
+			t.Errorf("after the fifth failure: %s %v, want user.locked", ev.Type, ev.Details)
+		}
 		wantLocked := func(what string, err error, want time.Duration) {
 			t.Helper()
 			var le *account.LockedError
@@ -131,6 +142,9 @@ func TestLockout(t *testing.T) {
 		wantErrIs(t, "wrong password #7", attempt(wrong), account.ErrInvalidCredentials)
 		wantLocked("after #7", attempt(wrong), 4*time.Second)
 		e.clock.Advance(4 * time.Second)
+		if n := countLocked(); n != 1 {
+			t.Errorf("%d user.locked events; a lock lengthened is not a new one", n)
+		}
 		// The right password after the lock gets in and clears it all.
 		if err := attempt(goodPassword); err != nil {
 			t.Fatalf("right password after the lock: %v", err)

@@ -118,7 +118,8 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 		return &PolicyError{Violations: vs}
 	}
 	key := accountKey(u.ID)
-	if err := s.reserve(ctx, key, u, m); err != nil {
+	st, err := s.reserve(ctx, key, u, m)
+	if err != nil {
 		return err
 	}
 	ok, _, err := s.check(ctx, u, current)
@@ -128,6 +129,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, newPasswo
 	if !ok {
 		if err := s.audit(ctx, storage.AuditLoginFailed, u.ID, "", m,
 			map[string]any{"reason": reasonBadPassword, "method": "password", "during": "password_change"}); err != nil {
+			return err
+		}
+		if err := s.lockedNow(ctx, u, st, m); err != nil {
 			return err
 		}
 		return ErrInvalidCredentials

@@ -109,6 +109,8 @@ type Service struct {
 	now   func() time.Time
 	// cache maps id to the stored key, or nil for an id known absent.
 	cache *lru.Cache[string, *storage.APIKey]
+	// addresses holds "id ip" pairs this process has recorded.
+	addresses *lru.Cache[string, struct{}]
 
 	mu   sync.Mutex
 	uses map[string]storage.APIKeyUse
@@ -124,8 +126,12 @@ func New(cfg Config, store Store, mac MACer, validTier func(string) bool, log *s
 	if err != nil {
 		return nil, err
 	}
+	addrs, err := lru.New[string, struct{}](4 * cfg.CacheSize)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{cfg: cfg, store: store, mac: mac, tiers: validTier, log: log, now: time.Now, cache: c,
-		uses: map[string]storage.APIKeyUse{}}, nil
+		addresses: addrs, uses: map[string]storage.APIKeyUse{}}, nil
 }
 
 // Create makes a key and returns it in clear (shown once) with its stored
@@ -222,7 +228,36 @@ func (s *Service) Authenticate(ctx context.Context, key, ip string) (*storage.AP
 	s.mu.Lock()
 	s.uses[id] = storage.APIKeyUse{At: now, IP: ip}
 	s.mu.Unlock()
+	s.noteAddress(ctx, k, ip, now)
 	return k, nil
+}
+
+// noteAddress remembers the addresses a key is used from (once per
+// process and address), and records apikey.new_address, which alerts the
+// administrators, when a key used before from elsewhere comes from a new
+// one. A failure to record is logged, not the caller's: it is tried again
+// on the key's next use from that address.
+func (s *Service) noteAddress(ctx context.Context, k *storage.APIKey, ip string, now time.Time) {
+	if ip == "" {
+		return
+	}
+	pair := k.ID + " " + ip
+	if s.addresses.Contains(pair) {
+		return
+	}
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		added, known, err := s.store.AddAPIKeyAddress(ctx, k.ID, ip, now)
+		if err != nil || !added || known == 0 {
+			return err
+		}
+		return audit.Record(ctx, s.store, storage.AuditEvent{Type: storage.AuditAPIKeyNewAddress, ActorID: "apikey:" + k.ID, IP: ip,
+			Details: map[string]any{"key_id": k.ID, "key_name": k.Name, "known_addresses": known}}, now)
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "apikey: could not record the address a key was used from", "key", k.ID, "err", err)
+		return
+	}
+	s.addresses.Add(pair, struct{}{})
 }
 
 func (s *Service) lookup(ctx context.Context, id string) (*storage.APIKey, error) {

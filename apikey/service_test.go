@@ -177,3 +177,46 @@ func TestKeysSurviveMasterKeyRotation(t *testing.T) {
 		t.Errorf("after a master key rotation: %v", err)
 	}
 }
+
+// TestNewAddress: the first address a key is used from is just noted;
+// another one records apikey.new_address (the security alert), once, and
+// across instances (a second service over the same database).
+func TestNewAddress(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		kr := keyring(t)
+		s, store, _ := newService(t, url, kr)
+		ctx := context.Background()
+		key, k, err := s.Create(ctx, apikey.Spec{Name: "ops", Scopes: []string{"admin"}, Tier: "standard"}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := func() []*storage.AuditEvent {
+			es, err := store.ListAuditEvents(ctx, storage.AuditFilter{Type: storage.AuditAPIKeyNewAddress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return es
+		}
+		for _, ip := range []string{"192.0.2.1", "192.0.2.1", ""} {
+			if _, err := s.Authenticate(ctx, key, ip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(events()); n != 0 {
+			t.Fatalf("%d new-address events for the first address", n)
+		}
+		other, err := apikey.New(apikey.DefaultConfig(), store, kr, func(string) bool { return true }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, svc := range []*apikey.Service{s, other, s} {
+			if _, err := svc.Authenticate(ctx, key, "198.51.100.7"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		es := events()
+		if len(es) != 1 || es[0].IP != "198.51.100.7" || es[0].Details["key_id"] != k.ID || es[0].Details["known_addresses"] != float64(1) {
+			t.Fatalf("new-address events %+v, want one for 198.51.100.7", es)
+		}
+	})
+}

@@ -212,6 +212,8 @@ type Store interface {
 	GetStoredClient(ctx context.Context, id string) (*storage.Client, error)
 	// Ping tells whether the database answers (Ready).
 	Ping(ctx context.Context) error
+	// AppendAuditEvent records security events (token reuse).
+	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
 }
 
 // SessionClients records which clients got tokens in which browser

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/storage"
 )
 
 // codeFlow sets up a confidential client with refresh tokens and returns an
@@ -91,6 +92,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		if e.active(t2.AccessToken, rs.ID, rsSecret) || e.active(t2.RefreshToken, rs.ID, rsSecret) {
 			t.Fatal("reuse did not revoke the family")
 		}
+		wantReuse(t, e, 1, "alice", "refresh_token")
 		if _, err := refresh(cfg, t2.RefreshToken); err == nil {
 			t.Fatal("refresh with a revoked family succeeded")
 		}
@@ -120,6 +122,24 @@ func TestCodeReplay(t *testing.T) {
 	}
 	if e.active(tok.AccessToken, rs.ID, rsSecret) || e.active(tok.RefreshToken, rs.ID, rsSecret) {
 		t.Fatal("tokens from a replayed code are still active")
+	}
+	wantReuse(t, e, 1, "carol", "authorization_code")
+}
+
+// wantReuse checks the token.reuse_detected audit events (the webhook
+// event and the security alert come from them): n of them, the last about
+// subject's grant.
+func wantReuse(t *testing.T, e *env, n int, subject, grant string) {
+	t.Helper()
+	evs, err := e.store.ListAuditEvents(context.Background(), storage.AuditFilter{Type: storage.AuditTokenReuse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n {
+		t.Fatalf("%d token.reuse_detected events, want %d", len(evs), n)
+	}
+	if ev := evs[0]; ev.SubjectID != subject || ev.Details["grant_type"] != grant || ev.ClientID == "" || ev.IP == "" {
+		t.Fatalf("reuse event %+v, want subject %s, grant %s, a client and an address", ev, subject, grant)
 	}
 }
 

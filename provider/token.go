@@ -32,8 +32,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, nil, err)
 		return
 	}
+	ctx, reuse := withReuseNote(ctx)
 	ar, err := p.oauth2.NewAccessRequest(ctx, r, NewSession(""))
 	if err != nil {
+		p.recordReuse(ctx, r, reuse)
 		p.writeError(ctx, w, r, ar, err)
 		return
 	}
@@ -61,6 +63,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 			err = p.codeRaceLost(ctx, ar, err)
+			p.recordReuse(ctx, r, &reuseNote{grant: "authorization_code", req: ar})
 		}
 		p.writeError(ctx, w, r, ar, err)
 		return
