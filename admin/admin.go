@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/webhook"
 )
 
 // Store is what the API reads directly; writes go through the services.
@@ -61,6 +62,8 @@ type Deps struct {
 	Tiers   map[string]Tier
 	// ClientTier is the tier of OAuth clients calling with a token.
 	ClientTier string
+	// Webhooks manages webhook endpoints; nil: those operations answer 503.
+	Webhooks *webhook.Service
 	// Keyring derives the key that MACs pagination cursors.
 	Keyring *secrets.Keyring
 	Logger  *slog.Logger
@@ -75,6 +78,7 @@ type API struct {
 	clients    provider.ClientService
 	keys       *apikey.Service
 	sessions   Sessions
+	webhooks   *webhook.Service
 	rotateKey  KeyRotator
 	tokens     TokenVerifier
 	limiter    storage.Limiter
@@ -101,7 +105,7 @@ func New(d Deps) (*API, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	a := &API{store: d.Store, accounts: d.Accounts, clients: d.Clients, keys: d.APIKeys, sessions: d.Sessions,
+	a := &API{store: d.Store, accounts: d.Accounts, clients: d.Clients, keys: d.APIKeys, sessions: d.Sessions, webhooks: d.Webhooks,
 		rotateKey: d.RotateKey, tokens: d.Tokens, limiter: d.Limiter, tiers: d.Tiers, clientTier: d.ClientTier,
 		cursors: cursors{key: d.Keyring.MAC("admin/cursor", []byte("v1"))}, log: d.Logger, now: time.Now}
 	if err := a.build(); err != nil {
@@ -117,6 +121,7 @@ func (a *API) build() error {
 	a.keyRoutes()
 	a.auditRoutes()
 	a.apiKeyRoutes()
+	a.webhookRoutes()
 	return a.buildDocument()
 }
 

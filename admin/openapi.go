@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"github.com/authd/authd/webhook"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -132,7 +134,7 @@ func (a *API) buildDocument() error {
 			"title":   "authd admin API",
 			"version": Version,
 			"description": "The programmatic front door to authd: users, clients, signing keys, sessions, audit events " +
-				"and API keys. Authenticate with `Authorization: Bearer <API key>` (`authd apikeys create`) or an " +
+				"API keys and webhooks. Authenticate with `Authorization: Bearer <API key>` (`authd apikeys create`) or an " +
 				"OAuth access token from the client_credentials grant carrying admin scopes. Errors are RFC 9457 " +
 				"problem documents. Lists take `limit` and `cursor` and answer `next_cursor` until the last page.",
 			"license": map[string]any{"name": "Apache-2.0", "identifier": "Apache-2.0"},
@@ -141,6 +143,7 @@ func (a *API) buildDocument() error {
 		"security": []any{map[string]any{"bearer": []any{}}},
 		"tags":     tagList,
 		"paths":    paths,
+		"webhooks": eventsDocument(ref(addType(reflect.TypeFor[webhook.Payload]()))),
 		"components": map[string]any{
 			"schemas": schemas,
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer",
@@ -185,6 +188,37 @@ var tagDescriptions = map[string]string{
 	"keys":     "Token signing keys (their public halves are in JWKS).",
 	"audit":    "The hash-chained audit trail.",
 	"api-keys": "Admin API keys.",
+	"webhooks": "Endpoints that receive authd's events (the top-level webhooks section documents each event), " +
+		"their deliveries, dead letters, retries and replays.",
+}
+
+// eventsDocument is the document's top-level webhooks section: every
+// event of the catalogue as the request authd makes to an endpoint.
+func eventsDocument(payload map[string]any) map[string]any {
+	header := func(name, desc string) map[string]any {
+		return map[string]any{"name": name, "in": "header", "required": true, "description": desc,
+			"schema": map[string]any{"type": "string"}}
+	}
+	params := []any{
+		header("webhook-id", "The delivery's id (msg_…): the same on every attempt of a delivery, so receivers de-duplicate by it."),
+		header("webhook-timestamp", "The attempt's time, Unix seconds; reject ones more than 5 minutes off."),
+		header("webhook-signature", "Space-separated v1,<base64 HMAC-SHA256 of id.timestamp.body> under the endpoint's secret "+
+			"(the base64 after whsec_); two during a secret rotation's overlap (Standard Webhooks 1.0)."),
+	}
+	out := map[string]any{}
+	for _, e := range webhook.Catalogue {
+		schema := map[string]any{"allOf": []any{payload, map[string]any{"properties": map[string]any{
+			"type": map[string]any{"const": string(e.Type)}}}}}
+		out[string(e.Type)] = map[string]any{"post": map[string]any{
+			"operationId": "event:" + string(e.Type), "summary": string(e.Type), "description": e.Description,
+			"tags": []string{"webhooks"}, "parameters": params,
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schema}}},
+			"responses": map[string]any{
+				"2XX": map[string]any{"description": "Delivered. Anything else is retried on webhooks.retry_schedule, then dead-lettered."},
+				"410": map[string]any{"description": "Gone: authd disables the endpoint."},
+			}}}
+	}
+	return out
 }
 
 func (p param) document(t reflect.Type) map[string]any {

@@ -31,7 +31,7 @@ func apiKeys(cfg Config, d *deps) (*apikey.Service, error) {
 // openAdminAPI builds the admin API over the services serve runs.
 func openAdminAPI(cfg Config, d *deps, app *browserApp, p *provider.Provider, keys *apikey.Service) (*admin.API, error) {
 	return admin.New(admin.Deps{
-		Store: d.store, Accounts: app.accounts, Clients: clientService(cfg, d), APIKeys: keys, Sessions: app.sessions,
+		Store: d.store, Accounts: app.accounts, Clients: clientService(cfg, d), APIKeys: keys, Sessions: app.sessions, Webhooks: app.webhooks,
 		RotateKey: func(ctx context.Context, actor string) (*storage.SigningKey, error) {
 			return rotateSigningKey(ctx, cfg, d, actor)
 		},

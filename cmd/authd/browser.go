@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/session"
 	storesql "github.com/authd/authd/storage/sql"
+	"github.com/authd/authd/webhook"
 )
 
 // browserApp is everything a person's browser meets: the hosted pages,
@@ -30,6 +31,7 @@ type browserApp struct {
 	queue    *jobs.Queue
 	pages    *login.Pages
 	browser  *provider.Browser
+	webhooks *webhook.Service
 }
 
 // openBrowserApp builds the browser side over the provider p: sessions
@@ -58,12 +60,16 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	if err := river.AddWorkerSafely(workers, &accountRequestWorker{accounts: accounts.Load, seal: d.keyring}); err != nil {
 		return nil, err
 	}
+	var hooks atomic.Pointer[webhook.Service]
+	if err := webhook.AddWorker(workers, hooks.Load); err != nil {
+		return nil, err
+	}
 	sqlDB, err := d.store.SQLDB()
 	if err != nil {
 		return nil, err
 	}
 	queue, err := jobs.Open(ctx, cfg.Jobs, jobs.Deps{DB: sqlDB, Dialect: d.store.Dialect(), Logger: d.log,
-		Workers: workers, SkipMigrate: !cfg.Database.AutoMigrate})
+		Workers: workers, SkipMigrate: !cfg.Database.AutoMigrate, TxFromContext: storesql.TxFromContext})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
@@ -87,6 +93,11 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		return fail(err)
 	}
 	accounts.Store(app.accounts)
+	app.webhooks, err = webhookService(cfg, d, queue, txMailer{q: mail.NewQueue(queue, d.keyring)})
+	if err != nil {
+		return fail(err)
+	}
+	hooks.Store(app.webhooks)
 	protector := csrf.New(d.keyring.MAC("csrf", []byte("authd csrf key v1")), secure)
 	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
 		return fail(fmt.Errorf("issuer: %w", err))

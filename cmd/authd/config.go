@@ -29,6 +29,7 @@ import (
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/storage/redis"
 	storesql "github.com/authd/authd/storage/sql"
+	"github.com/authd/authd/webhook"
 )
 
 // Config is the whole configuration tree; config.example.yaml mirrors it.
@@ -55,6 +56,10 @@ type Config struct {
 	Redis       redis.Config        `koanf:"redis"`
 	RateLimit   ratelimit.Config    `koanf:"ratelimit"`
 	Admin       admin.Config        `koanf:"admin"`
+	Webhooks    webhook.Config      `koanf:"webhooks"`
+	// Alerts is where security alerts (token reuse, lockouts, an API key
+	// from a new address, a disabled webhook) are mailed.
+	Alerts webhook.AlertConfig `koanf:"alerts"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string    `koanf:"data_dir"`
@@ -135,6 +140,8 @@ func defaultConfig() Config {
 		Redis:     redis.DefaultConfig(),
 		RateLimit: ratelimit.DefaultConfig(),
 		Admin:     admin.DefaultConfig(),
+		Webhooks:  webhook.DefaultConfig(),
+		Alerts:    webhook.DefaultAlertConfig(),
 		DataDir:   "data",
 	}
 }
@@ -225,10 +232,14 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 func (c Config) Validate() error {
 	var errs []error
 	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Session,
-		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin} {
+		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin, c.Webhooks, c.Alerts} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.Jobs.RescueAfter <= c.Webhooks.Timeout+5*time.Second {
+		errs = append(errs, fmt.Errorf("jobs.rescue_after (%v) must be longer than webhooks.timeout plus 5s (%v): "+
+			"a delivery still in flight would be attempted twice at once", c.Jobs.RescueAfter, c.Webhooks.Timeout+5*time.Second))
 	}
 	return errors.Join(errs...)
 }

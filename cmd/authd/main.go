@@ -56,6 +56,7 @@ commands:
   users create|list|get|update|set-password|disable|enable|delete|import
   audit list|verify          read the audit trail, check its hash chain
   apikeys create|list|revoke admin API keys
+  webhooks create|list|get|update|delete|rotate-secret|deliveries|retry|replay
 
 Configuration: the YAML file named by -config or AUTHD_CONFIG, then AUTHD_*
 environment variables (database.url -> AUTHD_DATABASE_URL). With none, authd
@@ -99,6 +100,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return auditCmd(ctx, env, rest)
 	case "apikeys":
 		return apikeysCmd(ctx, env, rest)
+	case "webhooks":
+		return webhooksCmd(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

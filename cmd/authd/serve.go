@@ -80,6 +80,9 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); keys.Run(bg) }()
 	defer func() { stopBG(); <-keysDone }()
+	hooksDone := make(chan struct{})
+	go func() { defer close(hooksDone); app.webhooks.Run(bg) }()
+	defer func() { stopBG(); <-hooksDone }()
 	// Stop the background sync and wait for it before d.Close (deferred
 	// earlier, so run later) closes the store under it.
 	defer func() { stopBG(); <-bgDone }()

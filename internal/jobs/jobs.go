@@ -188,16 +188,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, o
 // transaction ctx carries (Deps.TxFromContext), so that they exist if and
 // only if it commits, or on their own.
 func (q *Queue) EnqueueMany(ctx context.Context, params []river.InsertManyParams) error {
-	var err error
-	if tx, ok := q.txFrom(ctx); ok {
-		_, err = q.client.InsertManyTx(ctx, tx, params)
-	} else {
-		_, err = q.client.InsertMany(ctx, params)
-	}
-	if err != nil {
-		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
-	}
-	return nil
+	return enqueueMany(ctx, q.client, q.txFrom, params)
 }
 
 // Job returns the job with id; rivertype.ErrNotFound if there is none
@@ -283,6 +274,51 @@ func (q *Queue) Ready(ctx context.Context) error {
 	}
 	if _, err := q.Stats(ctx); err != nil {
 		return err
+	}
+	return nil
+}
+
+// Inserter enqueues jobs without working any: what a CLI command uses to
+// hand work to the servers (a retried webhook delivery), which pick it up
+// within jobs.poll_interval.
+type Inserter struct {
+	client *river.Client[*sql.Tx]
+	txFrom func(ctx context.Context) (*sql.Tx, bool)
+}
+
+// NewInserter builds an inserter on deps.DB; River's tables must exist
+// (a server migrated them). Workers, RetryPolicy and SkipMigrate are not
+// used.
+func NewInserter(deps Deps) (*Inserter, error) {
+	driver, err := newDriver(deps.DB, deps.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(driver, &river.Config{Logger: deps.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	txFrom := deps.TxFromContext
+	if txFrom == nil {
+		txFrom = func(context.Context) (*sql.Tx, bool) { return nil, false }
+	}
+	return &Inserter{client: client, txFrom: txFrom}, nil
+}
+
+// EnqueueMany is Queue.EnqueueMany.
+func (q *Inserter) EnqueueMany(ctx context.Context, params []river.InsertManyParams) error {
+	return enqueueMany(ctx, q.client, q.txFrom, params)
+}
+
+func enqueueMany(ctx context.Context, c *river.Client[*sql.Tx], txFrom func(context.Context) (*sql.Tx, bool), params []river.InsertManyParams) error {
+	var err error
+	if tx, ok := txFrom(ctx); ok {
+		_, err = c.InsertManyTx(ctx, tx, params)
+	} else {
+		_, err = c.InsertMany(ctx, params)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
 	}
 	return nil
 }

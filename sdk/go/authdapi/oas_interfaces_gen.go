@@ -13,12 +13,20 @@ type CreateUserRes interface {
 	createUserRes()
 }
 
+type CreateWebhookRes interface {
+	createWebhookRes()
+}
+
 type DeleteClientRes interface {
 	deleteClientRes()
 }
 
 type DeleteUserRes interface {
 	deleteUserRes()
+}
+
+type DeleteWebhookRes interface {
+	deleteWebhookRes()
 }
 
 type DisableUserRes interface {
@@ -37,6 +45,62 @@ type EndUserSessionsRes interface {
 	endUserSessionsRes()
 }
 
+type EventLoginFailedRes interface {
+	eventLoginFailedRes()
+}
+
+type EventLoginSucceededRes interface {
+	eventLoginSucceededRes()
+}
+
+type EventMfaEnrolledRes interface {
+	eventMfaEnrolledRes()
+}
+
+type EventMfaRemovedRes interface {
+	eventMfaRemovedRes()
+}
+
+type EventRiskDetectedRes interface {
+	eventRiskDetectedRes()
+}
+
+type EventRoleAssignedRes interface {
+	eventRoleAssignedRes()
+}
+
+type EventRoleUnassignedRes interface {
+	eventRoleUnassignedRes()
+}
+
+type EventSessionRevokedRes interface {
+	eventSessionRevokedRes()
+}
+
+type EventTokenReuseDetectedRes interface {
+	eventTokenReuseDetectedRes()
+}
+
+type EventUserCreatedRes interface {
+	eventUserCreatedRes()
+}
+
+type EventUserDeletedRes interface {
+	eventUserDeletedRes()
+}
+
+type EventUserLockedRes interface {
+	eventUserLockedRes()
+}
+
+type EventUserUpdatedRes interface {
+	eventUserUpdatedRes()
+}
+
+type EventWebhookTestRes interface {
+	eventWebhookTestRes()
+}
+
 type GetAPIKeyRes interface {
 	getAPIKeyRes()
 }
@@ -47,6 +111,14 @@ type GetClientRes interface {
 
 type GetUserRes interface {
 	getUserRes()
+}
+
+type GetWebhookDeliveryRes interface {
+	getWebhookDeliveryRes()
+}
+
+type GetWebhookRes interface {
+	getWebhookRes()
 }
 
 type ListAPIKeysRes interface {
@@ -77,6 +149,22 @@ type ListUsersRes interface {
 	listUsersRes()
 }
 
+type ListWebhookDeliveriesRes interface {
+	listWebhookDeliveriesRes()
+}
+
+type ListWebhooksRes interface {
+	listWebhooksRes()
+}
+
+type ReplayWebhookDeliveriesRes interface {
+	replayWebhookDeliveriesRes()
+}
+
+type RetryWebhookDeliveryRes interface {
+	retryWebhookDeliveryRes()
+}
+
 type RevokeAPIKeyRes interface {
 	revokeAPIKeyRes()
 }
@@ -89,8 +177,16 @@ type RotateSigningKeyRes interface {
 	rotateSigningKeyRes()
 }
 
+type RotateWebhookSecretRes interface {
+	rotateWebhookSecretRes()
+}
+
 type SetUserPasswordRes interface {
 	setUserPasswordRes()
+}
+
+type TestWebhookRes interface {
+	testWebhookRes()
 }
 
 type UpdateClientRes interface {
@@ -99,6 +195,10 @@ type UpdateClientRes interface {
 
 type UpdateUserRes interface {
 	updateUserRes()
+}
+
+type UpdateWebhookRes interface {
+	updateWebhookRes()
 }
 
 type VerifyAuditChainRes interface {

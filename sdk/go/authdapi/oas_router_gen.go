@@ -15,61 +15,88 @@ var (
 		"GET":  "Authorization",
 		"POST": "Authorization,Content-Type",
 	}
-	rn16AllowedHeaders = map[string]string{
+	rn19AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
 		"GET":    "Authorization",
 	}
-	rn18AllowedHeaders = map[string]string{
+	rn23AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn24AllowedHeaders = map[string]string{
+	rn36AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
 	rn3AllowedHeaders = map[string]string{
 		"GET":  "Authorization",
 		"POST": "Authorization,Content-Type",
 	}
-	rn6AllowedHeaders = map[string]string{
+	rn7AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
 		"GET":    "Authorization",
 		"PATCH":  "Authorization,Content-Type,If-Match",
 	}
-	rn21AllowedHeaders = map[string]string{
+	rn30AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
-	rn19AllowedHeaders = map[string]string{
+	rn24AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn22AllowedHeaders = map[string]string{
+	rn31AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
 	rn4AllowedHeaders = map[string]string{
 		"GET":  "Authorization",
 		"POST": "Authorization,Content-Type",
 	}
-	rn8AllowedHeaders = map[string]string{
+	rn9AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
 		"GET":    "Authorization",
 		"PATCH":  "Authorization,Content-Type,If-Match",
 	}
-	rn20AllowedHeaders = map[string]string{
+	rn25AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn9AllowedHeaders = map[string]string{
+	rn12AllowedHeaders = map[string]string{
 		"POST": "Authorization",
-	}
-	rn11AllowedHeaders = map[string]string{
-		"POST": "Authorization",
-	}
-	rn23AllowedHeaders = map[string]string{
-		"PUT": "Authorization,Content-Type",
 	}
 	rn14AllowedHeaders = map[string]string{
+		"POST": "Authorization",
+	}
+	rn34AllowedHeaders = map[string]string{
+		"PUT": "Authorization,Content-Type",
+	}
+	rn17AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
 		"GET":    "Authorization",
 	}
-	rn13AllowedHeaders = map[string]string{
+	rn16AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
+	}
+	rn5AllowedHeaders = map[string]string{
+		"GET":  "Authorization",
+		"POST": "Authorization,Content-Type",
+	}
+	rn11AllowedHeaders = map[string]string{
+		"DELETE": "Authorization",
+		"GET":    "Authorization",
+		"PATCH":  "Authorization,Content-Type",
+	}
+	rn26AllowedHeaders = map[string]string{
+		"GET": "Authorization",
+	}
+	rn21AllowedHeaders = map[string]string{
+		"GET": "Authorization",
+	}
+	rn29AllowedHeaders = map[string]string{
+		"POST": "Authorization",
+	}
+	rn28AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn33AllowedHeaders = map[string]string{
+		"POST": "Authorization",
+	}
+	rn35AllowedHeaders = map[string]string{
+		"POST": "Authorization",
 	}
 )
 
@@ -193,7 +220,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							default:
 								s.notAllowed(w, r, notAllowedParams{
 									allowedMethods: "DELETE,GET",
-									allowedHeaders: rn16AllowedHeaders,
+									allowedHeaders: rn19AllowedHeaders,
 									acceptPost:     "",
 									acceptPatch:    "",
 								})
@@ -219,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "GET",
-								allowedHeaders: rn18AllowedHeaders,
+								allowedHeaders: rn23AllowedHeaders,
 								acceptPost:     "",
 								acceptPatch:    "",
 							})
@@ -244,7 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							default:
 								s.notAllowed(w, r, notAllowedParams{
 									allowedMethods: "POST",
-									allowedHeaders: rn24AllowedHeaders,
+									allowedHeaders: rn36AllowedHeaders,
 									acceptPost:     "",
 									acceptPatch:    "",
 								})
@@ -317,7 +344,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "DELETE,GET,PATCH",
-								allowedHeaders: rn6AllowedHeaders,
+								allowedHeaders: rn7AllowedHeaders,
 								acceptPost:     "",
 								acceptPatch:    "application/merge-patch+json",
 							})
@@ -344,7 +371,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							default:
 								s.notAllowed(w, r, notAllowedParams{
 									allowedMethods: "POST",
-									allowedHeaders: rn21AllowedHeaders,
+									allowedHeaders: rn30AllowedHeaders,
 									acceptPost:     "",
 									acceptPatch:    "",
 								})
@@ -372,7 +399,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					default:
 						s.notAllowed(w, r, notAllowedParams{
 							allowedMethods: "GET",
-							allowedHeaders: rn19AllowedHeaders,
+							allowedHeaders: rn24AllowedHeaders,
 							acceptPost:     "",
 							acceptPatch:    "",
 						})
@@ -397,7 +424,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn22AllowedHeaders,
+								allowedHeaders: rn31AllowedHeaders,
 								acceptPost:     "",
 								acceptPatch:    "",
 							})
@@ -468,7 +495,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "DELETE,GET,PATCH",
-								allowedHeaders: rn8AllowedHeaders,
+								allowedHeaders: rn9AllowedHeaders,
 								acceptPost:     "",
 								acceptPatch:    "application/merge-patch+json",
 							})
@@ -507,7 +534,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "GET",
-										allowedHeaders: rn20AllowedHeaders,
+										allowedHeaders: rn25AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -534,7 +561,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "POST",
-										allowedHeaders: rn9AllowedHeaders,
+										allowedHeaders: rn12AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -561,7 +588,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "POST",
-										allowedHeaders: rn11AllowedHeaders,
+										allowedHeaders: rn14AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -588,7 +615,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "PUT",
-										allowedHeaders: rn23AllowedHeaders,
+										allowedHeaders: rn34AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -618,7 +645,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "DELETE,GET",
-										allowedHeaders: rn14AllowedHeaders,
+										allowedHeaders: rn17AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -655,7 +682,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 									default:
 										s.notAllowed(w, r, notAllowedParams{
 											allowedMethods: "DELETE",
-											allowedHeaders: rn13AllowedHeaders,
+											allowedHeaders: rn16AllowedHeaders,
 											acceptPost:     "",
 											acceptPatch:    "",
 										})
@@ -664,6 +691,282 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 									return
 								}
 
+							}
+
+						}
+
+					}
+
+				}
+
+			case 'w': // Prefix: "webhooks"
+
+				if l := len("webhooks"); len(elem) >= l && elem[0:l] == "webhooks" {
+					elem = elem[l:]
+				} else {
+					break
+				}
+
+				if len(elem) == 0 {
+					switch r.Method {
+					case "GET":
+						s.handleListWebhooksRequest([0]string{}, elemIsEscaped, w, r)
+					case "POST":
+						s.handleCreateWebhookRequest([0]string{}, elemIsEscaped, w, r)
+					default:
+						s.notAllowed(w, r, notAllowedParams{
+							allowedMethods: "GET,POST",
+							allowedHeaders: rn5AllowedHeaders,
+							acceptPost:     "application/json",
+							acceptPatch:    "",
+						})
+					}
+
+					return
+				}
+				switch elem[0] {
+				case '/': // Prefix: "/"
+
+					if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					// Param: "id"
+					// Match until "/"
+					idx := strings.IndexByte(elem, '/')
+					if idx < 0 {
+						idx = len(elem)
+					}
+					args[0] = elem[:idx]
+					elem = elem[idx:]
+
+					if len(elem) == 0 {
+						switch r.Method {
+						case "DELETE":
+							s.handleDeleteWebhookRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						case "GET":
+							s.handleGetWebhookRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						case "PATCH":
+							s.handleUpdateWebhookRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						default:
+							s.notAllowed(w, r, notAllowedParams{
+								allowedMethods: "DELETE,GET,PATCH",
+								allowedHeaders: rn11AllowedHeaders,
+								acceptPost:     "",
+								acceptPatch:    "application/json",
+							})
+						}
+
+						return
+					}
+					switch elem[0] {
+					case '/': // Prefix: "/"
+
+						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case 'd': // Prefix: "deliveries"
+
+							if l := len("deliveries"); len(elem) >= l && elem[0:l] == "deliveries" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch r.Method {
+								case "GET":
+									s.handleListWebhookDeliveriesRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "GET",
+										allowedHeaders: rn26AllowedHeaders,
+										acceptPost:     "",
+										acceptPatch:    "",
+									})
+								}
+
+								return
+							}
+							switch elem[0] {
+							case '/': // Prefix: "/"
+
+								if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								// Param: "delivery_id"
+								// Match until "/"
+								idx := strings.IndexByte(elem, '/')
+								if idx < 0 {
+									idx = len(elem)
+								}
+								args[1] = elem[:idx]
+								elem = elem[idx:]
+
+								if len(elem) == 0 {
+									switch r.Method {
+									case "GET":
+										s.handleGetWebhookDeliveryRequest([2]string{
+											args[0],
+											args[1],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "GET",
+											allowedHeaders: rn21AllowedHeaders,
+											acceptPost:     "",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/retry"
+
+									if l := len("/retry"); len(elem) >= l && elem[0:l] == "/retry" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch r.Method {
+										case "POST":
+											s.handleRetryWebhookDeliveryRequest([2]string{
+												args[0],
+												args[1],
+											}, elemIsEscaped, w, r)
+										default:
+											s.notAllowed(w, r, notAllowedParams{
+												allowedMethods: "POST",
+												allowedHeaders: rn29AllowedHeaders,
+												acceptPost:     "",
+												acceptPatch:    "",
+											})
+										}
+
+										return
+									}
+
+								}
+
+							}
+
+						case 'r': // Prefix: "r"
+
+							if l := len("r"); len(elem) >= l && elem[0:l] == "r" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								break
+							}
+							switch elem[0] {
+							case 'e': // Prefix: "eplay"
+
+								if l := len("eplay"); len(elem) >= l && elem[0:l] == "eplay" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch r.Method {
+									case "POST":
+										s.handleReplayWebhookDeliveriesRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "POST",
+											allowedHeaders: rn28AllowedHeaders,
+											acceptPost:     "application/json",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+
+							case 'o': // Prefix: "otate-secret"
+
+								if l := len("otate-secret"); len(elem) >= l && elem[0:l] == "otate-secret" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch r.Method {
+									case "POST":
+										s.handleRotateWebhookSecretRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "POST",
+											allowedHeaders: rn33AllowedHeaders,
+											acceptPost:     "",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+
+							}
+
+						case 't': // Prefix: "test"
+
+							if l := len("test"); len(elem) >= l && elem[0:l] == "test" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								// Leaf node.
+								switch r.Method {
+								case "POST":
+									s.handleTestWebhookRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "POST",
+										allowedHeaders: rn35AllowedHeaders,
+										acceptPost:     "",
+										acceptPatch:    "",
+									})
+								}
+
+								return
 							}
 
 						}
@@ -1350,9 +1653,633 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 
 				}
 
+			case 'w': // Prefix: "webhooks"
+
+				if l := len("webhooks"); len(elem) >= l && elem[0:l] == "webhooks" {
+					elem = elem[l:]
+				} else {
+					break
+				}
+
+				if len(elem) == 0 {
+					switch method {
+					case "GET":
+						r.name = ListWebhooksOperation
+						r.summary = "List webhook endpoints"
+						r.operationID = "listWebhooks"
+						r.operationGroup = ""
+						r.pathPattern = "/api/v1/webhooks"
+						r.args = args
+						r.count = 0
+						return r, true
+					case "POST":
+						r.name = CreateWebhookOperation
+						r.summary = "Register a webhook endpoint"
+						r.operationID = "createWebhook"
+						r.operationGroup = ""
+						r.pathPattern = "/api/v1/webhooks"
+						r.args = args
+						r.count = 0
+						return r, true
+					default:
+						return
+					}
+				}
+				switch elem[0] {
+				case '/': // Prefix: "/"
+
+					if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					// Param: "id"
+					// Match until "/"
+					idx := strings.IndexByte(elem, '/')
+					if idx < 0 {
+						idx = len(elem)
+					}
+					args[0] = elem[:idx]
+					elem = elem[idx:]
+
+					if len(elem) == 0 {
+						switch method {
+						case "DELETE":
+							r.name = DeleteWebhookOperation
+							r.summary = "Delete a webhook endpoint"
+							r.operationID = "deleteWebhook"
+							r.operationGroup = ""
+							r.pathPattern = "/api/v1/webhooks/{id}"
+							r.args = args
+							r.count = 1
+							return r, true
+						case "GET":
+							r.name = GetWebhookOperation
+							r.summary = "Get a webhook endpoint"
+							r.operationID = "getWebhook"
+							r.operationGroup = ""
+							r.pathPattern = "/api/v1/webhooks/{id}"
+							r.args = args
+							r.count = 1
+							return r, true
+						case "PATCH":
+							r.name = UpdateWebhookOperation
+							r.summary = "Change a webhook endpoint"
+							r.operationID = "updateWebhook"
+							r.operationGroup = ""
+							r.pathPattern = "/api/v1/webhooks/{id}"
+							r.args = args
+							r.count = 1
+							return r, true
+						default:
+							return
+						}
+					}
+					switch elem[0] {
+					case '/': // Prefix: "/"
+
+						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case 'd': // Prefix: "deliveries"
+
+							if l := len("deliveries"); len(elem) >= l && elem[0:l] == "deliveries" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch method {
+								case "GET":
+									r.name = ListWebhookDeliveriesOperation
+									r.summary = "List a webhook's deliveries"
+									r.operationID = "listWebhookDeliveries"
+									r.operationGroup = ""
+									r.pathPattern = "/api/v1/webhooks/{id}/deliveries"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+							switch elem[0] {
+							case '/': // Prefix: "/"
+
+								if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								// Param: "delivery_id"
+								// Match until "/"
+								idx := strings.IndexByte(elem, '/')
+								if idx < 0 {
+									idx = len(elem)
+								}
+								args[1] = elem[:idx]
+								elem = elem[idx:]
+
+								if len(elem) == 0 {
+									switch method {
+									case "GET":
+										r.name = GetWebhookDeliveryOperation
+										r.summary = "Get a delivery with its attempts"
+										r.operationID = "getWebhookDelivery"
+										r.operationGroup = ""
+										r.pathPattern = "/api/v1/webhooks/{id}/deliveries/{delivery_id}"
+										r.args = args
+										r.count = 2
+										return r, true
+									default:
+										return
+									}
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/retry"
+
+									if l := len("/retry"); len(elem) >= l && elem[0:l] == "/retry" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch method {
+										case "POST":
+											r.name = RetryWebhookDeliveryOperation
+											r.summary = "Attempt a delivery again"
+											r.operationID = "retryWebhookDelivery"
+											r.operationGroup = ""
+											r.pathPattern = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry"
+											r.args = args
+											r.count = 2
+											return r, true
+										default:
+											return
+										}
+									}
+
+								}
+
+							}
+
+						case 'r': // Prefix: "r"
+
+							if l := len("r"); len(elem) >= l && elem[0:l] == "r" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								break
+							}
+							switch elem[0] {
+							case 'e': // Prefix: "eplay"
+
+								if l := len("eplay"); len(elem) >= l && elem[0:l] == "eplay" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch method {
+									case "POST":
+										r.name = ReplayWebhookDeliveriesOperation
+										r.summary = "Replay the deliveries of a time range"
+										r.operationID = "replayWebhookDeliveries"
+										r.operationGroup = ""
+										r.pathPattern = "/api/v1/webhooks/{id}/replay"
+										r.args = args
+										r.count = 1
+										return r, true
+									default:
+										return
+									}
+								}
+
+							case 'o': // Prefix: "otate-secret"
+
+								if l := len("otate-secret"); len(elem) >= l && elem[0:l] == "otate-secret" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch method {
+									case "POST":
+										r.name = RotateWebhookSecretOperation
+										r.summary = "Rotate a webhook's signing secret"
+										r.operationID = "rotateWebhookSecret"
+										r.operationGroup = ""
+										r.pathPattern = "/api/v1/webhooks/{id}/rotate-secret"
+										r.args = args
+										r.count = 1
+										return r, true
+									default:
+										return
+									}
+								}
+
+							}
+
+						case 't': // Prefix: "test"
+
+							if l := len("test"); len(elem) >= l && elem[0:l] == "test" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								// Leaf node.
+								switch method {
+								case "POST":
+									r.name = TestWebhookOperation
+									r.summary = "Send a webhook.test event"
+									r.operationID = "testWebhook"
+									r.operationGroup = ""
+									r.pathPattern = "/api/v1/webhooks/{id}/test"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+
+						}
+
+					}
+
+				}
+
 			}
 
 		}
 	}
 	return r, false
+}
+
+var (
+	wh1AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh2AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh3AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh4AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh5AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh6AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh7AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh8AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh9AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh10AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh11AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh12AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh13AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+	wh14AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type,Webhook-Id,Webhook-Signature,Webhook-Timestamp",
+	}
+)
+
+// Handle handles webhook request.
+//
+// Returns true if there is a webhook handler for given name and requested method.
+func (s *WebhookServer) Handle(webhookName string, w http.ResponseWriter, r *http.Request) bool {
+	switch webhookName {
+	case "login.failed":
+		switch r.Method {
+		case "POST":
+			s.handleEventLoginFailedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "login.succeeded":
+		switch r.Method {
+		case "POST":
+			s.handleEventLoginSucceededRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "mfa.enrolled":
+		switch r.Method {
+		case "POST":
+			s.handleEventMfaEnrolledRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "mfa.removed":
+		switch r.Method {
+		case "POST":
+			s.handleEventMfaRemovedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "risk.detected":
+		switch r.Method {
+		case "POST":
+			s.handleEventRiskDetectedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "role.assigned":
+		switch r.Method {
+		case "POST":
+			s.handleEventRoleAssignedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "role.unassigned":
+		switch r.Method {
+		case "POST":
+			s.handleEventRoleUnassignedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "session.revoked":
+		switch r.Method {
+		case "POST":
+			s.handleEventSessionRevokedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "token.reuse_detected":
+		switch r.Method {
+		case "POST":
+			s.handleEventTokenReuseDetectedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "user.created":
+		switch r.Method {
+		case "POST":
+			s.handleEventUserCreatedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "user.deleted":
+		switch r.Method {
+		case "POST":
+			s.handleEventUserDeletedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "user.locked":
+		switch r.Method {
+		case "POST":
+			s.handleEventUserLockedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "user.updated":
+		switch r.Method {
+		case "POST":
+			s.handleEventUserUpdatedRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	case "webhook.test":
+		switch r.Method {
+		case "POST":
+			s.handleEventWebhookTestRequest([0]string{}, false, w, r)
+		default:
+			return false
+		}
+		return true
+	default:
+		return false
+	}
+}
+
+// Handler returns http.Handler for webhook.
+//
+// Returns NotFound handler if spec doesn't contain webhook with given name.
+//
+// Returned handler calls MethodNotAllowed handler if webhook doesn't define requested method.
+func (s *WebhookServer) Handler(webhookName string) http.Handler {
+	switch webhookName {
+	case "login.failed":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh1AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "login.succeeded":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh2AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "mfa.enrolled":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh3AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "mfa.removed":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh4AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "risk.detected":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh5AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "role.assigned":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh6AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "role.unassigned":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh7AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "session.revoked":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh8AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "token.reuse_detected":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh9AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "user.created":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh10AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "user.deleted":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh11AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "user.locked":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh12AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "user.updated":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh13AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	case "webhook.test":
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// We know that webhook exists, so false means wrong method.
+			if !s.Handle(webhookName, w, r) {
+				s.notAllowed(w, r, notAllowedParams{
+					allowedMethods: "POST",
+					allowedHeaders: wh14AllowedHeaders,
+					acceptPost:     "application/json",
+					acceptPatch:    "",
+				})
+			}
+		})
+	default:
+		return http.HandlerFunc(s.notFound)
+	}
 }

@@ -231,6 +231,76 @@ func (s *APIKeyPageHeaders) SetResponse(val APIKeyPage) {
 
 func (*APIKeyPageHeaders) listAPIKeysRes() {}
 
+// Ref: #/components/schemas/Attempt
+type Attempt struct {
+	N         int       `json:"n"`
+	At        time.Time `json:"at"`
+	Status    int       `json:"status"`
+	LatencyMs int       `json:"latency_ms"`
+	Error     OptString `json:"error"`
+	Response  OptString `json:"response"`
+}
+
+// GetN returns the value of N.
+func (s *Attempt) GetN() int {
+	return s.N
+}
+
+// GetAt returns the value of At.
+func (s *Attempt) GetAt() time.Time {
+	return s.At
+}
+
+// GetStatus returns the value of Status.
+func (s *Attempt) GetStatus() int {
+	return s.Status
+}
+
+// GetLatencyMs returns the value of LatencyMs.
+func (s *Attempt) GetLatencyMs() int {
+	return s.LatencyMs
+}
+
+// GetError returns the value of Error.
+func (s *Attempt) GetError() OptString {
+	return s.Error
+}
+
+// GetResponse returns the value of Response.
+func (s *Attempt) GetResponse() OptString {
+	return s.Response
+}
+
+// SetN sets the value of N.
+func (s *Attempt) SetN(val int) {
+	s.N = val
+}
+
+// SetAt sets the value of At.
+func (s *Attempt) SetAt(val time.Time) {
+	s.At = val
+}
+
+// SetStatus sets the value of Status.
+func (s *Attempt) SetStatus(val int) {
+	s.Status = val
+}
+
+// SetLatencyMs sets the value of LatencyMs.
+func (s *Attempt) SetLatencyMs(val int) {
+	s.LatencyMs = val
+}
+
+// SetError sets the value of Error.
+func (s *Attempt) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetResponse sets the value of Response.
+func (s *Attempt) SetResponse(val OptString) {
+	s.Response = val
+}
+
 // Ref: #/components/schemas/AuditEvent
 type AuditEvent struct {
 	ID        int                `json:"id"`
@@ -593,6 +663,30 @@ func (*CreateUserUnprocessableEntity) createUserRes() {}
 type CreateUserUnsupportedMediaType Problem
 
 func (*CreateUserUnsupportedMediaType) createUserRes() {}
+
+type CreateWebhookBadRequest Problem
+
+func (*CreateWebhookBadRequest) createWebhookRes() {}
+
+type CreateWebhookForbidden Problem
+
+func (*CreateWebhookForbidden) createWebhookRes() {}
+
+type CreateWebhookRequestEntityTooLarge Problem
+
+func (*CreateWebhookRequestEntityTooLarge) createWebhookRes() {}
+
+type CreateWebhookUnauthorized Problem
+
+func (*CreateWebhookUnauthorized) createWebhookRes() {}
+
+type CreateWebhookUnprocessableEntity Problem
+
+func (*CreateWebhookUnprocessableEntity) createWebhookRes() {}
+
+type CreateWebhookUnsupportedMediaType Problem
+
+func (*CreateWebhookUnsupportedMediaType) createWebhookRes() {}
 
 // Ref: #/components/schemas/CreatedAPIKey
 type CreatedAPIKey struct {
@@ -1034,6 +1128,230 @@ func (s *CreatedOAuthClientHeaders) SetResponse(val CreatedOAuthClient) {
 
 func (*CreatedOAuthClientHeaders) createClientRes() {}
 
+// Ref: #/components/schemas/CreatedWebhook
+type CreatedWebhook struct {
+	ID                 string                          `json:"id"`
+	URL                string                          `json:"url"`
+	Description        OptString                       `json:"description"`
+	Events             []string                        `json:"events"`
+	Enabled            bool                            `json:"enabled"`
+	DisabledReason     OptCreatedWebhookDisabledReason `json:"disabled_reason"`
+	FailingSince       OptDateTime                     `json:"failing_since"`
+	SecretOverlapUntil OptDateTime                     `json:"secret_overlap_until"`
+	CreatedBy          OptString                       `json:"created_by"`
+	CreatedAt          time.Time                       `json:"created_at"`
+	UpdatedAt          time.Time                       `json:"updated_at"`
+	Secret             string                          `json:"secret"`
+}
+
+// GetID returns the value of ID.
+func (s *CreatedWebhook) GetID() string {
+	return s.ID
+}
+
+// GetURL returns the value of URL.
+func (s *CreatedWebhook) GetURL() string {
+	return s.URL
+}
+
+// GetDescription returns the value of Description.
+func (s *CreatedWebhook) GetDescription() OptString {
+	return s.Description
+}
+
+// GetEvents returns the value of Events.
+func (s *CreatedWebhook) GetEvents() []string {
+	return s.Events
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *CreatedWebhook) GetEnabled() bool {
+	return s.Enabled
+}
+
+// GetDisabledReason returns the value of DisabledReason.
+func (s *CreatedWebhook) GetDisabledReason() OptCreatedWebhookDisabledReason {
+	return s.DisabledReason
+}
+
+// GetFailingSince returns the value of FailingSince.
+func (s *CreatedWebhook) GetFailingSince() OptDateTime {
+	return s.FailingSince
+}
+
+// GetSecretOverlapUntil returns the value of SecretOverlapUntil.
+func (s *CreatedWebhook) GetSecretOverlapUntil() OptDateTime {
+	return s.SecretOverlapUntil
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *CreatedWebhook) GetCreatedBy() OptString {
+	return s.CreatedBy
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *CreatedWebhook) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *CreatedWebhook) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetSecret returns the value of Secret.
+func (s *CreatedWebhook) GetSecret() string {
+	return s.Secret
+}
+
+// SetID sets the value of ID.
+func (s *CreatedWebhook) SetID(val string) {
+	s.ID = val
+}
+
+// SetURL sets the value of URL.
+func (s *CreatedWebhook) SetURL(val string) {
+	s.URL = val
+}
+
+// SetDescription sets the value of Description.
+func (s *CreatedWebhook) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetEvents sets the value of Events.
+func (s *CreatedWebhook) SetEvents(val []string) {
+	s.Events = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *CreatedWebhook) SetEnabled(val bool) {
+	s.Enabled = val
+}
+
+// SetDisabledReason sets the value of DisabledReason.
+func (s *CreatedWebhook) SetDisabledReason(val OptCreatedWebhookDisabledReason) {
+	s.DisabledReason = val
+}
+
+// SetFailingSince sets the value of FailingSince.
+func (s *CreatedWebhook) SetFailingSince(val OptDateTime) {
+	s.FailingSince = val
+}
+
+// SetSecretOverlapUntil sets the value of SecretOverlapUntil.
+func (s *CreatedWebhook) SetSecretOverlapUntil(val OptDateTime) {
+	s.SecretOverlapUntil = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *CreatedWebhook) SetCreatedBy(val OptString) {
+	s.CreatedBy = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *CreatedWebhook) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *CreatedWebhook) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetSecret sets the value of Secret.
+func (s *CreatedWebhook) SetSecret(val string) {
+	s.Secret = val
+}
+
+type CreatedWebhookDisabledReason string
+
+const (
+	CreatedWebhookDisabledReasonGone    CreatedWebhookDisabledReason = "gone"
+	CreatedWebhookDisabledReasonFailing CreatedWebhookDisabledReason = "failing"
+	CreatedWebhookDisabledReasonAdmin   CreatedWebhookDisabledReason = "admin"
+)
+
+// AllValues returns all CreatedWebhookDisabledReason values.
+func (CreatedWebhookDisabledReason) AllValues() []CreatedWebhookDisabledReason {
+	return []CreatedWebhookDisabledReason{
+		CreatedWebhookDisabledReasonGone,
+		CreatedWebhookDisabledReasonFailing,
+		CreatedWebhookDisabledReasonAdmin,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CreatedWebhookDisabledReason) MarshalText() ([]byte, error) {
+	switch s {
+	case CreatedWebhookDisabledReasonGone:
+		return []byte(s), nil
+	case CreatedWebhookDisabledReasonFailing:
+		return []byte(s), nil
+	case CreatedWebhookDisabledReasonAdmin:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CreatedWebhookDisabledReason) UnmarshalText(data []byte) error {
+	switch CreatedWebhookDisabledReason(data) {
+	case CreatedWebhookDisabledReasonGone:
+		*s = CreatedWebhookDisabledReasonGone
+		return nil
+	case CreatedWebhookDisabledReasonFailing:
+		*s = CreatedWebhookDisabledReasonFailing
+		return nil
+	case CreatedWebhookDisabledReasonAdmin:
+		*s = CreatedWebhookDisabledReasonAdmin
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// CreatedWebhookHeaders wraps CreatedWebhook with response headers.
+type CreatedWebhookHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        CreatedWebhook
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *CreatedWebhookHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *CreatedWebhookHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *CreatedWebhookHeaders) GetResponse() CreatedWebhook {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *CreatedWebhookHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *CreatedWebhookHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *CreatedWebhookHeaders) SetResponse(val CreatedWebhook) {
+	s.Response = val
+}
+
+func (*CreatedWebhookHeaders) createWebhookRes()       {}
+func (*CreatedWebhookHeaders) rotateWebhookSecretRes() {}
+
 type DeleteClientForbidden Problem
 
 func (*DeleteClientForbidden) deleteClientRes() {}
@@ -1121,6 +1439,340 @@ func (*DeleteUserUnauthorized) deleteUserRes() {}
 type DeleteUserUnprocessableEntity Problem
 
 func (*DeleteUserUnprocessableEntity) deleteUserRes() {}
+
+type DeleteWebhookForbidden Problem
+
+func (*DeleteWebhookForbidden) deleteWebhookRes() {}
+
+// DeleteWebhookNoContent is response for DeleteWebhook operation.
+type DeleteWebhookNoContent struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *DeleteWebhookNoContent) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *DeleteWebhookNoContent) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *DeleteWebhookNoContent) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *DeleteWebhookNoContent) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+func (*DeleteWebhookNoContent) deleteWebhookRes() {}
+
+type DeleteWebhookNotFound Problem
+
+func (*DeleteWebhookNotFound) deleteWebhookRes() {}
+
+type DeleteWebhookUnauthorized Problem
+
+func (*DeleteWebhookUnauthorized) deleteWebhookRes() {}
+
+type DeleteWebhookUnprocessableEntity Problem
+
+func (*DeleteWebhookUnprocessableEntity) deleteWebhookRes() {}
+
+// Ref: #/components/schemas/Delivery
+type Delivery struct {
+	ID            string         `json:"id"`
+	WebhookID     string         `json:"webhook_id"`
+	EventType     string         `json:"event_type"`
+	EventID       OptInt         `json:"event_id"`
+	Status        DeliveryStatus `json:"status"`
+	Attempts      int            `json:"attempts"`
+	NextAttemptAt OptDateTime    `json:"next_attempt_at"`
+	LastStatus    int            `json:"last_status"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	Payload       Payload        `json:"payload"`
+	AttemptLog    []Attempt      `json:"attempt_log"`
+}
+
+// GetID returns the value of ID.
+func (s *Delivery) GetID() string {
+	return s.ID
+}
+
+// GetWebhookID returns the value of WebhookID.
+func (s *Delivery) GetWebhookID() string {
+	return s.WebhookID
+}
+
+// GetEventType returns the value of EventType.
+func (s *Delivery) GetEventType() string {
+	return s.EventType
+}
+
+// GetEventID returns the value of EventID.
+func (s *Delivery) GetEventID() OptInt {
+	return s.EventID
+}
+
+// GetStatus returns the value of Status.
+func (s *Delivery) GetStatus() DeliveryStatus {
+	return s.Status
+}
+
+// GetAttempts returns the value of Attempts.
+func (s *Delivery) GetAttempts() int {
+	return s.Attempts
+}
+
+// GetNextAttemptAt returns the value of NextAttemptAt.
+func (s *Delivery) GetNextAttemptAt() OptDateTime {
+	return s.NextAttemptAt
+}
+
+// GetLastStatus returns the value of LastStatus.
+func (s *Delivery) GetLastStatus() int {
+	return s.LastStatus
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Delivery) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Delivery) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// GetPayload returns the value of Payload.
+func (s *Delivery) GetPayload() Payload {
+	return s.Payload
+}
+
+// GetAttemptLog returns the value of AttemptLog.
+func (s *Delivery) GetAttemptLog() []Attempt {
+	return s.AttemptLog
+}
+
+// SetID sets the value of ID.
+func (s *Delivery) SetID(val string) {
+	s.ID = val
+}
+
+// SetWebhookID sets the value of WebhookID.
+func (s *Delivery) SetWebhookID(val string) {
+	s.WebhookID = val
+}
+
+// SetEventType sets the value of EventType.
+func (s *Delivery) SetEventType(val string) {
+	s.EventType = val
+}
+
+// SetEventID sets the value of EventID.
+func (s *Delivery) SetEventID(val OptInt) {
+	s.EventID = val
+}
+
+// SetStatus sets the value of Status.
+func (s *Delivery) SetStatus(val DeliveryStatus) {
+	s.Status = val
+}
+
+// SetAttempts sets the value of Attempts.
+func (s *Delivery) SetAttempts(val int) {
+	s.Attempts = val
+}
+
+// SetNextAttemptAt sets the value of NextAttemptAt.
+func (s *Delivery) SetNextAttemptAt(val OptDateTime) {
+	s.NextAttemptAt = val
+}
+
+// SetLastStatus sets the value of LastStatus.
+func (s *Delivery) SetLastStatus(val int) {
+	s.LastStatus = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Delivery) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Delivery) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// SetPayload sets the value of Payload.
+func (s *Delivery) SetPayload(val Payload) {
+	s.Payload = val
+}
+
+// SetAttemptLog sets the value of AttemptLog.
+func (s *Delivery) SetAttemptLog(val []Attempt) {
+	s.AttemptLog = val
+}
+
+// DeliveryHeaders wraps Delivery with response headers.
+type DeliveryHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        Delivery
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *DeliveryHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *DeliveryHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *DeliveryHeaders) GetResponse() Delivery {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *DeliveryHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *DeliveryHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DeliveryHeaders) SetResponse(val Delivery) {
+	s.Response = val
+}
+
+func (*DeliveryHeaders) getWebhookDeliveryRes()   {}
+func (*DeliveryHeaders) retryWebhookDeliveryRes() {}
+func (*DeliveryHeaders) testWebhookRes()          {}
+
+// Ref: #/components/schemas/DeliveryPage
+type DeliveryPage struct {
+	Items      []Delivery `json:"items"`
+	NextCursor OptString  `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *DeliveryPage) GetItems() []Delivery {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *DeliveryPage) GetNextCursor() OptString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *DeliveryPage) SetItems(val []Delivery) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *DeliveryPage) SetNextCursor(val OptString) {
+	s.NextCursor = val
+}
+
+// DeliveryPageHeaders wraps DeliveryPage with response headers.
+type DeliveryPageHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        DeliveryPage
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *DeliveryPageHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *DeliveryPageHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *DeliveryPageHeaders) GetResponse() DeliveryPage {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *DeliveryPageHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *DeliveryPageHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *DeliveryPageHeaders) SetResponse(val DeliveryPage) {
+	s.Response = val
+}
+
+func (*DeliveryPageHeaders) listWebhookDeliveriesRes() {}
+
+type DeliveryStatus string
+
+const (
+	DeliveryStatusPending   DeliveryStatus = "pending"
+	DeliveryStatusSucceeded DeliveryStatus = "succeeded"
+	DeliveryStatusFailed    DeliveryStatus = "failed"
+)
+
+// AllValues returns all DeliveryStatus values.
+func (DeliveryStatus) AllValues() []DeliveryStatus {
+	return []DeliveryStatus{
+		DeliveryStatusPending,
+		DeliveryStatusSucceeded,
+		DeliveryStatusFailed,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s DeliveryStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case DeliveryStatusPending:
+		return []byte(s), nil
+	case DeliveryStatusSucceeded:
+		return []byte(s), nil
+	case DeliveryStatusFailed:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *DeliveryStatus) UnmarshalText(data []byte) error {
+	switch DeliveryStatus(data) {
+	case DeliveryStatusPending:
+		*s = DeliveryStatusPending
+		return nil
+	case DeliveryStatusSucceeded:
+		*s = DeliveryStatusSucceeded
+		return nil
+	case DeliveryStatusFailed:
+		*s = DeliveryStatusFailed
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 type DisableUserForbidden Problem
 
@@ -1242,6 +1894,962 @@ type EndUserSessionsUnprocessableEntity Problem
 
 func (*EndUserSessionsUnprocessableEntity) endUserSessionsRes() {}
 
+// Ref: #/components/schemas/EventData
+type EventData struct {
+	EventID   OptInt            `json:"event_id"`
+	Action    OptString         `json:"action"`
+	UserID    OptString         `json:"user_id"`
+	ActorID   OptString         `json:"actor_id"`
+	ClientID  OptString         `json:"client_id"`
+	IP        OptString         `json:"ip"`
+	UserAgent OptString         `json:"user_agent"`
+	RequestID OptString         `json:"request_id"`
+	Details   *EventDataDetails `json:"details"`
+	WebhookID OptString         `json:"webhook_id"`
+}
+
+// GetEventID returns the value of EventID.
+func (s *EventData) GetEventID() OptInt {
+	return s.EventID
+}
+
+// GetAction returns the value of Action.
+func (s *EventData) GetAction() OptString {
+	return s.Action
+}
+
+// GetUserID returns the value of UserID.
+func (s *EventData) GetUserID() OptString {
+	return s.UserID
+}
+
+// GetActorID returns the value of ActorID.
+func (s *EventData) GetActorID() OptString {
+	return s.ActorID
+}
+
+// GetClientID returns the value of ClientID.
+func (s *EventData) GetClientID() OptString {
+	return s.ClientID
+}
+
+// GetIP returns the value of IP.
+func (s *EventData) GetIP() OptString {
+	return s.IP
+}
+
+// GetUserAgent returns the value of UserAgent.
+func (s *EventData) GetUserAgent() OptString {
+	return s.UserAgent
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *EventData) GetRequestID() OptString {
+	return s.RequestID
+}
+
+// GetDetails returns the value of Details.
+func (s *EventData) GetDetails() *EventDataDetails {
+	return s.Details
+}
+
+// GetWebhookID returns the value of WebhookID.
+func (s *EventData) GetWebhookID() OptString {
+	return s.WebhookID
+}
+
+// SetEventID sets the value of EventID.
+func (s *EventData) SetEventID(val OptInt) {
+	s.EventID = val
+}
+
+// SetAction sets the value of Action.
+func (s *EventData) SetAction(val OptString) {
+	s.Action = val
+}
+
+// SetUserID sets the value of UserID.
+func (s *EventData) SetUserID(val OptString) {
+	s.UserID = val
+}
+
+// SetActorID sets the value of ActorID.
+func (s *EventData) SetActorID(val OptString) {
+	s.ActorID = val
+}
+
+// SetClientID sets the value of ClientID.
+func (s *EventData) SetClientID(val OptString) {
+	s.ClientID = val
+}
+
+// SetIP sets the value of IP.
+func (s *EventData) SetIP(val OptString) {
+	s.IP = val
+}
+
+// SetUserAgent sets the value of UserAgent.
+func (s *EventData) SetUserAgent(val OptString) {
+	s.UserAgent = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *EventData) SetRequestID(val OptString) {
+	s.RequestID = val
+}
+
+// SetDetails sets the value of Details.
+func (s *EventData) SetDetails(val *EventDataDetails) {
+	s.Details = val
+}
+
+// SetWebhookID sets the value of WebhookID.
+func (s *EventData) SetWebhookID(val OptString) {
+	s.WebhookID = val
+}
+
+type EventDataDetails struct{}
+
+// EventLoginFailed2XX is 2XX pattern response for EventLoginFailed operation.
+type EventLoginFailed2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventLoginFailed2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventLoginFailed2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventLoginFailed2XX) eventLoginFailedRes() {}
+
+// EventLoginFailedGone is response for EventLoginFailed operation.
+type EventLoginFailedGone struct{}
+
+func (*EventLoginFailedGone) eventLoginFailedRes() {}
+
+// Merged schema.
+type EventLoginFailedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventLoginFailedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventLoginFailedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventLoginFailedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventLoginFailedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventLoginFailedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventLoginFailedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventLoginSucceeded2XX is 2XX pattern response for EventLoginSucceeded operation.
+type EventLoginSucceeded2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventLoginSucceeded2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventLoginSucceeded2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventLoginSucceeded2XX) eventLoginSucceededRes() {}
+
+// EventLoginSucceededGone is response for EventLoginSucceeded operation.
+type EventLoginSucceededGone struct{}
+
+func (*EventLoginSucceededGone) eventLoginSucceededRes() {}
+
+// Merged schema.
+type EventLoginSucceededReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventLoginSucceededReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventLoginSucceededReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventLoginSucceededReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventLoginSucceededReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventLoginSucceededReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventLoginSucceededReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventMfaEnrolled2XX is 2XX pattern response for EventMfaEnrolled operation.
+type EventMfaEnrolled2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventMfaEnrolled2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventMfaEnrolled2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventMfaEnrolled2XX) eventMfaEnrolledRes() {}
+
+// EventMfaEnrolledGone is response for EventMfaEnrolled operation.
+type EventMfaEnrolledGone struct{}
+
+func (*EventMfaEnrolledGone) eventMfaEnrolledRes() {}
+
+// Merged schema.
+type EventMfaEnrolledReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventMfaEnrolledReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventMfaEnrolledReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventMfaEnrolledReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventMfaEnrolledReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventMfaEnrolledReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventMfaEnrolledReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventMfaRemoved2XX is 2XX pattern response for EventMfaRemoved operation.
+type EventMfaRemoved2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventMfaRemoved2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventMfaRemoved2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventMfaRemoved2XX) eventMfaRemovedRes() {}
+
+// EventMfaRemovedGone is response for EventMfaRemoved operation.
+type EventMfaRemovedGone struct{}
+
+func (*EventMfaRemovedGone) eventMfaRemovedRes() {}
+
+// Merged schema.
+type EventMfaRemovedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventMfaRemovedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventMfaRemovedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventMfaRemovedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventMfaRemovedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventMfaRemovedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventMfaRemovedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventRiskDetected2XX is 2XX pattern response for EventRiskDetected operation.
+type EventRiskDetected2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventRiskDetected2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventRiskDetected2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventRiskDetected2XX) eventRiskDetectedRes() {}
+
+// EventRiskDetectedGone is response for EventRiskDetected operation.
+type EventRiskDetectedGone struct{}
+
+func (*EventRiskDetectedGone) eventRiskDetectedRes() {}
+
+// Merged schema.
+type EventRiskDetectedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventRiskDetectedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventRiskDetectedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventRiskDetectedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventRiskDetectedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventRiskDetectedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventRiskDetectedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventRoleAssigned2XX is 2XX pattern response for EventRoleAssigned operation.
+type EventRoleAssigned2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventRoleAssigned2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventRoleAssigned2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventRoleAssigned2XX) eventRoleAssignedRes() {}
+
+// EventRoleAssignedGone is response for EventRoleAssigned operation.
+type EventRoleAssignedGone struct{}
+
+func (*EventRoleAssignedGone) eventRoleAssignedRes() {}
+
+// Merged schema.
+type EventRoleAssignedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventRoleAssignedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventRoleAssignedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventRoleAssignedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventRoleAssignedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventRoleAssignedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventRoleAssignedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventRoleUnassigned2XX is 2XX pattern response for EventRoleUnassigned operation.
+type EventRoleUnassigned2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventRoleUnassigned2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventRoleUnassigned2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventRoleUnassigned2XX) eventRoleUnassignedRes() {}
+
+// EventRoleUnassignedGone is response for EventRoleUnassigned operation.
+type EventRoleUnassignedGone struct{}
+
+func (*EventRoleUnassignedGone) eventRoleUnassignedRes() {}
+
+// Merged schema.
+type EventRoleUnassignedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventRoleUnassignedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventRoleUnassignedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventRoleUnassignedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventRoleUnassignedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventRoleUnassignedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventRoleUnassignedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventSessionRevoked2XX is 2XX pattern response for EventSessionRevoked operation.
+type EventSessionRevoked2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventSessionRevoked2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventSessionRevoked2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventSessionRevoked2XX) eventSessionRevokedRes() {}
+
+// EventSessionRevokedGone is response for EventSessionRevoked operation.
+type EventSessionRevokedGone struct{}
+
+func (*EventSessionRevokedGone) eventSessionRevokedRes() {}
+
+// Merged schema.
+type EventSessionRevokedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventSessionRevokedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventSessionRevokedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventSessionRevokedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventSessionRevokedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventSessionRevokedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventSessionRevokedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventTokenReuseDetected2XX is 2XX pattern response for EventTokenReuseDetected operation.
+type EventTokenReuseDetected2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventTokenReuseDetected2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventTokenReuseDetected2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventTokenReuseDetected2XX) eventTokenReuseDetectedRes() {}
+
+// EventTokenReuseDetectedGone is response for EventTokenReuseDetected operation.
+type EventTokenReuseDetectedGone struct{}
+
+func (*EventTokenReuseDetectedGone) eventTokenReuseDetectedRes() {}
+
+// Merged schema.
+type EventTokenReuseDetectedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventTokenReuseDetectedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventTokenReuseDetectedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventTokenReuseDetectedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventTokenReuseDetectedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventTokenReuseDetectedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventTokenReuseDetectedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventUserCreated2XX is 2XX pattern response for EventUserCreated operation.
+type EventUserCreated2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventUserCreated2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventUserCreated2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventUserCreated2XX) eventUserCreatedRes() {}
+
+// EventUserCreatedGone is response for EventUserCreated operation.
+type EventUserCreatedGone struct{}
+
+func (*EventUserCreatedGone) eventUserCreatedRes() {}
+
+// Merged schema.
+type EventUserCreatedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventUserCreatedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventUserCreatedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventUserCreatedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventUserCreatedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventUserCreatedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventUserCreatedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventUserDeleted2XX is 2XX pattern response for EventUserDeleted operation.
+type EventUserDeleted2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventUserDeleted2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventUserDeleted2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventUserDeleted2XX) eventUserDeletedRes() {}
+
+// EventUserDeletedGone is response for EventUserDeleted operation.
+type EventUserDeletedGone struct{}
+
+func (*EventUserDeletedGone) eventUserDeletedRes() {}
+
+// Merged schema.
+type EventUserDeletedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventUserDeletedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventUserDeletedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventUserDeletedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventUserDeletedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventUserDeletedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventUserDeletedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventUserLocked2XX is 2XX pattern response for EventUserLocked operation.
+type EventUserLocked2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventUserLocked2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventUserLocked2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventUserLocked2XX) eventUserLockedRes() {}
+
+// EventUserLockedGone is response for EventUserLocked operation.
+type EventUserLockedGone struct{}
+
+func (*EventUserLockedGone) eventUserLockedRes() {}
+
+// Merged schema.
+type EventUserLockedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventUserLockedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventUserLockedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventUserLockedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventUserLockedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventUserLockedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventUserLockedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventUserUpdated2XX is 2XX pattern response for EventUserUpdated operation.
+type EventUserUpdated2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventUserUpdated2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventUserUpdated2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventUserUpdated2XX) eventUserUpdatedRes() {}
+
+// EventUserUpdatedGone is response for EventUserUpdated operation.
+type EventUserUpdatedGone struct{}
+
+func (*EventUserUpdatedGone) eventUserUpdatedRes() {}
+
+// Merged schema.
+type EventUserUpdatedReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventUserUpdatedReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventUserUpdatedReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventUserUpdatedReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventUserUpdatedReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventUserUpdatedReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventUserUpdatedReq) SetData(val EventData) {
+	s.Data = val
+}
+
+// EventWebhookTest2XX is 2XX pattern response for EventWebhookTest operation.
+type EventWebhookTest2XX struct {
+	StatusCode int
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *EventWebhookTest2XX) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *EventWebhookTest2XX) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+func (*EventWebhookTest2XX) eventWebhookTestRes() {}
+
+// EventWebhookTestGone is response for EventWebhookTest operation.
+type EventWebhookTestGone struct{}
+
+func (*EventWebhookTestGone) eventWebhookTestRes() {}
+
+// Merged schema.
+type EventWebhookTestReq struct {
+	// Merged property.
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *EventWebhookTestReq) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *EventWebhookTestReq) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *EventWebhookTestReq) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *EventWebhookTestReq) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *EventWebhookTestReq) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *EventWebhookTestReq) SetData(val EventData) {
+	s.Data = val
+}
+
 // Ref: #/components/schemas/FieldError
 type FieldError struct {
 	Pointer string `json:"pointer"`
@@ -1315,6 +2923,38 @@ func (*GetUserUnauthorized) getUserRes() {}
 type GetUserUnprocessableEntity Problem
 
 func (*GetUserUnprocessableEntity) getUserRes() {}
+
+type GetWebhookDeliveryForbidden Problem
+
+func (*GetWebhookDeliveryForbidden) getWebhookDeliveryRes() {}
+
+type GetWebhookDeliveryNotFound Problem
+
+func (*GetWebhookDeliveryNotFound) getWebhookDeliveryRes() {}
+
+type GetWebhookDeliveryUnauthorized Problem
+
+func (*GetWebhookDeliveryUnauthorized) getWebhookDeliveryRes() {}
+
+type GetWebhookDeliveryUnprocessableEntity Problem
+
+func (*GetWebhookDeliveryUnprocessableEntity) getWebhookDeliveryRes() {}
+
+type GetWebhookForbidden Problem
+
+func (*GetWebhookForbidden) getWebhookRes() {}
+
+type GetWebhookNotFound Problem
+
+func (*GetWebhookNotFound) getWebhookRes() {}
+
+type GetWebhookUnauthorized Problem
+
+func (*GetWebhookUnauthorized) getWebhookRes() {}
+
+type GetWebhookUnprocessableEntity Problem
+
+func (*GetWebhookUnprocessableEntity) getWebhookRes() {}
 
 // Ref: #/components/schemas/JWKS
 type JWKS struct {
@@ -1461,6 +3101,82 @@ func (*ListUsersUnauthorized) listUsersRes() {}
 type ListUsersUnprocessableEntity Problem
 
 func (*ListUsersUnprocessableEntity) listUsersRes() {}
+
+type ListWebhookDeliveriesForbidden Problem
+
+func (*ListWebhookDeliveriesForbidden) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesNotFound Problem
+
+func (*ListWebhookDeliveriesNotFound) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesStatus string
+
+const (
+	ListWebhookDeliveriesStatusPending   ListWebhookDeliveriesStatus = "pending"
+	ListWebhookDeliveriesStatusSucceeded ListWebhookDeliveriesStatus = "succeeded"
+	ListWebhookDeliveriesStatusFailed    ListWebhookDeliveriesStatus = "failed"
+)
+
+// AllValues returns all ListWebhookDeliveriesStatus values.
+func (ListWebhookDeliveriesStatus) AllValues() []ListWebhookDeliveriesStatus {
+	return []ListWebhookDeliveriesStatus{
+		ListWebhookDeliveriesStatusPending,
+		ListWebhookDeliveriesStatusSucceeded,
+		ListWebhookDeliveriesStatusFailed,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListWebhookDeliveriesStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case ListWebhookDeliveriesStatusPending:
+		return []byte(s), nil
+	case ListWebhookDeliveriesStatusSucceeded:
+		return []byte(s), nil
+	case ListWebhookDeliveriesStatusFailed:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListWebhookDeliveriesStatus) UnmarshalText(data []byte) error {
+	switch ListWebhookDeliveriesStatus(data) {
+	case ListWebhookDeliveriesStatusPending:
+		*s = ListWebhookDeliveriesStatusPending
+		return nil
+	case ListWebhookDeliveriesStatusSucceeded:
+		*s = ListWebhookDeliveriesStatusSucceeded
+		return nil
+	case ListWebhookDeliveriesStatusFailed:
+		*s = ListWebhookDeliveriesStatusFailed
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type ListWebhookDeliveriesUnauthorized Problem
+
+func (*ListWebhookDeliveriesUnauthorized) listWebhookDeliveriesRes() {}
+
+type ListWebhookDeliveriesUnprocessableEntity Problem
+
+func (*ListWebhookDeliveriesUnprocessableEntity) listWebhookDeliveriesRes() {}
+
+type ListWebhooksForbidden Problem
+
+func (*ListWebhooksForbidden) listWebhooksRes() {}
+
+type ListWebhooksUnauthorized Problem
+
+func (*ListWebhooksUnauthorized) listWebhooksRes() {}
+
+type ListWebhooksUnprocessableEntity Problem
+
+func (*ListWebhooksUnprocessableEntity) listWebhooksRes() {}
 
 // Ref: #/components/schemas/NewAPIKey
 type NewAPIKey struct {
@@ -1940,6 +3656,45 @@ func (s *NewUser) SetDepartment(val OptString) {
 // SetEmployeeID sets the value of EmployeeID.
 func (s *NewUser) SetEmployeeID(val OptString) {
 	s.EmployeeID = val
+}
+
+// Ref: #/components/schemas/NewWebhook
+type NewWebhook struct {
+	// Https:// (http:// only to loopback while the issuer is on loopback); never a private or link-local
+	// address unless webhooks.allowed_networks allows it.
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Description OptString `json:"description"`
+}
+
+// GetURL returns the value of URL.
+func (s *NewWebhook) GetURL() string {
+	return s.URL
+}
+
+// GetEvents returns the value of Events.
+func (s *NewWebhook) GetEvents() []string {
+	return s.Events
+}
+
+// GetDescription returns the value of Description.
+func (s *NewWebhook) GetDescription() OptString {
+	return s.Description
+}
+
+// SetURL sets the value of URL.
+func (s *NewWebhook) SetURL(val string) {
+	s.URL = val
+}
+
+// SetEvents sets the value of Events.
+func (s *NewWebhook) SetEvents(val []string) {
+	s.Events = val
+}
+
+// SetDescription sets the value of Description.
+func (s *NewWebhook) SetDescription(val OptString) {
+	s.Description = val
 }
 
 // Ref: #/components/schemas/OAuthClient
@@ -2672,6 +4427,52 @@ func (o OptBool) Or(d bool) bool {
 	return d
 }
 
+// NewOptCreatedWebhookDisabledReason returns new OptCreatedWebhookDisabledReason with value set to v.
+func NewOptCreatedWebhookDisabledReason(v CreatedWebhookDisabledReason) OptCreatedWebhookDisabledReason {
+	return OptCreatedWebhookDisabledReason{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptCreatedWebhookDisabledReason is optional CreatedWebhookDisabledReason.
+type OptCreatedWebhookDisabledReason struct {
+	Value CreatedWebhookDisabledReason
+	Set   bool
+}
+
+// IsSet returns true if OptCreatedWebhookDisabledReason was set.
+func (o OptCreatedWebhookDisabledReason) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptCreatedWebhookDisabledReason) Reset() {
+	var v CreatedWebhookDisabledReason
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptCreatedWebhookDisabledReason) SetTo(v CreatedWebhookDisabledReason) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptCreatedWebhookDisabledReason) Get() (v CreatedWebhookDisabledReason, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptCreatedWebhookDisabledReason) Or(d CreatedWebhookDisabledReason) CreatedWebhookDisabledReason {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptDateTime returns new OptDateTime with value set to v.
 func NewOptDateTime(v time.Time) OptDateTime {
 	return OptDateTime{
@@ -2850,6 +4651,52 @@ func (o OptListUsersStatus) Get() (v ListUsersStatus, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptListUsersStatus) Or(d ListUsersStatus) ListUsersStatus {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptListWebhookDeliveriesStatus returns new OptListWebhookDeliveriesStatus with value set to v.
+func NewOptListWebhookDeliveriesStatus(v ListWebhookDeliveriesStatus) OptListWebhookDeliveriesStatus {
+	return OptListWebhookDeliveriesStatus{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptListWebhookDeliveriesStatus is optional ListWebhookDeliveriesStatus.
+type OptListWebhookDeliveriesStatus struct {
+	Value ListWebhookDeliveriesStatus
+	Set   bool
+}
+
+// IsSet returns true if OptListWebhookDeliveriesStatus was set.
+func (o OptListWebhookDeliveriesStatus) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptListWebhookDeliveriesStatus) Reset() {
+	var v ListWebhookDeliveriesStatus
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptListWebhookDeliveriesStatus) SetTo(v ListWebhookDeliveriesStatus) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptListWebhookDeliveriesStatus) Get() (v ListWebhookDeliveriesStatus, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptListWebhookDeliveriesStatus) Or(d ListWebhookDeliveriesStatus) ListWebhookDeliveriesStatus {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -3200,6 +5047,89 @@ func (o OptUserPatchStatus) Or(d UserPatchStatus) UserPatchStatus {
 	return d
 }
 
+// NewOptWebhookDisabledReason returns new OptWebhookDisabledReason with value set to v.
+func NewOptWebhookDisabledReason(v WebhookDisabledReason) OptWebhookDisabledReason {
+	return OptWebhookDisabledReason{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptWebhookDisabledReason is optional WebhookDisabledReason.
+type OptWebhookDisabledReason struct {
+	Value WebhookDisabledReason
+	Set   bool
+}
+
+// IsSet returns true if OptWebhookDisabledReason was set.
+func (o OptWebhookDisabledReason) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptWebhookDisabledReason) Reset() {
+	var v WebhookDisabledReason
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptWebhookDisabledReason) SetTo(v WebhookDisabledReason) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptWebhookDisabledReason) Get() (v WebhookDisabledReason, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptWebhookDisabledReason) Or(d WebhookDisabledReason) WebhookDisabledReason {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// Ref: #/components/schemas/Payload
+type Payload struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// GetType returns the value of Type.
+func (s *Payload) GetType() string {
+	return s.Type
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *Payload) GetTimestamp() time.Time {
+	return s.Timestamp
+}
+
+// GetData returns the value of Data.
+func (s *Payload) GetData() EventData {
+	return s.Data
+}
+
+// SetType sets the value of Type.
+func (s *Payload) SetType(val string) {
+	s.Type = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *Payload) SetTimestamp(val time.Time) {
+	s.Timestamp = val
+}
+
+// SetData sets the value of Data.
+func (s *Payload) SetData(val EventData) {
+	s.Data = val
+}
+
 // Ref: #/components/schemas/Problem
 type Problem struct {
 	Type     string       `json:"type"`
@@ -3296,32 +5226,43 @@ func (s *ProblemHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*ProblemHeaders) createAPIKeyRes()        {}
-func (*ProblemHeaders) createClientRes()        {}
-func (*ProblemHeaders) createUserRes()          {}
-func (*ProblemHeaders) deleteClientRes()        {}
-func (*ProblemHeaders) deleteUserRes()          {}
-func (*ProblemHeaders) disableUserRes()         {}
-func (*ProblemHeaders) enableUserRes()          {}
-func (*ProblemHeaders) endUserSessionRes()      {}
-func (*ProblemHeaders) endUserSessionsRes()     {}
-func (*ProblemHeaders) getAPIKeyRes()           {}
-func (*ProblemHeaders) getClientRes()           {}
-func (*ProblemHeaders) getUserRes()             {}
-func (*ProblemHeaders) listAPIKeysRes()         {}
-func (*ProblemHeaders) listAuditEventsRes()     {}
-func (*ProblemHeaders) listClientsRes()         {}
-func (*ProblemHeaders) listSigningKeysRes()     {}
-func (*ProblemHeaders) listUserAuditEventsRes() {}
-func (*ProblemHeaders) listUserSessionsRes()    {}
-func (*ProblemHeaders) listUsersRes()           {}
-func (*ProblemHeaders) revokeAPIKeyRes()        {}
-func (*ProblemHeaders) rotateClientSecretRes()  {}
-func (*ProblemHeaders) rotateSigningKeyRes()    {}
-func (*ProblemHeaders) setUserPasswordRes()     {}
-func (*ProblemHeaders) updateClientRes()        {}
-func (*ProblemHeaders) updateUserRes()          {}
-func (*ProblemHeaders) verifyAuditChainRes()    {}
+func (*ProblemHeaders) createAPIKeyRes()            {}
+func (*ProblemHeaders) createClientRes()            {}
+func (*ProblemHeaders) createUserRes()              {}
+func (*ProblemHeaders) createWebhookRes()           {}
+func (*ProblemHeaders) deleteClientRes()            {}
+func (*ProblemHeaders) deleteUserRes()              {}
+func (*ProblemHeaders) deleteWebhookRes()           {}
+func (*ProblemHeaders) disableUserRes()             {}
+func (*ProblemHeaders) enableUserRes()              {}
+func (*ProblemHeaders) endUserSessionRes()          {}
+func (*ProblemHeaders) endUserSessionsRes()         {}
+func (*ProblemHeaders) getAPIKeyRes()               {}
+func (*ProblemHeaders) getClientRes()               {}
+func (*ProblemHeaders) getUserRes()                 {}
+func (*ProblemHeaders) getWebhookDeliveryRes()      {}
+func (*ProblemHeaders) getWebhookRes()              {}
+func (*ProblemHeaders) listAPIKeysRes()             {}
+func (*ProblemHeaders) listAuditEventsRes()         {}
+func (*ProblemHeaders) listClientsRes()             {}
+func (*ProblemHeaders) listSigningKeysRes()         {}
+func (*ProblemHeaders) listUserAuditEventsRes()     {}
+func (*ProblemHeaders) listUserSessionsRes()        {}
+func (*ProblemHeaders) listUsersRes()               {}
+func (*ProblemHeaders) listWebhookDeliveriesRes()   {}
+func (*ProblemHeaders) listWebhooksRes()            {}
+func (*ProblemHeaders) replayWebhookDeliveriesRes() {}
+func (*ProblemHeaders) retryWebhookDeliveryRes()    {}
+func (*ProblemHeaders) revokeAPIKeyRes()            {}
+func (*ProblemHeaders) rotateClientSecretRes()      {}
+func (*ProblemHeaders) rotateSigningKeyRes()        {}
+func (*ProblemHeaders) rotateWebhookSecretRes()     {}
+func (*ProblemHeaders) setUserPasswordRes()         {}
+func (*ProblemHeaders) testWebhookRes()             {}
+func (*ProblemHeaders) updateClientRes()            {}
+func (*ProblemHeaders) updateUserRes()              {}
+func (*ProblemHeaders) updateWebhookRes()           {}
+func (*ProblemHeaders) verifyAuditChainRes()        {}
 
 // ProblemStatusCode wraps Problem with StatusCode.
 type ProblemStatusCode struct {
@@ -3348,6 +5289,145 @@ func (s *ProblemStatusCode) SetStatusCode(val int) {
 func (s *ProblemStatusCode) SetResponse(val Problem) {
 	s.Response = val
 }
+
+// Ref: #/components/schemas/ReplayRequest
+type ReplayRequest struct {
+	Since time.Time   `json:"since"`
+	Until OptDateTime `json:"until"`
+	All   OptBool     `json:"all"`
+}
+
+// GetSince returns the value of Since.
+func (s *ReplayRequest) GetSince() time.Time {
+	return s.Since
+}
+
+// GetUntil returns the value of Until.
+func (s *ReplayRequest) GetUntil() OptDateTime {
+	return s.Until
+}
+
+// GetAll returns the value of All.
+func (s *ReplayRequest) GetAll() OptBool {
+	return s.All
+}
+
+// SetSince sets the value of Since.
+func (s *ReplayRequest) SetSince(val time.Time) {
+	s.Since = val
+}
+
+// SetUntil sets the value of Until.
+func (s *ReplayRequest) SetUntil(val OptDateTime) {
+	s.Until = val
+}
+
+// SetAll sets the value of All.
+func (s *ReplayRequest) SetAll(val OptBool) {
+	s.All = val
+}
+
+type ReplayWebhookDeliveriesBadRequest Problem
+
+func (*ReplayWebhookDeliveriesBadRequest) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesForbidden Problem
+
+func (*ReplayWebhookDeliveriesForbidden) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesNotFound Problem
+
+func (*ReplayWebhookDeliveriesNotFound) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesRequestEntityTooLarge Problem
+
+func (*ReplayWebhookDeliveriesRequestEntityTooLarge) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesUnauthorized Problem
+
+func (*ReplayWebhookDeliveriesUnauthorized) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesUnprocessableEntity Problem
+
+func (*ReplayWebhookDeliveriesUnprocessableEntity) replayWebhookDeliveriesRes() {}
+
+type ReplayWebhookDeliveriesUnsupportedMediaType Problem
+
+func (*ReplayWebhookDeliveriesUnsupportedMediaType) replayWebhookDeliveriesRes() {}
+
+// Ref: #/components/schemas/Replayed
+type Replayed struct {
+	Count int `json:"count"`
+}
+
+// GetCount returns the value of Count.
+func (s *Replayed) GetCount() int {
+	return s.Count
+}
+
+// SetCount sets the value of Count.
+func (s *Replayed) SetCount(val int) {
+	s.Count = val
+}
+
+// ReplayedHeaders wraps Replayed with response headers.
+type ReplayedHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        Replayed
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *ReplayedHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *ReplayedHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *ReplayedHeaders) GetResponse() Replayed {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *ReplayedHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *ReplayedHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ReplayedHeaders) SetResponse(val Replayed) {
+	s.Response = val
+}
+
+func (*ReplayedHeaders) replayWebhookDeliveriesRes() {}
+
+type RetryWebhookDeliveryConflict Problem
+
+func (*RetryWebhookDeliveryConflict) retryWebhookDeliveryRes() {}
+
+type RetryWebhookDeliveryForbidden Problem
+
+func (*RetryWebhookDeliveryForbidden) retryWebhookDeliveryRes() {}
+
+type RetryWebhookDeliveryNotFound Problem
+
+func (*RetryWebhookDeliveryNotFound) retryWebhookDeliveryRes() {}
+
+type RetryWebhookDeliveryUnauthorized Problem
+
+func (*RetryWebhookDeliveryUnauthorized) retryWebhookDeliveryRes() {}
+
+type RetryWebhookDeliveryUnprocessableEntity Problem
+
+func (*RetryWebhookDeliveryUnprocessableEntity) retryWebhookDeliveryRes() {}
 
 type RevokeAPIKeyForbidden Problem
 
@@ -3420,6 +5500,22 @@ func (*RotateSigningKeyForbidden) rotateSigningKeyRes() {}
 type RotateSigningKeyUnauthorized Problem
 
 func (*RotateSigningKeyUnauthorized) rotateSigningKeyRes() {}
+
+type RotateWebhookSecretForbidden Problem
+
+func (*RotateWebhookSecretForbidden) rotateWebhookSecretRes() {}
+
+type RotateWebhookSecretNotFound Problem
+
+func (*RotateWebhookSecretNotFound) rotateWebhookSecretRes() {}
+
+type RotateWebhookSecretUnauthorized Problem
+
+func (*RotateWebhookSecretUnauthorized) rotateWebhookSecretRes() {}
+
+type RotateWebhookSecretUnprocessableEntity Problem
+
+func (*RotateWebhookSecretUnprocessableEntity) rotateWebhookSecretRes() {}
 
 // Ref: #/components/schemas/Session
 type Session struct {
@@ -3808,6 +5904,22 @@ func (s *SigningKeyPageHeaders) SetResponse(val SigningKeyPage) {
 
 func (*SigningKeyPageHeaders) listSigningKeysRes() {}
 
+type TestWebhookForbidden Problem
+
+func (*TestWebhookForbidden) testWebhookRes() {}
+
+type TestWebhookNotFound Problem
+
+func (*TestWebhookNotFound) testWebhookRes() {}
+
+type TestWebhookUnauthorized Problem
+
+func (*TestWebhookUnauthorized) testWebhookRes() {}
+
+type TestWebhookUnprocessableEntity Problem
+
+func (*TestWebhookUnprocessableEntity) testWebhookRes() {}
+
 type UpdateClientBadRequest Problem
 
 func (*UpdateClientBadRequest) updateClientRes() {}
@@ -3925,6 +6037,34 @@ func (*UpdateUserUnprocessableEntity) updateUserRes() {}
 type UpdateUserUnsupportedMediaType Problem
 
 func (*UpdateUserUnsupportedMediaType) updateUserRes() {}
+
+type UpdateWebhookBadRequest Problem
+
+func (*UpdateWebhookBadRequest) updateWebhookRes() {}
+
+type UpdateWebhookForbidden Problem
+
+func (*UpdateWebhookForbidden) updateWebhookRes() {}
+
+type UpdateWebhookNotFound Problem
+
+func (*UpdateWebhookNotFound) updateWebhookRes() {}
+
+type UpdateWebhookRequestEntityTooLarge Problem
+
+func (*UpdateWebhookRequestEntityTooLarge) updateWebhookRes() {}
+
+type UpdateWebhookUnauthorized Problem
+
+func (*UpdateWebhookUnauthorized) updateWebhookRes() {}
+
+type UpdateWebhookUnprocessableEntity Problem
+
+func (*UpdateWebhookUnprocessableEntity) updateWebhookRes() {}
+
+type UpdateWebhookUnsupportedMediaType Problem
+
+func (*UpdateWebhookUnsupportedMediaType) updateWebhookRes() {}
 
 // Ref: #/components/schemas/User
 type User struct {
@@ -4428,3 +6568,329 @@ func (*VerifyAuditChainForbidden) verifyAuditChainRes() {}
 type VerifyAuditChainUnauthorized Problem
 
 func (*VerifyAuditChainUnauthorized) verifyAuditChainRes() {}
+
+// Ref: #/components/schemas/Webhook
+type Webhook struct {
+	ID                 string                   `json:"id"`
+	URL                string                   `json:"url"`
+	Description        OptString                `json:"description"`
+	Events             []string                 `json:"events"`
+	Enabled            bool                     `json:"enabled"`
+	DisabledReason     OptWebhookDisabledReason `json:"disabled_reason"`
+	FailingSince       OptDateTime              `json:"failing_since"`
+	SecretOverlapUntil OptDateTime              `json:"secret_overlap_until"`
+	CreatedBy          OptString                `json:"created_by"`
+	CreatedAt          time.Time                `json:"created_at"`
+	UpdatedAt          time.Time                `json:"updated_at"`
+}
+
+// GetID returns the value of ID.
+func (s *Webhook) GetID() string {
+	return s.ID
+}
+
+// GetURL returns the value of URL.
+func (s *Webhook) GetURL() string {
+	return s.URL
+}
+
+// GetDescription returns the value of Description.
+func (s *Webhook) GetDescription() OptString {
+	return s.Description
+}
+
+// GetEvents returns the value of Events.
+func (s *Webhook) GetEvents() []string {
+	return s.Events
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *Webhook) GetEnabled() bool {
+	return s.Enabled
+}
+
+// GetDisabledReason returns the value of DisabledReason.
+func (s *Webhook) GetDisabledReason() OptWebhookDisabledReason {
+	return s.DisabledReason
+}
+
+// GetFailingSince returns the value of FailingSince.
+func (s *Webhook) GetFailingSince() OptDateTime {
+	return s.FailingSince
+}
+
+// GetSecretOverlapUntil returns the value of SecretOverlapUntil.
+func (s *Webhook) GetSecretOverlapUntil() OptDateTime {
+	return s.SecretOverlapUntil
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *Webhook) GetCreatedBy() OptString {
+	return s.CreatedBy
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Webhook) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Webhook) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// SetID sets the value of ID.
+func (s *Webhook) SetID(val string) {
+	s.ID = val
+}
+
+// SetURL sets the value of URL.
+func (s *Webhook) SetURL(val string) {
+	s.URL = val
+}
+
+// SetDescription sets the value of Description.
+func (s *Webhook) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetEvents sets the value of Events.
+func (s *Webhook) SetEvents(val []string) {
+	s.Events = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *Webhook) SetEnabled(val bool) {
+	s.Enabled = val
+}
+
+// SetDisabledReason sets the value of DisabledReason.
+func (s *Webhook) SetDisabledReason(val OptWebhookDisabledReason) {
+	s.DisabledReason = val
+}
+
+// SetFailingSince sets the value of FailingSince.
+func (s *Webhook) SetFailingSince(val OptDateTime) {
+	s.FailingSince = val
+}
+
+// SetSecretOverlapUntil sets the value of SecretOverlapUntil.
+func (s *Webhook) SetSecretOverlapUntil(val OptDateTime) {
+	s.SecretOverlapUntil = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *Webhook) SetCreatedBy(val OptString) {
+	s.CreatedBy = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Webhook) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Webhook) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+type WebhookDisabledReason string
+
+const (
+	WebhookDisabledReasonGone    WebhookDisabledReason = "gone"
+	WebhookDisabledReasonFailing WebhookDisabledReason = "failing"
+	WebhookDisabledReasonAdmin   WebhookDisabledReason = "admin"
+)
+
+// AllValues returns all WebhookDisabledReason values.
+func (WebhookDisabledReason) AllValues() []WebhookDisabledReason {
+	return []WebhookDisabledReason{
+		WebhookDisabledReasonGone,
+		WebhookDisabledReasonFailing,
+		WebhookDisabledReasonAdmin,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s WebhookDisabledReason) MarshalText() ([]byte, error) {
+	switch s {
+	case WebhookDisabledReasonGone:
+		return []byte(s), nil
+	case WebhookDisabledReasonFailing:
+		return []byte(s), nil
+	case WebhookDisabledReasonAdmin:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *WebhookDisabledReason) UnmarshalText(data []byte) error {
+	switch WebhookDisabledReason(data) {
+	case WebhookDisabledReasonGone:
+		*s = WebhookDisabledReasonGone
+		return nil
+	case WebhookDisabledReasonFailing:
+		*s = WebhookDisabledReasonFailing
+		return nil
+	case WebhookDisabledReasonAdmin:
+		*s = WebhookDisabledReasonAdmin
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// WebhookHeaders wraps Webhook with response headers.
+type WebhookHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        Webhook
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *WebhookHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *WebhookHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *WebhookHeaders) GetResponse() Webhook {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *WebhookHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *WebhookHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *WebhookHeaders) SetResponse(val Webhook) {
+	s.Response = val
+}
+
+func (*WebhookHeaders) getWebhookRes()    {}
+func (*WebhookHeaders) updateWebhookRes() {}
+
+// Ref: #/components/schemas/WebhookPage
+type WebhookPage struct {
+	Items      []Webhook `json:"items"`
+	NextCursor OptString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *WebhookPage) GetItems() []Webhook {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *WebhookPage) GetNextCursor() OptString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *WebhookPage) SetItems(val []Webhook) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *WebhookPage) SetNextCursor(val OptString) {
+	s.NextCursor = val
+}
+
+// WebhookPageHeaders wraps WebhookPage with response headers.
+type WebhookPageHeaders struct {
+	RateLimit       OptString
+	RateLimitPolicy OptString
+	Response        WebhookPage
+}
+
+// GetRateLimit returns the value of RateLimit.
+func (s *WebhookPageHeaders) GetRateLimit() OptString {
+	return s.RateLimit
+}
+
+// GetRateLimitPolicy returns the value of RateLimitPolicy.
+func (s *WebhookPageHeaders) GetRateLimitPolicy() OptString {
+	return s.RateLimitPolicy
+}
+
+// GetResponse returns the value of Response.
+func (s *WebhookPageHeaders) GetResponse() WebhookPage {
+	return s.Response
+}
+
+// SetRateLimit sets the value of RateLimit.
+func (s *WebhookPageHeaders) SetRateLimit(val OptString) {
+	s.RateLimit = val
+}
+
+// SetRateLimitPolicy sets the value of RateLimitPolicy.
+func (s *WebhookPageHeaders) SetRateLimitPolicy(val OptString) {
+	s.RateLimitPolicy = val
+}
+
+// SetResponse sets the value of Response.
+func (s *WebhookPageHeaders) SetResponse(val WebhookPage) {
+	s.Response = val
+}
+
+func (*WebhookPageHeaders) listWebhooksRes() {}
+
+// Ref: #/components/schemas/WebhookPatch
+type WebhookPatch struct {
+	URL         OptString `json:"url"`
+	Events      []string  `json:"events"`
+	Description OptString `json:"description"`
+	Enabled     OptBool   `json:"enabled"`
+}
+
+// GetURL returns the value of URL.
+func (s *WebhookPatch) GetURL() OptString {
+	return s.URL
+}
+
+// GetEvents returns the value of Events.
+func (s *WebhookPatch) GetEvents() []string {
+	return s.Events
+}
+
+// GetDescription returns the value of Description.
+func (s *WebhookPatch) GetDescription() OptString {
+	return s.Description
+}
+
+// GetEnabled returns the value of Enabled.
+func (s *WebhookPatch) GetEnabled() OptBool {
+	return s.Enabled
+}
+
+// SetURL sets the value of URL.
+func (s *WebhookPatch) SetURL(val OptString) {
+	s.URL = val
+}
+
+// SetEvents sets the value of Events.
+func (s *WebhookPatch) SetEvents(val []string) {
+	s.Events = val
+}
+
+// SetDescription sets the value of Description.
+func (s *WebhookPatch) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetEnabled sets the value of Enabled.
+func (s *WebhookPatch) SetEnabled(val OptBool) {
+	s.Enabled = val
+}

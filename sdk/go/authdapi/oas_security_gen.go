@@ -35,32 +35,57 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesBearer is a private map storing roles per operation.
 var operationRolesBearer = map[string][]string{
-	CreateAPIKeyOperation:        []string{},
-	CreateClientOperation:        []string{},
-	CreateUserOperation:          []string{},
-	DeleteClientOperation:        []string{},
-	DeleteUserOperation:          []string{},
-	DisableUserOperation:         []string{},
-	EnableUserOperation:          []string{},
-	EndUserSessionOperation:      []string{},
-	EndUserSessionsOperation:     []string{},
-	GetAPIKeyOperation:           []string{},
-	GetClientOperation:           []string{},
-	GetUserOperation:             []string{},
-	ListAPIKeysOperation:         []string{},
-	ListAuditEventsOperation:     []string{},
-	ListClientsOperation:         []string{},
-	ListSigningKeysOperation:     []string{},
-	ListUserAuditEventsOperation: []string{},
-	ListUserSessionsOperation:    []string{},
-	ListUsersOperation:           []string{},
-	RevokeAPIKeyOperation:        []string{},
-	RotateClientSecretOperation:  []string{},
-	RotateSigningKeyOperation:    []string{},
-	SetUserPasswordOperation:     []string{},
-	UpdateClientOperation:        []string{},
-	UpdateUserOperation:          []string{},
-	VerifyAuditChainOperation:    []string{},
+	CreateAPIKeyOperation:            []string{},
+	CreateClientOperation:            []string{},
+	CreateUserOperation:              []string{},
+	CreateWebhookOperation:           []string{},
+	DeleteClientOperation:            []string{},
+	DeleteUserOperation:              []string{},
+	DeleteWebhookOperation:           []string{},
+	DisableUserOperation:             []string{},
+	EnableUserOperation:              []string{},
+	EndUserSessionOperation:          []string{},
+	EndUserSessionsOperation:         []string{},
+	EventLoginFailedOperation:        []string{},
+	EventLoginSucceededOperation:     []string{},
+	EventMfaEnrolledOperation:        []string{},
+	EventMfaRemovedOperation:         []string{},
+	EventRiskDetectedOperation:       []string{},
+	EventRoleAssignedOperation:       []string{},
+	EventRoleUnassignedOperation:     []string{},
+	EventSessionRevokedOperation:     []string{},
+	EventTokenReuseDetectedOperation: []string{},
+	EventUserCreatedOperation:        []string{},
+	EventUserDeletedOperation:        []string{},
+	EventUserLockedOperation:         []string{},
+	EventUserUpdatedOperation:        []string{},
+	EventWebhookTestOperation:        []string{},
+	GetAPIKeyOperation:               []string{},
+	GetClientOperation:               []string{},
+	GetUserOperation:                 []string{},
+	GetWebhookOperation:              []string{},
+	GetWebhookDeliveryOperation:      []string{},
+	ListAPIKeysOperation:             []string{},
+	ListAuditEventsOperation:         []string{},
+	ListClientsOperation:             []string{},
+	ListSigningKeysOperation:         []string{},
+	ListUserAuditEventsOperation:     []string{},
+	ListUserSessionsOperation:        []string{},
+	ListUsersOperation:               []string{},
+	ListWebhookDeliveriesOperation:   []string{},
+	ListWebhooksOperation:            []string{},
+	ReplayWebhookDeliveriesOperation: []string{},
+	RetryWebhookDeliveryOperation:    []string{},
+	RevokeAPIKeyOperation:            []string{},
+	RotateClientSecretOperation:      []string{},
+	RotateSigningKeyOperation:        []string{},
+	RotateWebhookSecretOperation:     []string{},
+	SetUserPasswordOperation:         []string{},
+	TestWebhookOperation:             []string{},
+	UpdateClientOperation:            []string{},
+	UpdateUserOperation:              []string{},
+	UpdateWebhookOperation:           []string{},
+	VerifyAuditChainOperation:        []string{},
 }
 
 // GetRolesForBearer returns the required roles for the given operation.
@@ -101,6 +126,23 @@ func (s *Server) securityBearer(ctx context.Context, operationName OperationName
 	return rctx, true, err
 }
 
+func (s *WebhookServer) securityBearer(ctx context.Context, operationName OperationName, req *http.Request) (context.Context, bool, error) {
+	var t Bearer
+	token, ok := findAuthorization(req.Header, "Bearer")
+	if !ok {
+		return ctx, false, nil
+	}
+	t.Token = token
+	t.Roles = operationRolesBearer[operationName]
+	rctx, err := s.sec.HandleBearer(ctx, operationName, t)
+	if errors.Is(err, ogenerrors.ErrSkipServerSecurity) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	return rctx, true, err
+}
+
 // SecuritySource is provider of security values (tokens, passwords, etc.).
 type SecuritySource interface {
 	// Bearer provides bearer security value.
@@ -109,6 +151,14 @@ type SecuritySource interface {
 }
 
 func (s *Client) securityBearer(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.Bearer(ctx, operationName)
+	if err != nil {
+		return errors.Wrap(err, "security source \"Bearer\"")
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	return nil
+}
+func (s *WebhookClient) securityBearer(ctx context.Context, operationName OperationName, req *http.Request) error {
 	t, err := s.sec.Bearer(ctx, operationName)
 	if err != nil {
 		return errors.Wrap(err, "security source \"Bearer\"")

@@ -28,6 +28,15 @@ type Handler interface {
 	//
 	// POST /api/v1/users
 	CreateUser(ctx context.Context, req *NewUser) (CreateUserRes, error)
+	// CreateWebhook implements createWebhook operation.
+	//
+	// Authd first sends the endpoint a signed webhook.test event and registers it only if it answers 2xx
+	// (otherwise 422, naming the answer). The signing secret is in the answer this once.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// POST /api/v1/webhooks
+	CreateWebhook(ctx context.Context, req *NewWebhook) (CreateWebhookRes, error)
 	// DeleteClient implements deleteClient operation.
 	//
 	// Its tokens stop working.
@@ -44,6 +53,14 @@ type Handler interface {
 	//
 	// DELETE /api/v1/users/{id}
 	DeleteUser(ctx context.Context, params DeleteUserParams) (DeleteUserRes, error)
+	// DeleteWebhook implements deleteWebhook operation.
+	//
+	// Its deliveries go with it.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// DELETE /api/v1/webhooks/{id}
+	DeleteWebhook(ctx context.Context, params DeleteWebhookParams) (DeleteWebhookRes, error)
 	// DisableUser implements disableUser operation.
 	//
 	// It can no longer sign in; its sessions end and its tokens are revoked.
@@ -88,6 +105,18 @@ type Handler interface {
 	//
 	// GET /api/v1/users/{id}
 	GetUser(ctx context.Context, params GetUserParams) (GetUserRes, error)
+	// GetWebhook implements getWebhook operation.
+	//
+	// Scope: `webhooks:read`.
+	//
+	// GET /api/v1/webhooks/{id}
+	GetWebhook(ctx context.Context, params GetWebhookParams) (GetWebhookRes, error)
+	// GetWebhookDelivery implements getWebhookDelivery operation.
+	//
+	// Scope: `webhooks:read`.
+	//
+	// GET /api/v1/webhooks/{id}/deliveries/{delivery_id}
+	GetWebhookDelivery(ctx context.Context, params GetWebhookDeliveryParams) (GetWebhookDeliveryRes, error)
 	// ListAPIKeys implements listAPIKeys operation.
 	//
 	// Scope: `api-keys:read`.
@@ -140,6 +169,38 @@ type Handler interface {
 	//
 	// GET /api/v1/users
 	ListUsers(ctx context.Context, params ListUsersParams) (ListUsersRes, error)
+	// ListWebhookDeliveries implements listWebhookDeliveries operation.
+	//
+	// Newest first; filters combine.
+	//
+	// Scope: `webhooks:read`.
+	//
+	// GET /api/v1/webhooks/{id}/deliveries
+	ListWebhookDeliveries(ctx context.Context, params ListWebhookDeliveriesParams) (ListWebhookDeliveriesRes, error)
+	// ListWebhooks implements listWebhooks operation.
+	//
+	// Scope: `webhooks:read`.
+	//
+	// GET /api/v1/webhooks
+	ListWebhooks(ctx context.Context, params ListWebhooksParams) (ListWebhooksRes, error)
+	// ReplayWebhookDeliveries implements replayWebhookDeliveries operation.
+	//
+	// Attempts again the failed deliveries (with all, every finished one) created in [since, until), each
+	// with its own webhook-id; at most 10000 per call.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// POST /api/v1/webhooks/{id}/replay
+	ReplayWebhookDeliveries(ctx context.Context, req *ReplayRequest, params ReplayWebhookDeliveriesParams) (ReplayWebhookDeliveriesRes, error)
+	// RetryWebhookDelivery implements retryWebhookDelivery operation.
+	//
+	// A failed (dead-lettered) or succeeded delivery is attempted again now, with the same webhook-id; 409
+	// while it is pending.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry
+	RetryWebhookDelivery(ctx context.Context, params RetryWebhookDeliveryParams) (RetryWebhookDeliveryRes, error)
 	// RevokeAPIKey implements revokeAPIKey operation.
 	//
 	// It stops working on every instance within cache.poll_interval.
@@ -165,6 +226,15 @@ type Handler interface {
 	//
 	// POST /api/v1/keys/rotate
 	RotateSigningKey(ctx context.Context) (RotateSigningKeyRes, error)
+	// RotateWebhookSecret implements rotateWebhookSecret operation.
+	//
+	// The new secret is in the answer this once. The previous one keeps signing beside it (two signatures
+	// in webhook-signature) until secret_overlap_until, so receivers switch without losing a delivery.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// POST /api/v1/webhooks/{id}/rotate-secret
+	RotateWebhookSecret(ctx context.Context, params RotateWebhookSecretParams) (RotateWebhookSecretRes, error)
 	// SetUserPassword implements setUserPassword operation.
 	//
 	// The password policy applies. Unless keep_sessions, the user's sessions end.
@@ -173,6 +243,14 @@ type Handler interface {
 	//
 	// PUT /api/v1/users/{id}/password
 	SetUserPassword(ctx context.Context, req *NewPassword, params SetUserPasswordParams) (SetUserPasswordRes, error)
+	// TestWebhook implements testWebhook operation.
+	//
+	// Queued as a delivery like any event (retried on failure).
+	//
+	// Scope: `webhooks:write`.
+	//
+	// POST /api/v1/webhooks/{id}/test
+	TestWebhook(ctx context.Context, params TestWebhookParams) (TestWebhookRes, error)
 	// UpdateClient implements updateClient operation.
 	//
 	// The registration rules apply to the result as a whole. The secret stays; a change to a secret-based
@@ -188,6 +266,15 @@ type Handler interface {
 	//
 	// PATCH /api/v1/users/{id}
 	UpdateUser(ctx context.Context, req *UserPatch, params UpdateUserParams) (UpdateUserRes, error)
+	// UpdateWebhook implements updateWebhook operation.
+	//
+	// A new url is verified with a webhook.test event first. enabled: true re-enables an endpoint authd
+	// disabled.
+	//
+	// Scope: `webhooks:write`.
+	//
+	// PATCH /api/v1/webhooks/{id}
+	UpdateWebhook(ctx context.Context, req *WebhookPatch, params UpdateWebhookParams) (UpdateWebhookRes, error)
 	// VerifyAuditChain implements verifyAuditChain operation.
 	//
 	// Recomputes every event's keyed hash from the first; reads the whole log.
@@ -217,6 +304,106 @@ func NewServer(h Handler, sec SecurityHandler, opts ...ServerOption) (*Server, e
 		return nil, err
 	}
 	return &Server{
+		h:          h,
+		sec:        sec,
+		baseServer: s,
+	}, nil
+}
+
+// WebhookHandler handles webhooks described by OpenAPI v3 specification.
+type WebhookHandler interface {
+	// EventLoginFailed implements event:login.failed operation.
+	//
+	// A sign-in failed (data.details.reason: bad_password, unknown_user, locked, ...).
+	//
+	EventLoginFailed(ctx context.Context, req *EventLoginFailedReq, params EventLoginFailedParams) (EventLoginFailedRes, error)
+	// EventLoginSucceeded implements event:login.succeeded operation.
+	//
+	// A person signed in.
+	//
+	EventLoginSucceeded(ctx context.Context, req *EventLoginSucceededReq, params EventLoginSucceededParams) (EventLoginSucceededRes, error)
+	// EventMfaEnrolled implements event:mfa.enrolled operation.
+	//
+	// A second factor was set up.
+	//
+	EventMfaEnrolled(ctx context.Context, req *EventMfaEnrolledReq, params EventMfaEnrolledParams) (EventMfaEnrolledRes, error)
+	// EventMfaRemoved implements event:mfa.removed operation.
+	//
+	// A second factor was removed.
+	//
+	EventMfaRemoved(ctx context.Context, req *EventMfaRemovedReq, params EventMfaRemovedParams) (EventMfaRemovedRes, error)
+	// EventRiskDetected implements event:risk.detected operation.
+	//
+	// The risk engine scored a sign-in as risky.
+	//
+	EventRiskDetected(ctx context.Context, req *EventRiskDetectedReq, params EventRiskDetectedParams) (EventRiskDetectedRes, error)
+	// EventRoleAssigned implements event:role.assigned operation.
+	//
+	// A role was assigned to a user.
+	//
+	EventRoleAssigned(ctx context.Context, req *EventRoleAssignedReq, params EventRoleAssignedParams) (EventRoleAssignedRes, error)
+	// EventRoleUnassigned implements event:role.unassigned operation.
+	//
+	// A role was taken from a user.
+	//
+	EventRoleUnassigned(ctx context.Context, req *EventRoleUnassignedReq, params EventRoleUnassignedParams) (EventRoleUnassignedRes, error)
+	// EventSessionRevoked implements event:session.revoked operation.
+	//
+	// A browser session ended: signed out (data.action logout) or ended by the person or an administrator
+	// (session.revoked).
+	//
+	EventSessionRevoked(ctx context.Context, req *EventSessionRevokedReq, params EventSessionRevokedParams) (EventSessionRevokedRes, error)
+	// EventTokenReuseDetected implements event:token.reuse_detected operation.
+	//
+	// A spent authorization code or a rotated refresh token was presented again; everything it issued was
+	// revoked (data.details.grant_type).
+	//
+	EventTokenReuseDetected(ctx context.Context, req *EventTokenReuseDetectedReq, params EventTokenReuseDetectedParams) (EventTokenReuseDetectedRes, error)
+	// EventUserCreated implements event:user.created operation.
+	//
+	// A user account was created: by self-registration (data.action user.registered) or by an
+	// administrator, the CLI or SCIM (user.created).
+	//
+	EventUserCreated(ctx context.Context, req *EventUserCreatedReq, params EventUserCreatedParams) (EventUserCreatedRes, error)
+	// EventUserDeleted implements event:user.deleted operation.
+	//
+	// A user account was deleted.
+	//
+	EventUserDeleted(ctx context.Context, req *EventUserDeletedReq, params EventUserDeletedParams) (EventUserDeletedRes, error)
+	// EventUserLocked implements event:user.locked operation.
+	//
+	// Failed sign-ins locked a user account for a while (data.details.locked_until).
+	//
+	EventUserLocked(ctx context.Context, req *EventUserLockedReq, params EventUserLockedParams) (EventUserLockedRes, error)
+	// EventUserUpdated implements event:user.updated operation.
+	//
+	// A user account changed: profile, verified email, password, or disabled/enabled (data.action says
+	// which; data.details names changed fields, never their values).
+	//
+	EventUserUpdated(ctx context.Context, req *EventUserUpdatedReq, params EventUserUpdatedParams) (EventUserUpdatedRes, error)
+	// EventWebhookTest implements event:webhook.test operation.
+	//
+	// Sent to an endpoint when it is registered (and on request) to check that it answers; not an audit
+	// event.
+	//
+	EventWebhookTest(ctx context.Context, req *EventWebhookTestReq, params EventWebhookTestParams) (EventWebhookTestRes, error)
+}
+
+// WebhookServer implements http server based on OpenAPI v3 specification and
+// calls WebhookHandler to handle requests.
+type WebhookServer struct {
+	h   WebhookHandler
+	sec SecurityHandler
+	baseServer
+}
+
+// NewWebhookServer creates new WebhookServer.
+func NewWebhookServer(h WebhookHandler, sec SecurityHandler, opts ...ServerOption) (*WebhookServer, error) {
+	s, err := newServerConfig(opts...).baseServer()
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookServer{
 		h:          h,
 		sec:        sec,
 		baseServer: s,

@@ -42,6 +42,18 @@ func (UnimplementedHandler) CreateUser(ctx context.Context, req *NewUser) (r Cre
 	return r, ht.ErrNotImplemented
 }
 
+// CreateWebhook implements createWebhook operation.
+//
+// Authd first sends the endpoint a signed webhook.test event and registers it only if it answers 2xx
+// (otherwise 422, naming the answer). The signing secret is in the answer this once.
+//
+// Scope: `webhooks:write`.
+//
+// POST /api/v1/webhooks
+func (UnimplementedHandler) CreateWebhook(ctx context.Context, req *NewWebhook) (r CreateWebhookRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // DeleteClient implements deleteClient operation.
 //
 // Its tokens stop working.
@@ -61,6 +73,17 @@ func (UnimplementedHandler) DeleteClient(ctx context.Context, params DeleteClien
 //
 // DELETE /api/v1/users/{id}
 func (UnimplementedHandler) DeleteUser(ctx context.Context, params DeleteUserParams) (r DeleteUserRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// DeleteWebhook implements deleteWebhook operation.
+//
+// Its deliveries go with it.
+//
+// Scope: `webhooks:write`.
+//
+// DELETE /api/v1/webhooks/{id}
+func (UnimplementedHandler) DeleteWebhook(ctx context.Context, params DeleteWebhookParams) (r DeleteWebhookRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -126,6 +149,24 @@ func (UnimplementedHandler) GetClient(ctx context.Context, params GetClientParam
 //
 // GET /api/v1/users/{id}
 func (UnimplementedHandler) GetUser(ctx context.Context, params GetUserParams) (r GetUserRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// GetWebhook implements getWebhook operation.
+//
+// Scope: `webhooks:read`.
+//
+// GET /api/v1/webhooks/{id}
+func (UnimplementedHandler) GetWebhook(ctx context.Context, params GetWebhookParams) (r GetWebhookRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// GetWebhookDelivery implements getWebhookDelivery operation.
+//
+// Scope: `webhooks:read`.
+//
+// GET /api/v1/webhooks/{id}/deliveries/{delivery_id}
+func (UnimplementedHandler) GetWebhookDelivery(ctx context.Context, params GetWebhookDeliveryParams) (r GetWebhookDeliveryRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -202,6 +243,50 @@ func (UnimplementedHandler) ListUsers(ctx context.Context, params ListUsersParam
 	return r, ht.ErrNotImplemented
 }
 
+// ListWebhookDeliveries implements listWebhookDeliveries operation.
+//
+// Newest first; filters combine.
+//
+// Scope: `webhooks:read`.
+//
+// GET /api/v1/webhooks/{id}/deliveries
+func (UnimplementedHandler) ListWebhookDeliveries(ctx context.Context, params ListWebhookDeliveriesParams) (r ListWebhookDeliveriesRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListWebhooks implements listWebhooks operation.
+//
+// Scope: `webhooks:read`.
+//
+// GET /api/v1/webhooks
+func (UnimplementedHandler) ListWebhooks(ctx context.Context, params ListWebhooksParams) (r ListWebhooksRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ReplayWebhookDeliveries implements replayWebhookDeliveries operation.
+//
+// Attempts again the failed deliveries (with all, every finished one) created in [since, until), each
+// with its own webhook-id; at most 10000 per call.
+//
+// Scope: `webhooks:write`.
+//
+// POST /api/v1/webhooks/{id}/replay
+func (UnimplementedHandler) ReplayWebhookDeliveries(ctx context.Context, req *ReplayRequest, params ReplayWebhookDeliveriesParams) (r ReplayWebhookDeliveriesRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// RetryWebhookDelivery implements retryWebhookDelivery operation.
+//
+// A failed (dead-lettered) or succeeded delivery is attempted again now, with the same webhook-id; 409
+// while it is pending.
+//
+// Scope: `webhooks:write`.
+//
+// POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry
+func (UnimplementedHandler) RetryWebhookDelivery(ctx context.Context, params RetryWebhookDeliveryParams) (r RetryWebhookDeliveryRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // RevokeAPIKey implements revokeAPIKey operation.
 //
 // It stops working on every instance within cache.poll_interval.
@@ -236,6 +321,18 @@ func (UnimplementedHandler) RotateSigningKey(ctx context.Context) (r RotateSigni
 	return r, ht.ErrNotImplemented
 }
 
+// RotateWebhookSecret implements rotateWebhookSecret operation.
+//
+// The new secret is in the answer this once. The previous one keeps signing beside it (two signatures
+// in webhook-signature) until secret_overlap_until, so receivers switch without losing a delivery.
+//
+// Scope: `webhooks:write`.
+//
+// POST /api/v1/webhooks/{id}/rotate-secret
+func (UnimplementedHandler) RotateWebhookSecret(ctx context.Context, params RotateWebhookSecretParams) (r RotateWebhookSecretRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // SetUserPassword implements setUserPassword operation.
 //
 // The password policy applies. Unless keep_sessions, the user's sessions end.
@@ -244,6 +341,17 @@ func (UnimplementedHandler) RotateSigningKey(ctx context.Context) (r RotateSigni
 //
 // PUT /api/v1/users/{id}/password
 func (UnimplementedHandler) SetUserPassword(ctx context.Context, req *NewPassword, params SetUserPasswordParams) (r SetUserPasswordRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// TestWebhook implements testWebhook operation.
+//
+// Queued as a delivery like any event (retried on failure).
+//
+// Scope: `webhooks:write`.
+//
+// POST /api/v1/webhooks/{id}/test
+func (UnimplementedHandler) TestWebhook(ctx context.Context, params TestWebhookParams) (r TestWebhookRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -268,6 +376,18 @@ func (UnimplementedHandler) UpdateUser(ctx context.Context, req *UserPatch, para
 	return r, ht.ErrNotImplemented
 }
 
+// UpdateWebhook implements updateWebhook operation.
+//
+// A new url is verified with a webhook.test event first. enabled: true re-enables an endpoint authd
+// disabled.
+//
+// Scope: `webhooks:write`.
+//
+// PATCH /api/v1/webhooks/{id}
+func (UnimplementedHandler) UpdateWebhook(ctx context.Context, req *WebhookPatch, params UpdateWebhookParams) (r UpdateWebhookRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // VerifyAuditChain implements verifyAuditChain operation.
 //
 // Recomputes every event's keyed hash from the first; reads the whole log.
@@ -285,4 +405,109 @@ func (UnimplementedHandler) VerifyAuditChain(ctx context.Context) (r VerifyAudit
 func (UnimplementedHandler) NewError(ctx context.Context, err error) (r *ProblemStatusCode) {
 	r = new(ProblemStatusCode)
 	return r
+}
+
+var _ WebhookHandler = UnimplementedHandler{}
+
+// EventLoginFailed implements event:login.failed operation.
+//
+// A sign-in failed (data.details.reason: bad_password, unknown_user, locked, ...).
+func (UnimplementedHandler) EventLoginFailed(ctx context.Context, req *EventLoginFailedReq, params EventLoginFailedParams) (r EventLoginFailedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventLoginSucceeded implements event:login.succeeded operation.
+//
+// A person signed in.
+func (UnimplementedHandler) EventLoginSucceeded(ctx context.Context, req *EventLoginSucceededReq, params EventLoginSucceededParams) (r EventLoginSucceededRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventMfaEnrolled implements event:mfa.enrolled operation.
+//
+// A second factor was set up.
+func (UnimplementedHandler) EventMfaEnrolled(ctx context.Context, req *EventMfaEnrolledReq, params EventMfaEnrolledParams) (r EventMfaEnrolledRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventMfaRemoved implements event:mfa.removed operation.
+//
+// A second factor was removed.
+func (UnimplementedHandler) EventMfaRemoved(ctx context.Context, req *EventMfaRemovedReq, params EventMfaRemovedParams) (r EventMfaRemovedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventRiskDetected implements event:risk.detected operation.
+//
+// The risk engine scored a sign-in as risky.
+func (UnimplementedHandler) EventRiskDetected(ctx context.Context, req *EventRiskDetectedReq, params EventRiskDetectedParams) (r EventRiskDetectedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventRoleAssigned implements event:role.assigned operation.
+//
+// A role was assigned to a user.
+func (UnimplementedHandler) EventRoleAssigned(ctx context.Context, req *EventRoleAssignedReq, params EventRoleAssignedParams) (r EventRoleAssignedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventRoleUnassigned implements event:role.unassigned operation.
+//
+// A role was taken from a user.
+func (UnimplementedHandler) EventRoleUnassigned(ctx context.Context, req *EventRoleUnassignedReq, params EventRoleUnassignedParams) (r EventRoleUnassignedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventSessionRevoked implements event:session.revoked operation.
+//
+// A browser session ended: signed out (data.action logout) or ended by the person or an administrator
+// (session.revoked).
+func (UnimplementedHandler) EventSessionRevoked(ctx context.Context, req *EventSessionRevokedReq, params EventSessionRevokedParams) (r EventSessionRevokedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventTokenReuseDetected implements event:token.reuse_detected operation.
+//
+// A spent authorization code or a rotated refresh token was presented again; everything it issued was
+// revoked (data.details.grant_type).
+func (UnimplementedHandler) EventTokenReuseDetected(ctx context.Context, req *EventTokenReuseDetectedReq, params EventTokenReuseDetectedParams) (r EventTokenReuseDetectedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventUserCreated implements event:user.created operation.
+//
+// A user account was created: by self-registration (data.action user.registered) or by an
+// administrator, the CLI or SCIM (user.created).
+func (UnimplementedHandler) EventUserCreated(ctx context.Context, req *EventUserCreatedReq, params EventUserCreatedParams) (r EventUserCreatedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventUserDeleted implements event:user.deleted operation.
+//
+// A user account was deleted.
+func (UnimplementedHandler) EventUserDeleted(ctx context.Context, req *EventUserDeletedReq, params EventUserDeletedParams) (r EventUserDeletedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventUserLocked implements event:user.locked operation.
+//
+// Failed sign-ins locked a user account for a while (data.details.locked_until).
+func (UnimplementedHandler) EventUserLocked(ctx context.Context, req *EventUserLockedReq, params EventUserLockedParams) (r EventUserLockedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventUserUpdated implements event:user.updated operation.
+//
+// A user account changed: profile, verified email, password, or disabled/enabled (data.action says
+// which; data.details names changed fields, never their values).
+func (UnimplementedHandler) EventUserUpdated(ctx context.Context, req *EventUserUpdatedReq, params EventUserUpdatedParams) (r EventUserUpdatedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// EventWebhookTest implements event:webhook.test operation.
+//
+// Sent to an endpoint when it is registered (and on request) to check that it answers; not an audit
+// event.
+func (UnimplementedHandler) EventWebhookTest(ctx context.Context, req *EventWebhookTestReq, params EventWebhookTestParams) (r EventWebhookTestRes, _ error) {
+	return r, ht.ErrNotImplemented
 }
