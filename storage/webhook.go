@@ -49,9 +49,9 @@ type WebhookDelivery struct {
 	EventID   int64
 	EventType string
 	// Payload is the exact body sent, {"type","timestamp","data"}.
-	Payload   []byte
-	Status    string
-	Attempts  int
+	Payload  []byte
+	Status   string
+	Attempts int
 	// NextAttemptAt is when a pending delivery is tried next.
 	NextAttemptAt time.Time
 	// LastStatus is the HTTP status of the last attempt (0: no answer).
