@@ -48,10 +48,10 @@ const (
 	// AuditTokenReuse: a spent authorization code or a rotated refresh
 	// token was presented again; what it issued was revoked (details:
 	// grant_type).
-	AuditTokenReuse AuditType = "token.reuse_detected"
+	AuditTokenReuse AuditType = "token.reuse_detected" // #nosec G101 -- an event name, not a credential
 	// AuditAPIKeyNewAddress: an API key was used from an address it had
 	// not been used from before (details: ip, known addresses).
-	AuditAPIKeyNewAddress AuditType = "apikey.new_address"
+	AuditAPIKeyNewAddress AuditType = "apikey.new_address" // #nosec G101 -- an event name, not a credential
 	AuditWebhookCreated   AuditType = "webhook.created"
 	AuditWebhookUpdated   AuditType = "webhook.updated"
 	AuditWebhookDeleted   AuditType = "webhook.deleted"

@@ -145,8 +145,9 @@ type Webhooks interface {
 	ListWebhookAttempts(ctx context.Context, deliveryID string) ([]*WebhookAttempt, error)
 	// RecordWebhookAttempt stores a, moves its delivery to o's status
 	// (counting the attempt) and updates the endpoint's health, in one
-	// transaction. It returns the endpoint as it is afterwards.
-	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, o AttemptOutcome) (*Webhook, error)
+	// transaction. disabled reports that this call disabled the endpoint
+	// (o.Disable, and it was enabled).
+	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, o AttemptOutcome) (disabled bool, err error)
 	// ResetWebhookDelivery makes a delivery pending again for an attempt
 	// at t (a manual retry or a replay); its attempts are kept.
 	ResetWebhookDelivery(ctx context.Context, id string, t time.Time) error

@@ -94,19 +94,19 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 		return err
 	}
 	if !s.acquire(ep.w.ID) {
-		return river.JobSnooze(busySnooze + rand.N(busySnooze))
+		return river.JobSnooze(busySnooze + rand.N(busySnooze)) // #nosec G404 -- back-off jitter, not a secret
 	}
 	defer s.release(ep.w.ID)
 
 	res := s.send(ctx, ep.w.URL, d.ID, d.Payload, ep.secrets)
 	now := s.now()
 	o := s.outcome(res, d.Attempts+1, ep.w, now)
-	after, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: now, Status: res.status,
+	disabled, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: now, Status: res.status,
 		Latency: res.latency, Error: res.err, Response: res.excerpt}, o)
 	if err != nil {
 		return err
 	}
-	if o.Disable != "" && !ep.w.Disabled && after.Disabled {
+	if disabled {
 		s.forget(ep.w.ID)
 		s.log.WarnContext(ctx, "webhook: endpoint disabled", "webhook", ep.w.ID, "reason", o.Disable, "url", ep.w.URL)
 		if err := s.record(ctx, storage.AuditWebhookDisabled, "authd", ep.w.ID,
@@ -154,7 +154,7 @@ func jitter(d time.Duration) time.Duration {
 	if spread == 0 {
 		return d
 	}
-	return d - d/10 + time.Duration(rand.Int64N(spread+1))
+	return d - d/10 + time.Duration(rand.Int64N(spread+1)) // #nosec G404 -- retry jitter, not a secret
 }
 
 func (s *Service) acquire(id string) bool {

@@ -26,7 +26,7 @@ const (
 	SessionRevoked     EventType = "session.revoked"
 	MFAEnrolled        EventType = "mfa.enrolled"
 	MFARemoved         EventType = "mfa.removed"
-	TokenReuseDetected EventType = "token.reuse_detected"
+	TokenReuseDetected EventType = "token.reuse_detected" // #nosec G101 -- an event name, not a credential
 	RiskDetected       EventType = "risk.detected"
 	RoleAssigned       EventType = "role.assigned"
 	RoleUnassigned     EventType = "role.unassigned"

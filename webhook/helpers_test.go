@@ -25,7 +25,7 @@ import (
 
 // env is a service on a real store and a real River queue.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store *storesql.Store
 	svc   *Service
 	mails *mailbox
@@ -57,7 +57,7 @@ func testConfig() Config {
 	return c
 }
 
-func newEnv(t *testing.T, dbURL string, cfg Config, alerts AlertConfig) *env {
+func newEnv(t testing.TB, dbURL string, cfg Config, alerts AlertConfig, jobOpts ...func(*jobs.Config)) *env {
 	t.Helper()
 	b := make([]byte, secrets.MasterKeySize)
 	_, _ = rand.Read(b)
@@ -86,6 +86,9 @@ func newEnv(t *testing.T, dbURL string, cfg Config, alerts AlertConfig) *env {
 	}
 	jc := jobs.DefaultConfig()
 	jc.PollInterval, jc.Workers = 20*time.Millisecond, 8
+	for _, o := range jobOpts {
+		o(&jc)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q, err := jobs.Open(ctx, jc, jobs.Deps{DB: db, Dialect: st.Dialect(), Logger: log, Workers: workers,
 		TxFromContext: storesql.TxFromContext})
@@ -112,7 +115,7 @@ func newEnv(t *testing.T, dbURL string, cfg Config, alerts AlertConfig) *env {
 // receiver is an endpoint that verifies every request with the Standard
 // Webhooks reference library, and answers what answer says.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mu     sync.Mutex
 	secret []string // secrets any of which must verify
@@ -130,7 +133,7 @@ type received struct {
 	Body    []byte
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{t: t, arrived: make(chan received, 10000), answer: func(int, *http.Request) int { return 204 }}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -124,11 +124,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Queue, error) {
 
 	keepDone := cfg.Retention
 	client, err := river.NewClient(driver, &river.Config{
-		Logger:                      logger,
-		Workers:                     workers,
-		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		FetchPollInterval:           cfg.PollInterval,
-		FetchCooldown:               min(cfg.PollInterval, 100*time.Millisecond),
+		Logger:            logger,
+		Workers:           workers,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		FetchPollInterval: cfg.PollInterval,
+		// The least time between two fetches: with a 100ms cooldown a busy
+		// process took at most Workers jobs ten times a second, which
+		// capped webhook delivery below 1000/s however many workers ran.
+		FetchCooldown:               min(cfg.PollInterval, 100*time.Millisecond) / 10,
 		MaxAttempts:                 cfg.MaxAttempts,
 		RetryPolicy:                 deps.RetryPolicy,
 		CompletedJobRetentionPeriod: keepDone,

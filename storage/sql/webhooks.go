@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/authd/authd/storage"
@@ -256,13 +257,26 @@ func (s *Store) ListWebhookAttempts(ctx context.Context, deliveryID string) ([]*
 }
 
 // RecordWebhookAttempt implements storage.Webhooks. The attempt's number
-// is the delivery's count of attempts plus one, read under the row lock,
-// so two workers that both tried it (a rescued job) cannot collide.
-func (s *Store) RecordWebhookAttempt(ctx context.Context, a *storage.WebhookAttempt, o storage.AttemptOutcome) (*storage.Webhook, error) {
-	var out *storage.Webhook
+// is the delivery's count of attempts plus one, read under the delivery's
+// row lock, so two workers that both tried it (a rescued job) cannot
+// collide. The endpoint's row is written only when its health changes
+// (conditional updates), so concurrent attempts to one endpoint do not
+// queue for its lock.
+func (s *Store) RecordWebhookAttempt(ctx context.Context, a *storage.WebhookAttempt, o storage.AttemptOutcome) (bool, error) {
+	disabled := false
 	err := s.inTx(ctx, func(tx txDB) error {
+		if s.dialect == Postgres {
+			// The commit need not wait for the disk: the job's completion,
+			// which River commits after this (durably), flushes the log
+			// past it, and if authd or Postgres dies before that, the job
+			// is rescued and the delivery attempted again under the same
+			// webhook-id (at least once either way).
+			if err := tx.Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+				return mapErr(err)
+			}
+		}
 		var d deliveryRow
-		if err := tx.Clauses(s.forUpdate()...).Where("id = ?", a.DeliveryID).Take(&d).Error; err != nil {
+		if err := tx.Clauses(s.forUpdate()...).Select("webhook_id", "attempts").Where("id = ?", a.DeliveryID).Take(&d).Error; err != nil {
 			return mapErr(err)
 		}
 		a.N = d.Attempts + 1
@@ -277,35 +291,32 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, a *storage.WebhookAtte
 			"last_status": a.Status, "updated_at": now}).Error; err != nil {
 			return mapErr(err)
 		}
-		var w webhookRow
-		if err := tx.Clauses(s.forUpdate()...).Where("id = ?", d.WebhookID).Take(&w).Error; err != nil {
-			return mapErr(err)
+		hook := tx.Model(&webhookRow{}).Where("id = ?", d.WebhookID)
+		var res *gorm.DB
+		if o.Healthy {
+			res = hook.Where("failing_since <> 0").Updates(map[string]any{"failing_since": 0, "updated_at": now})
+		} else {
+			res = hook.Where("failing_since = 0").Updates(map[string]any{"failing_since": millis(a.At), "updated_at": now})
 		}
-		changed := false
-		switch {
-		case o.Healthy && w.FailingSince != 0:
-			w.FailingSince, changed = 0, true
-		case !o.Healthy && w.FailingSince == 0:
-			w.FailingSince, changed = millis(a.At), true
+		if res.Error != nil {
+			return mapErr(res.Error)
 		}
-		if o.Disable != "" && !w.Disabled {
-			w.Disabled, w.DisabledReason, changed = true, o.Disable, true
+		changed := res.RowsAffected > 0
+		if o.Disable != "" {
+			res = tx.Model(&webhookRow{}).Where("id = ? AND NOT disabled", d.WebhookID).
+				Updates(map[string]any{"disabled": true, "disabled_reason": o.Disable, "updated_at": now})
+			if res.Error != nil {
+				return mapErr(res.Error)
+			}
+			disabled = res.RowsAffected > 0
+			changed = changed || disabled
 		}
 		if changed {
-			w.UpdatedAt = now
-			if err := tx.Model(&webhookRow{}).Where("id = ?", w.ID).Updates(map[string]any{
-				"failing_since": w.FailingSince, "disabled": w.Disabled, "disabled_reason": w.DisabledReason,
-				"updated_at": now}).Error; err != nil {
-				return mapErr(err)
-			}
-			if err := s.publish(tx, storage.TopicWebhook, w.ID); err != nil {
-				return err
-			}
+			return s.publish(tx, storage.TopicWebhook, d.WebhookID)
 		}
-		out = w.toWebhook()
 		return nil
 	})
-	return out, err
+	return disabled, err
 }
 
 // ResetWebhookDelivery implements storage.Webhooks.
