@@ -7369,7 +7369,7 @@ func (s *Server) handleUpdateWebhookRequest(args [1]string, argsEscaped bool, w 
 		mreq := middleware.Request{
 			Context:          ctx,
 			OperationName:    UpdateWebhookOperation,
-			OperationSummary: "Change a webhook endpoint",
+			OperationSummary: "Change a webhook endpoint (JSON merge patch)",
 			OperationID:      "updateWebhook",
 			Body:             request,
 			RawBody:          rawBody,

@@ -126,7 +126,7 @@ func encodeUpdateWebhookRequest(
 	req *WebhookPatch,
 	r *http.Request,
 ) error {
-	const contentType = "application/json"
+	const contentType = "application/merge-patch+json"
 	e := new(jx.Encoder)
 	{
 		req.Encode(e)

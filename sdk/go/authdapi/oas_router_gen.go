@@ -761,7 +761,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								allowedMethods: "DELETE,GET,PATCH",
 								allowedHeaders: rn11AllowedHeaders,
 								acceptPost:     "",
-								acceptPatch:    "application/json",
+								acceptPatch:    "application/merge-patch+json",
 							})
 						}
 
@@ -1725,7 +1725,7 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 							return r, true
 						case "PATCH":
 							r.name = UpdateWebhookOperation
-							r.summary = "Change a webhook endpoint"
+							r.summary = "Change a webhook endpoint (JSON merge patch)"
 							r.operationID = "updateWebhook"
 							r.operationGroup = ""
 							r.pathPattern = "/api/v1/webhooks/{id}"

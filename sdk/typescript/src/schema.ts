@@ -460,7 +460,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a webhook endpoint
+         * Change a webhook endpoint (JSON merge patch)
          * @description A new url is verified with a webhook.test event first. enabled: true re-enables an endpoint authd disabled.
          *
          *     Scope: `webhooks:write`.
@@ -3866,7 +3866,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["WebhookPatch"];
+                "application/merge-patch+json": components["schemas"]["WebhookPatch"];
             };
         };
         responses: {
