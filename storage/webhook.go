@@ -148,6 +148,10 @@ type Webhooks interface {
 	// transaction. disabled reports that this call disabled the endpoint
 	// (o.Disable, and it was enabled).
 	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, o AttemptOutcome) (disabled bool, err error)
+	// DeleteWebhookDeliveries removes up to limit finished deliveries
+	// (succeeded or failed) last updated before t, with their attempts,
+	// and returns how many.
+	DeleteWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 	// ResetWebhookDelivery makes a delivery pending again for an attempt
 	// at t (a manual retry or a replay); its attempts are kept.
 	ResetWebhookDelivery(ctx context.Context, id string, t time.Time) error

@@ -33,6 +33,9 @@ type Config struct {
 	AllowedNetworks []string `koanf:"allowed_networks"`
 	// PollInterval is how often each process looks for new events.
 	PollInterval time.Duration `koanf:"poll_interval"`
+	// Retention is how long finished deliveries (succeeded and dead
+	// letters) and their attempts are kept; replays reach this far back.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // AlertConfig is the alerts section: where security alerts are mailed.
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		SecretOverlap:   24 * time.Hour,
 		AllowedNetworks: []string{},
 		PollInterval:    200 * time.Millisecond,
+		Retention:       30 * 24 * time.Hour,
 	}
 }
 
@@ -87,6 +91,9 @@ func (c Config) Validate() error {
 	}
 	if c.PollInterval <= 0 {
 		errs = append(errs, errors.New("webhooks.poll_interval must be positive"))
+	}
+	if c.Retention < time.Hour {
+		errs = append(errs, errors.New("webhooks.retention must be at least 1h"))
 	}
 	return errors.Join(errs...)
 }

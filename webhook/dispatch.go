@@ -22,17 +22,41 @@ const dispatchBatch = 500
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if now := s.now(); now.Sub(pruned) >= pruneInterval {
+			pruned = now
+			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "webhook: deleting old deliveries failed; will retry", "err", err)
+			}
+		}
 		if _, err := s.Dispatch(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "webhook: dispatching events failed; will retry", "err", err)
 		}
 		if err := s.flushAlerts(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "webhook: sending alert summaries failed; will retry", "err", err)
+		}
+	}
+}
+
+// pruneInterval is how often each process deletes expired deliveries.
+const pruneInterval = 10 * time.Minute
+
+// Prune deletes the finished deliveries older than Config.Retention, a
+// thousand at a time, and returns how many.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	before := s.now().Add(-s.cfg.Retention)
+	var total int64
+	for {
+		n, err := s.store.DeleteWebhookDeliveries(ctx, before, 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,12 @@ type env struct {
 	store *storesql.Store
 	svc   *Service
 	mails *mailbox
+	// skew moves the service's clock (nanoseconds ahead of the wall clock).
+	skew atomic.Int64
 }
+
+// advance moves the service's clock d ahead of the wall clock.
+func (e *env) advance(d time.Duration) { e.skew.Store(int64(d)) }
 
 type mailbox struct {
 	mu   sync.Mutex
@@ -100,7 +106,8 @@ func newEnv(t testing.TB, dbURL string, cfg Config, alerts AlertConfig, jobOpts 
 		defer cancel()
 		_ = q.Stop(ctx)
 	})
-	svc, err = New(cfg, alerts, Deps{Store: st, Sealer: kr, Jobs: q, Mailer: e.mails, Logger: log, Loopback: true})
+	svc, err = New(cfg, alerts, Deps{Store: st, Sealer: kr, Jobs: q, Mailer: e.mails, Logger: log, Loopback: true,
+		Now: func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,7 +203,7 @@ func TestAlertsDeduplicated(t *testing.T) {
 		t.Fatalf("mails after the burst: %+v", ms)
 	}
 	// The window ends: one summary of the other 19.
-	e.svc.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	e.advance(2 * time.Hour)
 	if err := e.svc.flushAlerts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -275,4 +275,39 @@ func TestCreateRefusals(t *testing.T) {
 	if ws, _ := e.svc.List(ctx, "", 10); len(ws) != 0 {
 		t.Fatalf("%d endpoints stored after refusals", len(ws))
 	}
+}
+
+// TestPrune: finished deliveries older than webhooks.retention go, with
+// their attempts; pending ones stay however old.
+func TestPrune(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, testConfig(), DefaultAlertConfig())
+		rc := newReceiver(t)
+		w := e.create(rc, "user.deleted")
+		e.emit(storage.AuditUserDeleted, "u1", nil)
+		done := e.waitDelivery(w.ID, storage.DeliverySucceeded, 1)
+		ctx := context.Background()
+		if n, err := e.svc.Prune(ctx); err != nil || n != 0 {
+			t.Fatalf("prune of fresh deliveries: %d %v", n, err)
+		}
+		// A pending one (its job not run: enqueued nowhere) stays.
+		old := time.Now().Add(-40 * 24 * time.Hour)
+		if err := e.store.CreateWebhookDeliveries(ctx, []*storage.WebhookDelivery{{ID: "msg_pending", WebhookID: w.ID,
+			EventType: "user.deleted", Payload: []byte("{}"), Status: storage.DeliveryPending, CreatedAt: old, UpdatedAt: old}}); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(31 * 24 * time.Hour)
+		if n, err := e.svc.Prune(ctx); err != nil || n != 1 {
+			t.Fatalf("prune after the retention: %d %v, want 1", n, err)
+		}
+		if _, err := e.store.GetWebhookDelivery(ctx, done[0].ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the expired delivery is still there: %v", err)
+		}
+		if as, _ := e.store.ListWebhookAttempts(ctx, done[0].ID); len(as) != 0 {
+			t.Fatalf("%d attempts of a deleted delivery remain", len(as))
+		}
+		if _, err := e.store.GetWebhookDelivery(ctx, "msg_pending"); err != nil {
+			t.Fatalf("a pending delivery was deleted: %v", err)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/sdk/go/authd"
@@ -156,6 +157,28 @@ func TestGoSDKEveryOperation(t *testing.T) {
 	ok("listAPIKeys")(c.ListAPIKeys(ctx, authdapi.ListAPIKeysParams{}))
 	ok("revokeAPIKey")(c.RevokeAPIKey(ctx, authdapi.RevokeAPIKeyParams{ID: k.ID}))
 	ok("deleteUser")(c.DeleteUser(ctx, authdapi.DeleteUserParams{ID: u.ID}))
+
+	h := newHookReceiver(t)
+	wh := ok("createWebhook")(c.CreateWebhook(ctx, &authdapi.NewWebhook{URL: h.srv.URL, Events: []string{"user.*"}})).(*authdapi.CreatedWebhookHeaders).Response
+	h.secret.Store(&wh.Secret)
+	ok("getWebhook")(c.GetWebhook(ctx, authdapi.GetWebhookParams{ID: wh.ID}))
+	ok("listWebhooks")(c.ListWebhooks(ctx, authdapi.ListWebhooksParams{}))
+	ok("updateWebhook")(c.UpdateWebhook(ctx, &authdapi.WebhookPatch{Description: authdapi.NewOptString("sdk")},
+		authdapi.UpdateWebhookParams{ID: wh.ID}))
+	rot := ok("rotateWebhookSecret")(c.RotateWebhookSecret(ctx, authdapi.RotateWebhookSecretParams{ID: wh.ID})).(*authdapi.CreatedWebhookHeaders).Response
+	h.secret.Store(&rot.Secret)
+	d := ok("testWebhook")(c.TestWebhook(ctx, authdapi.TestWebhookParams{ID: wh.ID})).(*authdapi.DeliveryHeaders).Response
+	if !eventually(30*time.Second, func() bool {
+		got := ok("getWebhookDelivery")(c.GetWebhookDelivery(ctx, authdapi.GetWebhookDeliveryParams{ID: wh.ID, DeliveryID: d.ID}))
+		return got.(*authdapi.DeliveryHeaders).Response.Status == authdapi.DeliveryStatusSucceeded
+	}) {
+		t.Fatal("the webhook.test delivery did not succeed")
+	}
+	ok("listWebhookDeliveries")(c.ListWebhookDeliveries(ctx, authdapi.ListWebhookDeliveriesParams{ID: wh.ID}))
+	ok("retryWebhookDelivery")(c.RetryWebhookDelivery(ctx, authdapi.RetryWebhookDeliveryParams{ID: wh.ID, DeliveryID: d.ID}))
+	ok("replayWebhookDeliveries")(c.ReplayWebhookDeliveries(ctx, &authdapi.ReplayRequest{Since: time.Now().Add(-time.Hour)},
+		authdapi.ReplayWebhookDeliveriesParams{ID: wh.ID}))
+	ok("deleteWebhook")(c.DeleteWebhook(ctx, authdapi.DeleteWebhookParams{ID: wh.ID}))
 
 	doc, err := admin.OpenAPIDocument()
 	if err != nil {

@@ -319,6 +319,14 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, a *storage.WebhookAtte
 	return disabled, err
 }
 
+// DeleteWebhookDeliveries implements storage.Webhooks (attempts go by ON
+// DELETE CASCADE).
+func (s *Store) DeleteWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res := s.conn(ctx).Exec(`DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+		WHERE status <> ? AND updated_at < ? LIMIT ?)`, storage.DeliveryPending, millis(before), limit)
+	return res.RowsAffected, mapErr(res.Error)
+}
+
 // ResetWebhookDelivery implements storage.Webhooks.
 func (s *Store) ResetWebhookDelivery(ctx context.Context, id string, t time.Time) error {
 	res := s.conn(ctx).Model(&deliveryRow{}).Where("id = ?", id).Updates(map[string]any{

@@ -35,6 +35,8 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
 CREATE INDEX webhook_deliveries_status ON webhook_deliveries (webhook_id, status, id);
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (webhook_id, created_at);
+-- Finished deliveries are deleted after webhooks.retention.
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status <> 'pending';
 
 CREATE TABLE webhook_attempts (
     delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
