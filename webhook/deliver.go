@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	}
 	if disabled {
 		s.forget(ep.w.ID)
-		s.log.WarnContext(ctx, "webhook: endpoint disabled", "webhook", ep.w.ID, "reason", o.Disable, "url", ep.w.URL)
+		s.log.WarnContext(ctx, "webhook: endpoint disabled", "webhook", ep.w.ID, "reason", o.Disable, "url", redactURL(ep.w.URL))
 		if err := s.record(ctx, storage.AuditWebhookDisabled, "authd", ep.w.ID,
 			map[string]any{"reason": o.Disable, "last_status": res.status}); err != nil {
 			return err
@@ -227,6 +228,10 @@ func (s *Service) send(ctx context.Context, url, id string, body []byte, secrets
 
 // describe is an attempt's error as the delivery log shows it.
 func describe(err error, timeout time.Duration) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // not the URL again, with its query
+	}
 	switch {
 	case errors.Is(err, ErrForbiddenAddress):
 		return "refused: " + ErrForbiddenAddress.Error()

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -224,7 +225,7 @@ func (s *Service) Create(ctx context.Context, spec Spec, actor string) (*storage
 		if err := s.store.CreateWebhook(ctx, w); err != nil {
 			return err
 		}
-		return s.record(ctx, storage.AuditWebhookCreated, actor, w.ID, map[string]any{"url": w.URL, "events": w.Events})
+		return s.record(ctx, storage.AuditWebhookCreated, actor, w.ID, map[string]any{"url": redactURL(w.URL), "events": w.Events})
 	})
 	if err != nil {
 		return nil, "", err
@@ -556,6 +557,19 @@ func subscribed(ws []*storage.Webhook, t EventType) []*storage.Webhook {
 		}
 	}
 	return out
+}
+
+// redactURL is an endpoint URL as logs and the audit trail show it:
+// without its query, where receivers often put a token of their own.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
 }
 
 // truncate cuts s to at most n bytes on a character boundary.

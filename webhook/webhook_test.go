@@ -311,3 +311,16 @@ func TestPrune(t *testing.T) {
 		}
 	})
 }
+
+// TestRedactURL: a receiver's own token in the query stays out of logs
+// and the audit trail.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.example.com/in?token=s3cret": "https://hooks.example.com/in?…",
+		"https://hooks.example.com/in":              "https://hooks.example.com/in",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
