@@ -62,7 +62,7 @@ type Deps struct {
 	Tiers   map[string]Tier
 	// ClientTier is the tier of OAuth clients calling with a token.
 	ClientTier string
-	// Webhooks manages webhook endpoints; nil: those operations answer 503.
+	// Webhooks manages webhook endpoints.
 	Webhooks *webhook.Service
 	// Keyring derives the key that MACs pagination cursors.
 	Keyring *secrets.Keyring
@@ -94,7 +94,7 @@ func New(d Deps) (*API, error) {
 	var errs []error
 	for name, missing := range map[string]bool{"Store": d.Store == nil, "Accounts": d.Accounts == nil,
 		"APIKeys": d.APIKeys == nil, "Sessions": d.Sessions == nil, "RotateKey": d.RotateKey == nil,
-		"Limiter": d.Limiter == nil, "Keyring": d.Keyring == nil, "Logger": d.Logger == nil} {
+		"Limiter": d.Limiter == nil, "Keyring": d.Keyring == nil, "Logger": d.Logger == nil, "Webhooks": d.Webhooks == nil} {
 		if missing {
 			errs = append(errs, fmt.Errorf("admin: Deps.%s is required", name))
 		}

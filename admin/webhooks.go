@@ -226,17 +226,7 @@ func webhookProblem(err error) error {
 	return err
 }
 
-func (a *API) needWebhooks() error {
-	if a.webhooks == nil {
-		return problem(http.StatusServiceUnavailable, "", "webhooks are not available on this server")
-	}
-	return nil
-}
-
 func (a *API) createWebhook(ctx context.Context, c *call, in *createWebhookIn) (CreatedWebhook, error) {
-	if err := a.needWebhooks(); err != nil {
-		return CreatedWebhook{}, err
-	}
 	w, secret, err := a.webhooks.Create(ctx, webhook.Spec{URL: in.Body.URL, Events: in.Body.Events, Description: in.Body.Description}, actor(c))
 	if err != nil {
 		return CreatedWebhook{}, webhookProblem(err)
@@ -246,9 +236,6 @@ func (a *API) createWebhook(ctx context.Context, c *call, in *createWebhookIn) (
 }
 
 func (a *API) listWebhooks(ctx context.Context, _ *call, in *listClientsIn) (Page[Webhook], error) {
-	if err := a.needWebhooks(); err != nil {
-		return Page[Webhook]{}, err
-	}
 	limit := cmp(in.Limit, defaultLimit)
 	after, err := a.cursors.decode("webhooks", in.Cursor)
 	if err != nil {
@@ -262,9 +249,6 @@ func (a *API) listWebhooks(ctx context.Context, _ *call, in *listClientsIn) (Pag
 }
 
 func (a *API) getWebhook(ctx context.Context, _ *call, in *webhookByID) (Webhook, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Webhook{}, err
-	}
 	w, err := a.webhooks.Get(ctx, in.ID)
 	if err != nil {
 		return Webhook{}, webhookProblem(err)
@@ -273,9 +257,6 @@ func (a *API) getWebhook(ctx context.Context, _ *call, in *webhookByID) (Webhook
 }
 
 func (a *API) updateWebhook(ctx context.Context, c *call, in *updateWebhookIn) (Webhook, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Webhook{}, err
-	}
 	b := in.Body
 	w, err := a.webhooks.Update(ctx, in.ID, webhook.Edit{URL: b.URL, Events: b.Events, Description: b.Description, Enabled: b.Enabled}, actor(c))
 	if err != nil {
@@ -285,16 +266,10 @@ func (a *API) updateWebhook(ctx context.Context, c *call, in *updateWebhookIn) (
 }
 
 func (a *API) deleteWebhook(ctx context.Context, c *call, in *webhookByID) (NoContent, error) {
-	if err := a.needWebhooks(); err != nil {
-		return NoContent{}, err
-	}
 	return NoContent{}, webhookProblem(a.webhooks.Delete(ctx, in.ID, actor(c)))
 }
 
 func (a *API) rotateWebhookSecret(ctx context.Context, c *call, in *webhookByID) (CreatedWebhook, error) {
-	if err := a.needWebhooks(); err != nil {
-		return CreatedWebhook{}, err
-	}
 	w, secret, err := a.webhooks.RotateSecret(ctx, in.ID, actor(c))
 	if err != nil {
 		return CreatedWebhook{}, webhookProblem(err)
@@ -303,9 +278,6 @@ func (a *API) rotateWebhookSecret(ctx context.Context, c *call, in *webhookByID)
 }
 
 func (a *API) testWebhook(ctx context.Context, _ *call, in *webhookByID) (Delivery, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Delivery{}, err
-	}
 	d, err := a.webhooks.Ping(ctx, in.ID)
 	if err != nil {
 		return Delivery{}, webhookProblem(err)
@@ -314,9 +286,6 @@ func (a *API) testWebhook(ctx context.Context, _ *call, in *webhookByID) (Delive
 }
 
 func (a *API) listDeliveries(ctx context.Context, _ *call, in *listDeliveriesIn) (Page[Delivery], error) {
-	if err := a.needWebhooks(); err != nil {
-		return Page[Delivery]{}, err
-	}
 	if _, err := a.webhooks.Get(ctx, in.ID); err != nil {
 		return Page[Delivery]{}, webhookProblem(err)
 	}
@@ -336,9 +305,6 @@ func (a *API) listDeliveries(ctx context.Context, _ *call, in *listDeliveriesIn)
 }
 
 func (a *API) getDelivery(ctx context.Context, _ *call, in *deliveryByID) (Delivery, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Delivery{}, err
-	}
 	d, attempts, err := a.webhooks.Delivery(ctx, in.ID, in.DeliveryID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Delivery{}, notFound("delivery")
@@ -350,9 +316,6 @@ func (a *API) getDelivery(ctx context.Context, _ *call, in *deliveryByID) (Deliv
 }
 
 func (a *API) retryDelivery(ctx context.Context, _ *call, in *deliveryByID) (Delivery, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Delivery{}, err
-	}
 	d, err := a.webhooks.Retry(ctx, in.ID, in.DeliveryID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Delivery{}, notFound("delivery")
@@ -364,9 +327,6 @@ func (a *API) retryDelivery(ctx context.Context, _ *call, in *deliveryByID) (Del
 }
 
 func (a *API) replayDeliveries(ctx context.Context, _ *call, in *replayIn) (Replayed, error) {
-	if err := a.needWebhooks(); err != nil {
-		return Replayed{}, err
-	}
 	until := a.now()
 	if in.Body.Until != nil {
 		until = *in.Body.Until
