@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/webhooks.sh: webhook delivery to a local receiver (loopback only).
-# Runs webhook's load measurement (TestDeliveryLoad) and emit benchmark:
+# Runs webhook's load benchmark (BenchmarkDeliveryLoad) and emit benchmark:
 #   - throughput: 5000 user.created events emitted 500 to a transaction,
 #     delivered as fast as it goes (48 job workers, 64 in flight to the
 #     endpoint); deliveries/s overall and once emission stopped;
@@ -18,7 +18,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 db=${1:-postgres}
 case "$db" in sqlite | postgres) ;; *) echo "usage: bench/webhooks.sh [sqlite|postgres]" >&2; exit 2 ;; esac
-export AUTHD_BENCH_DB=$db AUTHD_BENCH_WEBHOOKS=1
+export AUTHD_BENCH_DB=$db
 echo "# webhooks on $db, $(nproc) cores"
-go test ./webhook -run '^TestDeliveryLoad$' -count=1 -v | grep -E 'throughput|latency'
+go test ./webhook -run '^$' -bench '^BenchmarkDeliveryLoad$' -benchtime 1x -v | grep -E 'throughput|latency|^Benchmark'
 go test ./webhook -run '^$' -bench '^BenchmarkEmit$' -benchtime 2000x | grep -E '^Benchmark'
