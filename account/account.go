@@ -62,6 +62,8 @@ type Store interface {
 	GetUserByEmail(ctx context.Context, email string) (*storage.User, error)
 	UpdateUser(ctx context.Context, u *storage.User) error
 	DeleteUser(ctx context.Context, id string) error
+	// ListUserConsents: the clients a deleted user is announced to (SSF).
+	ListUserConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 
 	CreateAccountToken(ctx context.Context, t *storage.AccountToken) error
 	GetAccountToken(ctx context.Context, hash []byte, purpose string, now time.Time) (*storage.AccountToken, error)

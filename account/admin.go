@@ -119,13 +119,24 @@ func (s *Service) DeleteUser(ctx context.Context, id, actor string, m Meta) erro
 		if _, err := s.store.GetUserForUpdate(ctx, id); err != nil {
 			return err
 		}
+		// The clients the person had consented to, read before the
+		// consents go with the account: Shared Signals streams of those
+		// clients learn of the deletion (webhook.Service).
+		consents, err := s.store.ListUserConsents(ctx, id)
+		if err != nil {
+			return err
+		}
+		clients := make([]string, len(consents))
+		for i, c := range consents {
+			clients[i] = c.ClientID
+		}
 		if err := s.store.DeleteUser(ctx, id); err != nil {
 			return err
 		}
 		if err := s.cutOff(ctx, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, storage.AuditUserDeleted, id, actor, m, nil)
+		return s.audit(ctx, storage.AuditUserDeleted, id, actor, m, map[string]any{"clients": clients})
 	})
 	if err != nil {
 		return err

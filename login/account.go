@@ -218,12 +218,16 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request) {
 			p.internal(w, r, "end session", err)
 			return
 		}
+		p.auditEvent(r, storage.AuditLogout, u.ID, "", map[string]any{"sid": s.ID})
 		p.sessions.ClearCookie(w)
 		p.redirect(w, r, pathSignedOut)
 		return
 	}
 	// Someone else's session, or one already ended: the same answer.
-	if err := p.sessions.EndByID(r.Context(), u.ID, sid); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	switch err := p.sessions.EndByID(r.Context(), u.ID, sid); {
+	case err == nil:
+		p.auditEvent(r, storage.AuditSessionRevoked, u.ID, "", map[string]any{"sid": sid})
+	case !errors.Is(err, storage.ErrNotFound):
 		p.internal(w, r, "end session", err)
 		return
 	}
@@ -240,6 +244,7 @@ func (p *Pages) endAllSessions(w http.ResponseWriter, r *http.Request) {
 		p.internal(w, r, "end all sessions", err)
 		return
 	}
+	p.auditEvent(r, storage.AuditSessionRevoked, u.ID, "", map[string]any{"all": true})
 	p.sessions.ClearCookie(w)
 	p.redirect(w, r, pathSignedOut)
 }

@@ -133,3 +133,18 @@ func isExpiredOnly(err error) bool {
 	var ve *fjwt.ValidationError
 	return errors.As(err, &ve) && ve.Errors == fjwt.ValidationErrorExpired
 }
+
+// typSecurityEvent is the JWS typ of a Security Event Token (RFC 8417
+// §2.3, as Shared Signals requires).
+const typSecurityEvent = "secevent+jwt"
+
+// SignSecurityEvent signs a Security Event Token with the active signing
+// key (the one published at the JWKS endpoint): claims must hold iss,
+// aud, iat, jti and events (package webhook builds them).
+func (p *Provider) SignSecurityEvent(claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	return p.keys.Load().active.sign(typSecurityEvent, payload)
+}

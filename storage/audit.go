@@ -59,6 +59,10 @@ const (
 	// "gone" for a 410, "failing" after webhooks.disable_after).
 	AuditWebhookDisabled  AuditType = "webhook.disabled"
 	AuditWebhookSecretRot AuditType = "webhook.secret_rotated"
+	// Shared Signals streams, managed by their receivers (or an operator).
+	AuditStreamCreated AuditType = "ssf.stream_created"
+	AuditStreamUpdated AuditType = "ssf.stream_updated"
+	AuditStreamDeleted AuditType = "ssf.stream_deleted"
 )
 
 // AuditEvent is one entry of the append-only audit log. Details never hold

@@ -5,10 +5,24 @@ import (
 	"time"
 )
 
+// Endpoint kinds.
+const (
+	KindWebhook = "webhook" // Standard Webhooks, registered by an operator
+	KindStream  = "ssf"     // an OpenID Shared Signals stream, managed by its receiver
+)
+
 // Webhook is an endpoint that receives events (package webhook). Its
 // signing secrets are stored sealed under the master key.
 type Webhook struct {
-	ID          string
+	ID string
+	// Kind is KindWebhook or KindStream ("" is read as KindWebhook).
+	Kind string
+	// ClientID is a stream's receiver: the OAuth client that manages it.
+	ClientID string
+	// Stream is a stream's configuration (nil for a webhook). A stream's
+	// URL is its push endpoint ("" for a poll stream); Events are the
+	// event URIs it delivers; Secret is unused.
+	Stream      *StreamConfig
 	URL         string
 	Description string
 	// Events are the subscribed event types; an entry may end in ".*"
@@ -33,11 +47,38 @@ type Webhook struct {
 	UpdatedAt    time.Time
 }
 
+// StreamConfig is what a Shared Signals stream keeps besides an
+// endpoint's fields.
+type StreamConfig struct {
+	// EventsRequested are the event URIs the receiver asked for (Events
+	// holds those delivered: requested and supported).
+	EventsRequested []string `json:"events_requested,omitempty"`
+	// AuthorizationHeader is the sealed value of the Authorization header
+	// sent with each push (RFC 8935 §2), empty for none.
+	AuthorizationHeader []byte `json:"authorization_header,omitempty"`
+	// Status is enabled, paused (events are held until it is enabled
+	// again) or disabled (events are dropped); Reason says why.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// VerifiedAt is when the receiver last asked for a verification event.
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+}
+
+// Stream statuses (SSF 1.0 §8.1.2).
+const (
+	StreamEnabled  = "enabled"
+	StreamPaused   = "paused"
+	StreamDisabled = "disabled"
+)
+
 // Delivery statuses.
 const (
 	DeliveryPending   = "pending"
 	DeliverySucceeded = "succeeded"
 	DeliveryFailed    = "failed" // dead-lettered: every attempt failed
+	// DeliveryHeld: for a paused stream; no job is queued until it is
+	// enabled again.
+	DeliveryHeld = "held"
 )
 
 // WebhookDelivery is one event for one endpoint: its ID is the
@@ -126,8 +167,17 @@ type Webhooks interface {
 	// GetWebhookForUpdate is GetWebhook, locking the row until the
 	// context's transaction ends.
 	GetWebhookForUpdate(ctx context.Context, id string) (*Webhook, error)
-	// ListWebhooks returns up to limit endpoints with id > after, by id.
-	ListWebhooks(ctx context.Context, after string, limit int) ([]*Webhook, error)
+	// ListWebhooks returns up to limit endpoints of kind ("" for every
+	// kind) with id > after, by id.
+	ListWebhooks(ctx context.Context, kind, after string, limit int) ([]*Webhook, error)
+	// ListClientStreams returns the streams of a receiver, by id.
+	ListClientStreams(ctx context.Context, clientID string) ([]*Webhook, error)
+	// SetStreamSubject records that userID was added to (included) or
+	// removed from a stream.
+	SetStreamSubject(ctx context.Context, streamID, userID string, included bool) error
+	// StreamSubject reports whether userID was added to (included) or
+	// removed from the stream; set is false when neither.
+	StreamSubject(ctx context.Context, streamID, userID string) (included, set bool, err error)
 	// UpdateWebhook replaces the stored endpoint (ErrNotFound if absent)
 	// and publishes the change.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
@@ -152,9 +202,10 @@ type Webhooks interface {
 	// (succeeded or failed) last updated before t, with their attempts,
 	// and returns how many.
 	DeleteWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
-	// ResetWebhookDelivery makes a delivery pending again for an attempt
-	// at t (a manual retry or a replay); its attempts are kept.
-	ResetWebhookDelivery(ctx context.Context, id string, t time.Time) error
+	// ResetWebhookDelivery moves a delivery to status (pending again for
+	// an attempt at t: a manual retry or a replay; or held); its attempts
+	// are kept.
+	ResetWebhookDelivery(ctx context.Context, id, status string, t time.Time) error
 
 	// LockEventCursor returns the position of the named event consumer,
 	// locking it until the context's transaction ends (call it in one):

@@ -36,6 +36,18 @@ type Config struct {
 	// Retention is how long finished deliveries (succeeded and dead
 	// letters) and their attempts are kept; replays reach this far back.
 	Retention time.Duration `koanf:"retention"`
+	// Streams bounds the Shared Signals streams receivers manage.
+	Streams StreamsConfig `koanf:"streams"`
+}
+
+// StreamsConfig is webhooks.streams: the OpenID Shared Signals
+// transmitter.
+type StreamsConfig struct {
+	// MaxPerClient bounds the streams one receiver (client) may create.
+	MaxPerClient int `koanf:"max_per_client"`
+	// MinVerificationInterval is the least time between two verification
+	// events a receiver may ask for on one stream.
+	MinVerificationInterval time.Duration `koanf:"min_verification_interval"`
 }
 
 // AlertConfig is the alerts section: where security alerts are mailed.
@@ -60,6 +72,7 @@ func DefaultConfig() Config {
 		AllowedNetworks: []string{},
 		PollInterval:    200 * time.Millisecond,
 		Retention:       30 * 24 * time.Hour,
+		Streams:         StreamsConfig{MaxPerClient: 5, MinVerificationInterval: 10 * time.Second},
 	}
 }
 
@@ -91,6 +104,12 @@ func (c Config) Validate() error {
 	}
 	if c.PollInterval <= 0 {
 		errs = append(errs, errors.New("webhooks.poll_interval must be positive"))
+	}
+	if c.Streams.MaxPerClient < 1 || c.Streams.MaxPerClient > 100 {
+		errs = append(errs, errors.New("webhooks.streams.max_per_client must be between 1 and 100"))
+	}
+	if c.Streams.MinVerificationInterval < 0 {
+		errs = append(errs, errors.New("webhooks.streams.min_verification_interval must not be negative"))
 	}
 	if c.Retention < time.Hour {
 		errs = append(errs, errors.New("webhooks.retention must be at least 1h"))

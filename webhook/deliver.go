@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,6 +89,9 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if ep.w.Stream != nil && !ep.w.Disabled && ep.w.Stream.Status == storage.StreamPaused {
+		return s.hold(ctx, d)
+	}
 	if ep.w.Disabled {
 		_, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: s.now(),
 			Error: "not sent: the endpoint is disabled (" + ep.w.DisabledReason + ")"},
@@ -99,7 +103,11 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	}
 	defer s.release(ep.w.ID)
 
-	res := s.send(ctx, ep.w.URL, d.ID, d.Payload, ep.secrets)
+	headers := webhookHeaders(d.ID, s.now(), d.Payload, ep.secrets)
+	if ep.w.Stream != nil {
+		headers = ep.setHeaders
+	}
+	res := s.send(ctx, ep.w.URL, d.Payload, headers)
 	now := s.now()
 	o := s.outcome(res, d.Attempts+1, ep.w, now)
 	disabled, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: now, Status: res.status,
@@ -121,6 +129,26 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	return nil
 }
 
+// hold keeps a delivery of a paused stream until the stream is enabled
+// again (releaseHeld). The stream's row lock orders this against a
+// status change: a stream enabled meanwhile gets the delivery attempted.
+func (s *Service) hold(ctx context.Context, d *storage.WebhookDelivery) error {
+	held := false
+	err := storage.InTx(ctx, s.store, func(ctx context.Context) error {
+		w, err := s.store.GetWebhookForUpdate(ctx, d.WebhookID)
+		if err != nil || w.Disabled || w.Stream == nil || w.Stream.Status != storage.StreamPaused {
+			return err
+		}
+		held = true
+		return s.store.ResetWebhookDelivery(ctx, d.ID, storage.DeliveryHeld, s.now())
+	})
+	if err != nil || held {
+		return err
+	}
+	s.forget(d.WebhookID)
+	return river.JobSnooze(0) // the stream changed: attempt it afresh
+}
+
 // outcome decides what follows attempt n.
 func (s *Service) outcome(res result, n int, w *storage.Webhook, now time.Time) storage.AttemptOutcome {
 	if res.ok() {
@@ -130,6 +158,10 @@ func (s *Service) outcome(res result, n int, w *storage.Webhook, now time.Time) 
 	switch {
 	case res.status == http.StatusGone:
 		o.Disable = "gone"
+		return o
+	case w.Stream != nil && res.status == http.StatusBadRequest && setError(res.excerpt) != "invalid_key":
+		// RFC 8935 §2.4: the receiver refused this SET; sending it again
+		// would not change that (invalid_key might: its key cache).
 		return o
 	case !w.FailingSince.IsZero() && now.Sub(w.FailingSince) >= s.cfg.DisableAfter:
 		o.Disable = "failing"
@@ -194,18 +226,38 @@ const (
 	maxDrain   = 64 << 10
 )
 
-// send POSTs body to url, signed, and reports what came back. Redirects
-// are not followed (a 3xx is a failure).
-func (s *Service) send(ctx context.Context, url, id string, body []byte, secrets []string) result {
+// setHeaders are a stream's push headers (RFC 8935 §2): the SET is
+// signed itself.
+func (ep *endpoint) setHeaders(h http.Header) error {
+	h.Set("Content-Type", "application/secevent+jwt")
+	h.Set("Accept", "application/json")
+	if ep.auth != "" {
+		h.Set("Authorization", ep.auth)
+	}
+	return nil
+}
+
+// setError is the err member of an RFC 8935 error answer ("" when the
+// body is not one).
+func setError(body string) string {
+	var e struct {
+		Err string `json:"err"`
+	}
+	_ = json.Unmarshal([]byte(body), &e)
+	return e.Err
+}
+
+// send POSTs body to url with the headers set sets, and reports what
+// came back. Redirects are not followed (a 3xx is a failure).
+func (s *Service) send(ctx context.Context, url string, body []byte, set func(http.Header) error) result {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return result{err: "bad URL: " + err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "authd-webhooks/1")
-	if err := signHeaders(req.Header, id, s.now(), body, secrets); err != nil {
+	if err := set(req.Header); err != nil {
 		return result{err: err.Error()}
 	}
 	start := time.Now()

@@ -108,12 +108,32 @@ func (s *Service) dispatchBatch(ctx context.Context) (n int, pos int64, err erro
 		if err != nil {
 			return err
 		}
+		var streams []*storage.Webhook
+		if s.signer != nil {
+			for _, w := range hooks {
+				if w.Stream != nil {
+					streams = append(streams, w)
+				}
+			}
+		}
 		now := s.now()
 		var deliveries []*storage.WebhookDelivery
 		var jobs []river.InsertManyParams
 		for _, e := range events {
 			if err := s.observe(ctx, e, now); err != nil {
 				return err
+			}
+			if len(streams) > 0 {
+				sets, err := s.streamDeliveries(ctx, e, streams)
+				if err != nil {
+					return err
+				}
+				for _, d := range sets {
+					deliveries = append(deliveries, d)
+					if d.Status == storage.DeliveryPending {
+						jobs = append(jobs, deliveryJob(d))
+					}
+				}
 			}
 			t, ok := TypeOf(e.Type)
 			if !ok {
@@ -153,7 +173,7 @@ func (s *Service) allWebhooks(ctx context.Context) ([]*storage.Webhook, error) {
 	var out []*storage.Webhook
 	after := ""
 	for {
-		page, err := s.store.ListWebhooks(ctx, after, 500)
+		page, err := s.store.ListWebhooks(ctx, "", after, 500)
 		if err != nil {
 			return nil, err
 		}

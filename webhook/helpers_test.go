@@ -30,6 +30,8 @@ type env struct {
 	store *storesql.Store
 	svc   *Service
 	mails *mailbox
+	// setKey signs Shared Signals events.
+	setKey *setKey
 	// skew moves the service's clock (nanoseconds ahead of the wall clock).
 	skew atomic.Int64
 }
@@ -106,7 +108,9 @@ func newEnv(t testing.TB, dbURL string, cfg Config, alerts AlertConfig, jobOpts 
 		defer cancel()
 		_ = q.Stop(ctx)
 	})
+	e.setKey = newSETKey(t)
 	svc, err = New(cfg, alerts, Deps{Store: st, Sealer: kr, Jobs: q, Mailer: e.mails, Logger: log, Loopback: true,
+		Issuer: testIssuer, Signer: e.setKey, Directory: st,
 		Now: func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,13 @@ type Deps struct {
 	// Loopback allows endpoints on loopback (http:// too): the issuer is
 	// on loopback, a development setup.
 	Loopback bool
+	// Issuer, Signer and Directory serve Shared Signals streams: the
+	// iss of their SETs, the key that signs them, and who may hear of a
+	// user. A service without a Signer (the CLI) manages streams but does
+	// not dispatch their events.
+	Issuer    string
+	Signer    Signer
+	Directory Directory
 	// Transport, when set, replaces the guarded transport (tests only:
 	// the address checks are then the transport's business).
 	Transport http.RoundTripper
@@ -72,8 +79,12 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// secretPurpose binds sealed signing secrets to this use of the master key.
-const secretPurpose = "webhook-signing-secret"
+// secretPurpose binds sealed signing secrets to this use of the master
+// key; authPurpose a stream's Authorization header.
+const (
+	secretPurpose = "webhook-signing-secret"
+	authPurpose   = "ssf-authorization-header"
+)
 
 // Service manages endpoints and delivers events. Safe for concurrent use.
 type Service struct {
@@ -88,6 +99,9 @@ type Service struct {
 	now      func() time.Time
 	guard    *guard
 	client   *http.Client
+	issuer   string
+	signer   Signer
+	dir      Directory
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // cache of opened endpoints, by id
@@ -98,8 +112,10 @@ type Service struct {
 
 // endpoint is a stored endpoint with its secrets opened.
 type endpoint struct {
-	w        *storage.Webhook
-	secrets  []string
+	w       *storage.Webhook
+	secrets []string
+	// auth is a stream's Authorization header ("" for none).
+	auth     string
 	loadedAt time.Time
 }
 
@@ -115,7 +131,7 @@ func New(cfg Config, alerts AlertConfig, d Deps) (*Service, error) {
 	schedule, _ := cfg.schedule()
 	nets, _ := cfg.networks()
 	s := &Service{cfg: cfg, alertCfg: alerts, schedule: schedule, store: d.Store, seal: d.Sealer, jobs: d.Jobs, mail: d.Mailer,
-		log: d.Logger, now: d.Now, guard: &guard{allowed: nets, loopback: d.Loopback},
+		log: d.Logger, now: d.Now, issuer: d.Issuer, signer: d.Signer, dir: d.Directory, guard: &guard{allowed: nets, loopback: d.Loopback},
 		endpoints: map[string]*endpoint{}, inflight: map[string]int{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -249,26 +265,47 @@ func (s *Service) verify(ctx context.Context, id, url string, secrets []string) 
 	if err != nil {
 		return err
 	}
-	res := s.send(ctx, url, newID("msg_", now), body, secrets)
+	res := s.send(ctx, url, body, webhookHeaders(newID("msg_", now), now, body, secrets))
 	if res.status >= 200 && res.status < 300 {
 		return nil
 	}
 	return &VerificationError{Status: res.status, Reason: res.err}
 }
 
-// Get returns the endpoint, or storage.ErrNotFound.
+// Get returns the endpoint, or storage.ErrNotFound (streams are not
+// endpoints here: their receivers manage them).
 func (s *Service) Get(ctx context.Context, id string) (*storage.Webhook, error) {
-	return s.store.GetWebhook(ctx, id)
+	return onlyKind(storage.KindWebhook)(s.store.GetWebhook(ctx, id))
+}
+
+// onlyKind turns an endpoint of another kind into storage.ErrNotFound.
+func onlyKind(kind string) func(*storage.Webhook, error) (*storage.Webhook, error) {
+	return func(w *storage.Webhook, err error) (*storage.Webhook, error) {
+		if err == nil && kindOf(w) != kind {
+			return nil, storage.ErrNotFound
+		}
+		return w, err
+	}
+}
+
+func kindOf(w *storage.Webhook) string {
+	if w.Kind == "" {
+		return storage.KindWebhook
+	}
+	return w.Kind
 }
 
 // List returns up to limit endpoints with id > after.
 func (s *Service) List(ctx context.Context, after string, limit int) ([]*storage.Webhook, error) {
-	return s.store.ListWebhooks(ctx, after, limit)
+	return s.store.ListWebhooks(ctx, storage.KindWebhook, after, limit)
 }
 
 // Update applies e. A new URL is verified like a new endpoint first.
 func (s *Service) Update(ctx context.Context, id string, e Edit, actor string) (*storage.Webhook, error) {
 	if err := s.checkSpec(e.URL, e.Events, e.Description); err != nil {
+		return nil, err
+	}
+	if _, err := s.Get(ctx, id); err != nil {
 		return nil, err
 	}
 	if e.URL != nil {
@@ -284,7 +321,7 @@ func (s *Service) Update(ctx context.Context, id string, e Edit, actor string) (
 	}
 	var out *storage.Webhook
 	err := storage.InTx(ctx, s.store, func(ctx context.Context) error {
-		w, err := s.store.GetWebhookForUpdate(ctx, id)
+		w, err := onlyKind(storage.KindWebhook)(s.store.GetWebhookForUpdate(ctx, id))
 		if err != nil {
 			return err
 		}
@@ -324,6 +361,9 @@ func (s *Service) Update(ctx context.Context, id string, e Edit, actor string) (
 // Delete removes the endpoint with its deliveries.
 func (s *Service) Delete(ctx context.Context, id string, actor string) error {
 	err := storage.InTx(ctx, s.store, func(ctx context.Context) error {
+		if _, err := onlyKind(storage.KindWebhook)(s.store.GetWebhookForUpdate(ctx, id)); err != nil {
+			return err
+		}
 		if err := s.store.DeleteWebhook(ctx, id); err != nil {
 			return err
 		}
@@ -344,7 +384,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string, actor string) (*s
 	}
 	var out *storage.Webhook
 	err = storage.InTx(ctx, s.store, func(ctx context.Context) error {
-		w, err := s.store.GetWebhookForUpdate(ctx, id)
+		w, err := onlyKind(storage.KindWebhook)(s.store.GetWebhookForUpdate(ctx, id))
 		if err != nil {
 			return err
 		}
@@ -394,6 +434,17 @@ func (s *Service) endpoint(ctx context.Context, id string) (*endpoint, error) {
 		return nil, err
 	}
 	ep = &endpoint{w: w, loadedAt: now}
+	if w.Stream != nil {
+		if len(w.Stream.AuthorizationHeader) > 0 {
+			plain, err := s.seal.Open(authPurpose, w.Stream.AuthorizationHeader)
+			if err != nil {
+				return nil, fmt.Errorf("stream %s: open authorization header: %w", id, err)
+			}
+			ep.auth = string(plain)
+		}
+		s.cache(ep)
+		return ep, nil
+	}
 	for i, sealed := range [][]byte{w.Secret, w.PreviousSecret} {
 		if i == 1 && (len(sealed) == 0 || !now.Before(w.PreviousExpiresAt)) {
 			break
@@ -404,10 +455,14 @@ func (s *Service) endpoint(ctx context.Context, id string) (*endpoint, error) {
 		}
 		ep.secrets = append(ep.secrets, string(plain))
 	}
-	s.mu.Lock()
-	s.endpoints[id] = ep
-	s.mu.Unlock()
+	s.cache(ep)
 	return ep, nil
+}
+
+func (s *Service) cache(ep *endpoint) {
+	s.mu.Lock()
+	s.endpoints[ep.w.ID] = ep
+	s.mu.Unlock()
 }
 
 // expired: the cached endpoint still signs with a previous secret whose
@@ -418,6 +473,13 @@ func (s *Service) expired(ep *endpoint, now time.Time) bool {
 
 // Delivery returns a delivery of webhook id with its attempts.
 func (s *Service) Delivery(ctx context.Context, webhookID, id string) (*storage.WebhookDelivery, []*storage.WebhookAttempt, error) {
+	return s.delivery(ctx, storage.KindWebhook, webhookID, id)
+}
+
+func (s *Service) delivery(ctx context.Context, kind, webhookID, id string) (*storage.WebhookDelivery, []*storage.WebhookAttempt, error) {
+	if _, err := onlyKind(kind)(s.store.GetWebhook(ctx, webhookID)); err != nil {
+		return nil, nil, err
+	}
 	d, err := s.store.GetWebhookDelivery(ctx, id)
 	if err == nil && d.WebhookID != webhookID {
 		err = storage.ErrNotFound
@@ -431,6 +493,13 @@ func (s *Service) Delivery(ctx context.Context, webhookID, id string) (*storage.
 
 // Deliveries lists deliveries, newest first.
 func (s *Service) Deliveries(ctx context.Context, f storage.DeliveryFilter) ([]*storage.WebhookDelivery, error) {
+	return s.deliveries(ctx, storage.KindWebhook, f)
+}
+
+func (s *Service) deliveries(ctx context.Context, kind string, f storage.DeliveryFilter) ([]*storage.WebhookDelivery, error) {
+	if _, err := onlyKind(kind)(s.store.GetWebhook(ctx, f.WebhookID)); err != nil {
+		return nil, err
+	}
 	return s.store.ListWebhookDeliveries(ctx, f)
 }
 
@@ -439,6 +508,9 @@ func (s *Service) Deliveries(ctx context.Context, f storage.DeliveryFilter) ([]*
 func (s *Service) Retry(ctx context.Context, webhookID, id string) (*storage.WebhookDelivery, error) {
 	if s.jobs == nil {
 		return nil, ErrNoQueue
+	}
+	if _, err := s.Get(ctx, webhookID); err != nil {
+		return nil, err
 	}
 	var out *storage.WebhookDelivery
 	err := storage.InTx(ctx, s.store, func(ctx context.Context) error {
@@ -472,7 +544,7 @@ func (s *Service) Replay(ctx context.Context, webhookID string, since, until tim
 	if s.jobs == nil {
 		return 0, ErrNoQueue
 	}
-	if _, err := s.store.GetWebhook(ctx, webhookID); err != nil {
+	if _, err := s.Get(ctx, webhookID); err != nil {
 		return 0, err
 	}
 	f := storage.DeliveryFilter{WebhookID: webhookID, Since: since, Until: until, Limit: 500}
@@ -510,7 +582,7 @@ func (s *Service) requeue(ctx context.Context, ds []*storage.WebhookDelivery) er
 	now := s.now()
 	jobs := make([]river.InsertManyParams, 0, len(ds))
 	for _, d := range ds {
-		if err := s.store.ResetWebhookDelivery(ctx, d.ID, now); err != nil {
+		if err := s.store.ResetWebhookDelivery(ctx, d.ID, storage.DeliveryPending, now); err != nil {
 			return err
 		}
 		jobs = append(jobs, deliveryJob(d))
@@ -527,7 +599,7 @@ func (s *Service) Ping(ctx context.Context, webhookID string) (*storage.WebhookD
 	if s.jobs == nil {
 		return nil, ErrNoQueue
 	}
-	if _, err := s.store.GetWebhook(ctx, webhookID); err != nil {
+	if _, err := s.Get(ctx, webhookID); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -552,7 +624,7 @@ func (s *Service) Ping(ctx context.Context, webhookID string) (*storage.WebhookD
 func subscribed(ws []*storage.Webhook, t EventType) []*storage.Webhook {
 	var out []*storage.Webhook
 	for _, w := range ws {
-		if !w.Disabled && Matches(w.Events, t) {
+		if kindOf(w) == storage.KindWebhook && !w.Disabled && Matches(w.Events, t) {
 			out = append(out, w)
 		}
 	}

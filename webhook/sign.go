@@ -40,6 +40,15 @@ func newID(prefix string, now time.Time) string {
 	return prefix + idEncoding.EncodeToString(b)
 }
 
+// webhookHeaders sets a webhook delivery's headers (signHeaders) on each
+// attempt.
+func webhookHeaders(id string, at time.Time, body []byte, secrets []string) func(http.Header) error {
+	return func(h http.Header) error {
+		h.Set("Content-Type", "application/json")
+		return signHeaders(h, id, at, body, secrets)
+	}
+}
+
 // signHeaders sets the Standard Webhooks headers of a delivery: its id,
 // the time, and one v1 signature per secret (the current one, and the
 // previous during an overlap), space-separated.

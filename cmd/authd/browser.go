@@ -93,7 +93,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		return fail(err)
 	}
 	accounts.Store(app.accounts)
-	app.webhooks, err = webhookService(cfg, d, queue, txMailer{q: mail.NewQueue(queue, d.keyring)})
+	app.webhooks, err = webhookService(cfg, d, queue, txMailer{q: mail.NewQueue(queue, d.keyring)}, p)
 	if err != nil {
 		return fail(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
+	"github.com/authd/authd/webhook"
 )
 
 // serve runs the server until ctx ends, then shuts down gracefully:
@@ -100,6 +101,7 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 	p.Routes(mux, app.browser)
 	app.pages.Routes(mux)
 	api.Routes(mux)
+	webhook.NewTransmitter(app.webhooks, p, cfg.Issuer+provider.PathJWKS, d.log).Routes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
 	})

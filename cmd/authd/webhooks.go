@@ -18,14 +18,16 @@ import (
 )
 
 // webhookService builds the webhook service on d's store. q and m queue
-// deliveries and alert mail; the CLI passes an inserter and no mailer.
-func webhookService(cfg Config, d *deps, q webhook.Jobs, m webhook.Mailer) (*webhook.Service, error) {
+// deliveries and alert mail, and signer signs Shared Signals events; the
+// CLI passes an inserter and neither a mailer nor a signer.
+func webhookService(cfg Config, d *deps, q webhook.Jobs, m webhook.Mailer, signer webhook.Signer) (*webhook.Service, error) {
 	iu, err := url.Parse(cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	s, err := webhook.New(cfg.Webhooks, cfg.Alerts, webhook.Deps{Store: d.store, Sealer: d.keyring, Jobs: q, Mailer: m,
-		Logger: d.log, Loopback: provider.IsLoopbackHost(iu.Hostname())})
+		Logger: d.log, Loopback: provider.IsLoopbackHost(iu.Hostname()),
+		Issuer: cfg.Issuer, Signer: signer, Directory: d.store})
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +310,7 @@ func withWebhooks(ctx context.Context, env *cliEnv, fn func(s *webhook.Service) 
 		if err != nil {
 			return err
 		}
-		s, err := webhookService(env.cfg, d, ins, nil)
+		s, err := webhookService(env.cfg, d, ins, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,9 @@ package sql
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +16,9 @@ import (
 
 type webhookRow struct {
 	ID                string `gorm:"primaryKey"`
+	Kind              string
+	ClientID          string
+	Stream            string
 	URL               string `gorm:"column:url"`
 	Description       string
 	Events            string
@@ -29,6 +34,15 @@ type webhookRow struct {
 }
 
 func (webhookRow) TableName() string { return "webhooks" }
+
+type streamSubjectRow struct {
+	StreamID  string `gorm:"primaryKey"`
+	UserID    string `gorm:"primaryKey"`
+	Included  bool
+	UpdatedAt int64 `gorm:"autoUpdateTime:false"`
+}
+
+func (streamSubjectRow) TableName() string { return "ssf_subjects" }
 
 type deliveryRow struct {
 	ID            string `gorm:"primaryKey"`
@@ -76,18 +90,48 @@ func (alertStateRow) TableName() string { return "alert_states" }
 
 var _ storage.Webhooks = (*Store)(nil)
 
-func toWebhookRow(w *storage.Webhook) webhookRow {
-	return webhookRow{ID: w.ID, URL: w.URL, Description: w.Description, Events: strings.Join(w.Events, " "),
+func toWebhookRow(w *storage.Webhook) (webhookRow, error) {
+	kind, stream := w.Kind, ""
+	if kind == "" {
+		kind = storage.KindWebhook
+	}
+	if w.Stream != nil {
+		b, err := json.Marshal(w.Stream)
+		if err != nil {
+			return webhookRow{}, err
+		}
+		stream = string(b)
+	}
+	return webhookRow{ID: w.ID, Kind: kind, ClientID: w.ClientID, Stream: stream, URL: w.URL, Description: w.Description, Events: strings.Join(w.Events, " "),
 		Secret: w.Secret, PreviousSecret: w.PreviousSecret, PreviousExpiresAt: optMillis(w.PreviousExpiresAt),
 		Disabled: w.Disabled, DisabledReason: w.DisabledReason, FailingSince: optMillis(w.FailingSince),
-		CreatedBy: w.CreatedBy, CreatedAt: millis(w.CreatedAt), UpdatedAt: millis(w.UpdatedAt)}
+		CreatedBy: w.CreatedBy, CreatedAt: millis(w.CreatedAt), UpdatedAt: millis(w.UpdatedAt)}, nil
 }
 
-func (r *webhookRow) toWebhook() *storage.Webhook {
-	return &storage.Webhook{ID: r.ID, URL: r.URL, Description: r.Description, Events: strings.Fields(r.Events),
+func (r *webhookRow) toWebhook() (*storage.Webhook, error) {
+	var stream *storage.StreamConfig
+	if r.Stream != "" {
+		stream = new(storage.StreamConfig)
+		if err := json.Unmarshal([]byte(r.Stream), stream); err != nil {
+			return nil, fmt.Errorf("sql: stream %s: %w", r.ID, err)
+		}
+	}
+	return &storage.Webhook{ID: r.ID, Kind: r.Kind, ClientID: r.ClientID, Stream: stream, URL: r.URL, Description: r.Description, Events: strings.Fields(r.Events),
 		Secret: r.Secret, PreviousSecret: r.PreviousSecret, PreviousExpiresAt: fromOptMillis(r.PreviousExpiresAt),
 		Disabled: r.Disabled, DisabledReason: r.DisabledReason, FailingSince: fromOptMillis(r.FailingSince),
-		CreatedBy: r.CreatedBy, CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt)}
+		CreatedBy: r.CreatedBy, CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt)}, nil
+}
+
+func toWebhooks(rows []webhookRow) ([]*storage.Webhook, error) {
+	out := make([]*storage.Webhook, len(rows))
+	for i := range rows {
+		w, err := rows[i].toWebhook()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = w
+	}
+	return out, nil
 }
 
 func (r *deliveryRow) toDelivery() *storage.WebhookDelivery {
@@ -112,7 +156,10 @@ func (s *Store) stamp(created, updated *time.Time) {
 // CreateWebhook implements storage.Webhooks.
 func (s *Store) CreateWebhook(ctx context.Context, w *storage.Webhook) error {
 	s.stamp(&w.CreatedAt, &w.UpdatedAt)
-	row := toWebhookRow(w)
+	row, err := toWebhookRow(w)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx txDB) error {
 		if err := mapErr(tx.Create(&row).Error); err != nil {
 			return err
@@ -127,7 +174,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*storage.Webhook, er
 	if err := s.conn(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
 		return nil, mapErr(err)
 	}
-	return row.toWebhook(), nil
+	return row.toWebhook()
 }
 
 // GetWebhookForUpdate implements storage.Webhooks.
@@ -136,31 +183,64 @@ func (s *Store) GetWebhookForUpdate(ctx context.Context, id string) (*storage.We
 	if err := s.conn(ctx).Clauses(s.forUpdate()...).Where("id = ?", id).Take(&row).Error; err != nil {
 		return nil, mapErr(err)
 	}
-	return row.toWebhook(), nil
+	return row.toWebhook()
 }
 
 // ListWebhooks implements storage.Webhooks.
-func (s *Store) ListWebhooks(ctx context.Context, after string, limit int) ([]*storage.Webhook, error) {
+func (s *Store) ListWebhooks(ctx context.Context, kind, after string, limit int) ([]*storage.Webhook, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	q := s.conn(ctx).Where("id > ?", after)
+	if kind != "" {
+		q = q.Where("kind = ?", kind)
+	}
 	var rows []webhookRow
-	if err := s.conn(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+	if err := q.Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, mapErr(err)
 	}
-	out := make([]*storage.Webhook, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toWebhook()
+	return toWebhooks(rows)
+}
+
+// ListClientStreams implements storage.Webhooks.
+func (s *Store) ListClientStreams(ctx context.Context, clientID string) ([]*storage.Webhook, error) {
+	var rows []webhookRow
+	if err := s.conn(ctx).Where("kind = ? AND client_id = ?", storage.KindStream, clientID).Order("id").Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
 	}
-	return out, nil
+	return toWebhooks(rows)
+}
+
+// SetStreamSubject implements storage.Webhooks.
+func (s *Store) SetStreamSubject(ctx context.Context, streamID, userID string, included bool) error {
+	row := streamSubjectRow{StreamID: streamID, UserID: userID, Included: included, UpdatedAt: s.nowMilli()}
+	return mapErr(s.conn(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "stream_id"}, {Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"included", "updated_at"}),
+	}).Create(&row).Error)
+}
+
+// StreamSubject implements storage.Webhooks.
+func (s *Store) StreamSubject(ctx context.Context, streamID, userID string) (bool, bool, error) {
+	var rows []streamSubjectRow
+	if err := s.conn(ctx).Where("stream_id = ? AND user_id = ?", streamID, userID).Limit(1).Find(&rows).Error; err != nil {
+		return false, false, mapErr(err)
+	}
+	if len(rows) == 0 {
+		return false, false, nil
+	}
+	return rows[0].Included, true, nil
 }
 
 // UpdateWebhook implements storage.Webhooks.
 func (s *Store) UpdateWebhook(ctx context.Context, w *storage.Webhook) error {
 	w.UpdatedAt = s.now().UTC().Truncate(timeMilli)
-	row := toWebhookRow(w)
+	row, err := toWebhookRow(w)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx txDB) error {
-		res := tx.Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "created_at", "created_by").Updates(&row)
+		res := tx.Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "kind", "client_id", "created_at", "created_by").Updates(&row)
 		if res.Error != nil {
 			return mapErr(res.Error)
 		}
@@ -323,14 +403,14 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, a *storage.WebhookAtte
 // DELETE CASCADE).
 func (s *Store) DeleteWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
 	res := s.conn(ctx).Exec(`DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
-		WHERE status <> ? AND updated_at < ? LIMIT ?)`, storage.DeliveryPending, millis(before), limit)
+		WHERE status NOT IN (?, ?) AND updated_at < ? LIMIT ?)`, storage.DeliveryPending, storage.DeliveryHeld, millis(before), limit)
 	return res.RowsAffected, mapErr(res.Error)
 }
 
 // ResetWebhookDelivery implements storage.Webhooks.
-func (s *Store) ResetWebhookDelivery(ctx context.Context, id string, t time.Time) error {
+func (s *Store) ResetWebhookDelivery(ctx context.Context, id, status string, t time.Time) error {
 	res := s.conn(ctx).Model(&deliveryRow{}).Where("id = ?", id).Updates(map[string]any{
-		"status": storage.DeliveryPending, "next_attempt_at": millis(t), "updated_at": s.nowMilli()})
+		"status": status, "next_attempt_at": millis(t), "updated_at": s.nowMilli()})
 	if res.Error != nil {
 		return mapErr(res.Error)
 	}
