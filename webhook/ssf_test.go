@@ -188,7 +188,7 @@ func (e *env) transmitter() *httptest.Server {
 }
 
 // call sends a JSON request and decodes a JSON answer into out.
-func call(t testing.TB, srv *httptest.Server, token, method, path string, body any, out any) *http.Response {
+func ssfCall(t testing.TB, srv *httptest.Server, token, method, path string, body any, out any) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -225,7 +225,7 @@ func (e *env) createStream(srv *httptest.Server, token string, rc *streamReceive
 	e.t.Helper()
 	var sc StreamConfiguration
 	auth := "Bearer receiver-secret"
-	res := call(e.t, srv, token, "POST", PathStreams, map[string]any{
+	res := ssfCall(e.t, srv, token, "POST", PathStreams, map[string]any{
 		"delivery":         map[string]any{"method": deliveryPush, "endpoint_url": rc.srv.URL + "/events", "authorization_header": auth},
 		"events_requested": events, "description": "test stream"}, &sc)
 	if res.StatusCode != 201 {
@@ -263,7 +263,7 @@ func TestTransmitterConfiguration(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t), testConfig(), DefaultAlertConfig())
 	srv := e.transmitter()
 	var m Metadata
-	if res := call(t, srv, "", "GET", PathSSFConfiguration, nil, &m); res.StatusCode != 200 {
+	if res := ssfCall(t, srv, "", "GET", PathSSFConfiguration, nil, &m); res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
 	if m.SpecVersion != "1_0" || m.Issuer != testIssuer || m.JWKSURI != testIssuer+"/.well-known/jwks.json" ||
@@ -297,26 +297,26 @@ func TestStreamManagement(t *testing.T) {
 		id := sc.StreamID
 
 		var got StreamConfiguration
-		if res := call(t, srv, "reader", "GET", PathStreams+"?stream_id="+id, nil, &got); res.StatusCode != 200 || got.StreamID != id {
+		if res := ssfCall(t, srv, "reader", "GET", PathStreams+"?stream_id="+id, nil, &got); res.StatusCode != 200 || got.StreamID != id {
 			t.Fatalf("get: %d %+v", res.StatusCode, got)
 		}
 		var list []StreamConfiguration
-		if res := call(t, srv, "rp", "GET", PathStreams, nil, &list); res.StatusCode != 200 || len(list) != 1 {
+		if res := ssfCall(t, srv, "rp", "GET", PathStreams, nil, &list); res.StatusCode != 200 || len(list) != 1 {
 			t.Fatalf("list: %d %+v", res.StatusCode, list)
 		}
 		// Another client sees nothing of it, and cannot touch it.
-		if res := call(t, srv, "other", "GET", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 404 {
+		if res := ssfCall(t, srv, "other", "GET", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 404 {
 			t.Fatalf("other client get: %d", res.StatusCode)
 		}
-		if res := call(t, srv, "other", "GET", PathStreams, nil, &list); res.StatusCode != 200 || len(list) != 0 {
+		if res := ssfCall(t, srv, "other", "GET", PathStreams, nil, &list); res.StatusCode != 200 || len(list) != 0 {
 			t.Fatalf("other client list: %+v", list)
 		}
 		for _, c := range []struct{ method, path string }{{"DELETE", PathStreams + "?stream_id=" + id}, {"GET", PathStreamStatus + "?stream_id=" + id}} {
-			if res := call(t, srv, "other", c.method, c.path, nil, nil); res.StatusCode != 404 {
+			if res := ssfCall(t, srv, "other", c.method, c.path, nil, nil); res.StatusCode != 404 {
 				t.Fatalf("other client %s %s: %d", c.method, c.path, res.StatusCode)
 			}
 		}
-		if res := call(t, srv, "other", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 404 {
+		if res := ssfCall(t, srv, "other", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 404 {
 			t.Fatalf("other client verify: %d", res.StatusCode)
 		}
 		// Nor is it a webhook for the webhook API.
@@ -331,12 +331,13 @@ func TestStreamManagement(t *testing.T) {
 		}
 
 		// PATCH changes what it names; PUT replaces.
-		res := call(t, srv, "rp", "PATCH", PathStreams, map[string]any{"stream_id": id, "iss": testIssuer, "aud": "rp",
+		res := ssfCall(t, srv, "rp", "PATCH", PathStreams, map[string]any{"stream_id": id, "iss": testIssuer, "aud": "rp",
 			"events_requested": []string{EventSessionRevoked}}, &got)
 		if res.StatusCode != 200 || !slices.Equal(got.EventsDelivered, []string{EventSessionRevoked}) || got.Description != "test stream" {
 			t.Fatalf("patch: %d %+v", res.StatusCode, got)
 		}
-		res = call(t, srv, "rp", "PUT", PathStreams, map[string]any{"stream_id": id,
+		got = StreamConfiguration{}
+		res = ssfCall(t, srv, "rp", "PUT", PathStreams, map[string]any{"stream_id": id,
 			"delivery": map[string]any{"method": deliveryPush, "endpoint_url": rc.srv.URL + "/v2"}}, &got)
 		if res.StatusCode != 200 || len(got.EventsDelivered) != 0 || got.Description != "" || got.Delivery.EndpointURL != rc.srv.URL+"/v2" {
 			t.Fatalf("put: %d %+v", res.StatusCode, got)
@@ -347,31 +348,31 @@ func TestStreamManagement(t *testing.T) {
 			{"stream_id": id, "delivery": map[string]any{"method": "urn:ietf:rfc:8936"}},
 			{"events_requested": []string{EventSessionRevoked}},
 		} {
-			if res := call(t, srv, "rp", "PATCH", PathStreams, bad, nil); res.StatusCode != 400 {
+			if res := ssfCall(t, srv, "rp", "PATCH", PathStreams, bad, nil); res.StatusCode != 400 {
 				t.Fatalf("patch %v: %d, want 400", bad, res.StatusCode)
 			}
 		}
 
 		// Status.
 		var st statusBody
-		if res := call(t, srv, "reader", "GET", PathStreamStatus+"?stream_id="+id, nil, &st); res.StatusCode != 200 || st.Status != "enabled" {
+		if res := ssfCall(t, srv, "reader", "GET", PathStreamStatus+"?stream_id="+id, nil, &st); res.StatusCode != 200 || st.Status != "enabled" {
 			t.Fatalf("status: %d %+v", res.StatusCode, st)
 		}
-		if res := call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused", "reason": "maintenance"}, &st); res.StatusCode != 200 ||
+		if res := ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused", "reason": "maintenance"}, &st); res.StatusCode != 200 ||
 			st.Status != "paused" || st.Reason != "maintenance" {
 			t.Fatalf("pause: %d %+v", res.StatusCode, st)
 		}
-		if res := call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "sleeping"}, nil); res.StatusCode != 400 {
+		if res := ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "sleeping"}, nil); res.StatusCode != 400 {
 			t.Fatalf("bad status: %d", res.StatusCode)
 		}
-		if res := call(t, srv, "reader", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil); res.StatusCode != 403 {
+		if res := ssfCall(t, srv, "reader", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil); res.StatusCode != 403 {
 			t.Fatalf("reader sets status: %d", res.StatusCode)
 		}
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
 
 		// Verification: the receiver gets its state back, signed; a second
 		// ask within the interval is refused.
-		if res := call(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id, "state": "s-123"}, nil); res.StatusCode != 204 {
+		if res := ssfCall(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id, "state": "s-123"}, nil); res.StatusCode != 204 {
 			t.Fatalf("verify: %d", res.StatusCode)
 		}
 		v := rc.next("verification")
@@ -379,7 +380,7 @@ func TestStreamManagement(t *testing.T) {
 			v.SubID["format"] != "opaque" || v.SubID["id"] != id || !strings.HasPrefix(v.Jti, "set_") {
 			t.Fatalf("verification SET %+v", v)
 		}
-		if res := call(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		if res := ssfCall(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("second verify: %d", res.StatusCode)
 		}
 
@@ -396,21 +397,21 @@ func TestStreamManagement(t *testing.T) {
 			{PathAddSubject, map[string]any{"format": "iss_sub", "iss": testIssuer}, 400},
 			{PathAddSubject, map[string]any{}, 400},
 		} {
-			if res := call(t, srv, "rp", "POST", c.path, map[string]any{"stream_id": id, "subject": c.subject}, nil); res.StatusCode != c.want {
+			if res := ssfCall(t, srv, "rp", "POST", c.path, map[string]any{"stream_id": id, "subject": c.subject}, nil); res.StatusCode != c.want {
 				t.Fatalf("%s %v: %d, want %d", c.path, c.subject, res.StatusCode, c.want)
 			}
 		}
 
 		// A client has at most max_per_client streams.
 		e.createStream(srv, "rp", rc)
-		if res := call(t, srv, "rp", "POST", PathStreams, map[string]any{"delivery": map[string]any{"endpoint_url": rc.srv.URL}}, nil); res.StatusCode != 409 {
+		if res := ssfCall(t, srv, "rp", "POST", PathStreams, map[string]any{"delivery": map[string]any{"endpoint_url": rc.srv.URL}}, nil); res.StatusCode != 409 {
 			t.Fatalf("third stream: %d, want 409", res.StatusCode)
 		}
 
-		if res := call(t, srv, "rp", "DELETE", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 204 {
+		if res := ssfCall(t, srv, "rp", "DELETE", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 204 {
 			t.Fatalf("delete: %d", res.StatusCode)
 		}
-		if res := call(t, srv, "rp", "GET", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 404 {
+		if res := ssfCall(t, srv, "rp", "GET", PathStreams+"?stream_id="+id, nil, nil); res.StatusCode != 404 {
 			t.Fatalf("get deleted: %d", res.StatusCode)
 		}
 	})
@@ -450,7 +451,7 @@ func TestStreamRequestsRefused(t *testing.T) {
 		{"rp", "GET", PathVerify, nil, 405},
 		{"rp", "PATCH", PathStreamStatus, nil, 405},
 	} {
-		res := call(t, srv, c.token, c.method, c.path, c.body, nil)
+		res := ssfCall(t, srv, c.token, c.method, c.path, c.body, nil)
 		if res.StatusCode != c.want {
 			t.Errorf("%s %s %s %.80v: %d, want %d", c.token, c.method, c.path, c.body, res.StatusCode, c.want)
 		}
@@ -523,11 +524,11 @@ func TestStreamEvents(t *testing.T) {
 		rp.none(e)
 
 		// Removed subjects get nothing; added back, they do.
-		call(t, srv, "rp", "POST", PathRemoveSubject, map[string]any{"stream_id": sc.StreamID, "subject": map[string]any{"format": "email", "email": "u1@example.com"}}, nil)
+		ssfCall(t, srv, "rp", "POST", PathRemoveSubject, map[string]any{"stream_id": sc.StreamID, "subject": map[string]any{"format": "email", "email": "u1@example.com"}}, nil)
 		e.emit(storage.AuditPasswordReset, "u1", nil)
 		other.none(e) // not requested by other
 		rp.none(e)
-		call(t, srv, "rp", "POST", PathAddSubject, map[string]any{"stream_id": sc.StreamID, "subject": user}, nil)
+		ssfCall(t, srv, "rp", "POST", PathAddSubject, map[string]any{"stream_id": sc.StreamID, "subject": user}, nil)
 
 		// An administrator disables, enables and deletes the account.
 		e.emit(storage.AuditUserDisabled, "u1", nil)
@@ -578,11 +579,11 @@ func TestStreamPauseAndDisable(t *testing.T) {
 		sc := e.createStream(srv, "rp", rc, EventSessionRevoked)
 		id := sc.StreamID
 
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused"}, nil)
 		e.emit(storage.AuditLogout, "u1", nil)
 		e.waitStream(id, storage.DeliveryHeld, 1)
 		rc.none(e)
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
 		if uri, _ := rc.next("released").event(); uri != EventSessionRevoked {
 			t.Fatalf("released %s", uri)
 		}
@@ -611,13 +612,13 @@ func TestStreamPauseAndDisable(t *testing.T) {
 		}
 
 		// Paused, then disabled: what it held is dropped.
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "paused"}, nil)
 		e.emit(storage.AuditLogout, "u1", nil)
 		e.waitStream(id, storage.DeliveryHeld, 1)
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "disabled"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "disabled"}, nil)
 		e.waitStream(id, storage.DeliveryFailed, 1)
 		e.emit(storage.AuditLogout, "u1", nil)
-		if res := call(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 400 {
+		if res := ssfCall(t, srv, "rp", "POST", PathVerify, map[string]any{"stream_id": id}, nil); res.StatusCode != 400 {
 			t.Fatalf("verify a disabled stream: %d", res.StatusCode)
 		}
 		rc.none(e)
@@ -663,13 +664,13 @@ func TestStreamReceiverErrors(t *testing.T) {
 		e.emit(storage.AuditLogout, "u1", nil)
 		e.waitStream(id, storage.DeliveryFailed, 2)
 		var st statusBody
-		call(t, srv, "rp", "GET", PathStreamStatus+"?stream_id="+id, nil, &st)
+		ssfCall(t, srv, "rp", "GET", PathStreamStatus+"?stream_id="+id, nil, &st)
 		if st.Status != "disabled" || !strings.Contains(st.Reason, "410") {
 			t.Fatalf("status %+v", st)
 		}
 		// Enabled again by its receiver, it gets events again.
 		rc.answer = func(int) (int, string) { return 202, "" }
-		call(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
+		ssfCall(t, srv, "rp", "POST", PathStreamStatus, map[string]any{"stream_id": id, "status": "enabled"}, nil)
 		e.emit(storage.AuditLogout, "u1", nil)
 		rc.next("re-enabled")
 	})
@@ -687,7 +688,7 @@ func FuzzStreamRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, c := range []struct{ method, path string }{{"POST", PathStreams}, {"PATCH", PathStreams}, {"PUT", PathStreams},
 			{"POST", PathStreamStatus}, {"POST", PathAddSubject}, {"POST", PathRemoveSubject}, {"POST", PathVerify}} {
-			if res := call(t, srv, "other", c.method, c.path, body, nil); res.StatusCode >= 500 {
+			if res := ssfCall(t, srv, "other", c.method, c.path, body, nil); res.StatusCode >= 500 {
 				t.Fatalf("%s %s %q: %d", c.method, c.path, body, res.StatusCode)
 			}
 		}
