@@ -161,7 +161,7 @@ var errNoActiveKey = errors.New("no active signing key")
 
 func newSigningKey(kid string, alg jose.SignatureAlgorithm, priv crypto.Signer) (*signingKey, error) {
 	sk := &signingKey{kid: kid, alg: alg, signer: priv, jose: map[string]jose.Signer{}}
-	for _, typ := range []string{typAccessToken, "JWT", typLogoutToken} {
+	for _, typ := range []string{typAccessToken, "JWT", typLogoutToken, typSecurityEvent} {
 		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader(jose.HeaderKey("kid"), kid)
 		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: priv}, opts)
 		if err != nil {

@@ -89,7 +89,7 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if ep.w.Stream != nil && !ep.w.Disabled && ep.w.Stream.Status == storage.StreamPaused {
+	if holds(ep.w, d.EventType) {
 		return s.hold(ctx, d)
 	}
 	if ep.w.Disabled {
@@ -136,7 +136,7 @@ func (s *Service) hold(ctx context.Context, d *storage.WebhookDelivery) error {
 	held := false
 	err := storage.InTx(ctx, s.store, func(ctx context.Context) error {
 		w, err := s.store.GetWebhookForUpdate(ctx, d.WebhookID)
-		if err != nil || w.Disabled || w.Stream == nil || w.Stream.Status != storage.StreamPaused {
+		if err != nil || !holds(w, d.EventType) {
 			return err
 		}
 		held = true

@@ -217,7 +217,8 @@ func streamSubject(st *storage.Webhook) map[string]any {
 }
 
 // newSET signs one event for a stream's receiver as a delivery: pending,
-// or held while the stream is paused. Its id is the SET's jti, the same
+// or held while the stream is paused (but for stream-updated: a receiver
+// hears of its pause when it happens). Its id is the SET's jti, the same
 // on every attempt.
 func (s *Service) newSET(st *storage.Webhook, ev securityEvent, txn string) (*storage.WebhookDelivery, error) {
 	if s.signer == nil {
@@ -235,11 +236,18 @@ func (s *Service) newSET(st *storage.Webhook, ev securityEvent, txn string) (*st
 		return nil, err
 	}
 	status := storage.DeliveryPending
-	if st.Stream.Status == storage.StreamPaused {
+	if holds(st, ev.uri) {
 		status = storage.DeliveryHeld
 	}
 	return &storage.WebhookDelivery{ID: id, WebhookID: st.ID, EventType: ev.uri, Payload: []byte(jws), Status: status,
 		NextAttemptAt: now, CreatedAt: now}, nil
+}
+
+// holds reports whether stream st keeps an event of type uri until it is
+// enabled again: it is paused, and the event is not the stream-updated
+// that tells the receiver so.
+func holds(st *storage.Webhook, uri string) bool {
+	return st.Stream != nil && !st.Disabled && st.Stream.Status == storage.StreamPaused && uri != EventStreamUpdated
 }
 
 // releaseHeld queues what a paused stream held, in the context's

@@ -57,6 +57,8 @@ commands:
   audit list|verify          read the audit trail, check its hash chain
   apikeys create|list|revoke admin API keys
   webhooks create|list|get|update|delete|rotate-secret|deliveries|retry|replay
+  streams list|get|deliveries|enable|pause|disable|delete
+                             Shared Signals streams of receivers
 
 Configuration: the YAML file named by -config or AUTHD_CONFIG, then AUTHD_*
 environment variables (database.url -> AUTHD_DATABASE_URL). With none, authd
@@ -102,6 +104,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return apikeysCmd(ctx, env, rest)
 	case "webhooks":
 		return webhooksCmd(ctx, env, rest)
+	case "streams":
+		return streamsCmd(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
