@@ -97,7 +97,7 @@ func (s *Service) CreateStream(ctx context.Context, clientID string, spec Stream
 	now := s.now()
 	w := &storage.Webhook{ID: newID("ss_", now), Kind: storage.KindStream, ClientID: clientID, URL: spec.URL,
 		Description: spec.Description, Events: deliveredEvents(spec.EventsRequested), Secret: []byte{},
-		Stream: &storage.StreamConfig{EventsRequested: spec.EventsRequested, AuthorizationHeader: auth, Status: storage.StreamEnabled},
+		Stream:    &storage.StreamConfig{EventsRequested: spec.EventsRequested, AuthorizationHeader: auth, Status: storage.StreamEnabled},
 		CreatedBy: "client:" + clientID, CreatedAt: now}
 	if w.Events == nil {
 		w.Events = []string{}
