@@ -22,3 +22,4 @@ export AUTHD_BENCH_DB=$db
 echo "# webhooks on $db, $(nproc) cores"
 go test ./webhook -run '^$' -bench '^BenchmarkDeliveryLoad$' -benchtime 1x -v | grep -E 'throughput|latency|^Benchmark'
 go test ./webhook -run '^$' -bench '^BenchmarkEmit$' -benchtime 2000x | grep -E '^Benchmark'
+go test ./webhook -run '^$' -bench '^BenchmarkStreamDelivery$' -benchtime 1x -v | grep -E 'security events|^Benchmark'

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -130,4 +131,54 @@ func drain(rc *receiver) {
 			return
 		}
 	}
+}
+
+// BenchmarkStreamDelivery measures Shared Signals end to end: a backlog
+// of session.revoked events for 500 people who consented to a stream's
+// receiver, each turned by the dispatcher into a signed SET (the
+// eligibility reads, the signature, the delivery row) and pushed to a
+// local receiver answering 202. Once per run whatever b.N is; the test
+// signer is ES256 (authd's keys.algorithm decides in production).
+func BenchmarkStreamDelivery(b *testing.B) {
+	cfg := testConfig()
+	cfg.MaxConcurrency = 64
+	cfg.PollInterval = 50 * time.Millisecond
+	e := newEnv(b, benchDB(b), cfg, DefaultAlertConfig(), func(c *jobs.Config) { c.Workers, c.PollInterval = 48, 50*time.Millisecond })
+	ctx := context.Background()
+	var arrived atomic.Int64
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	b.Cleanup(rc.Close)
+	const people, backlog = 500, 5000
+	for i := range people {
+		e.relate(fmt.Sprint("u", i), "rp", false)
+	}
+	if _, err := e.svc.CreateStream(ctx, "rp", StreamSpec{URL: rc.URL + "/events", EventsRequested: []string{EventSessionRevoked}}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for batch := 0; batch < backlog; batch += 500 {
+		err := storage.InTx(ctx, e.store, func(ctx context.Context) error {
+			for i := batch; i < batch+500; i++ {
+				ev := storage.AuditEvent{Type: storage.AuditSessionRevoked, SubjectID: fmt.Sprint("u", i%people),
+					Details: map[string]any{"sid": fmt.Sprint("s", i)}}
+				if err := audit.Record(ctx, e.store, ev, time.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for arrived.Load() < backlog {
+		time.Sleep(10 * time.Millisecond)
+	}
+	total := time.Since(start)
+	b.ReportMetric(float64(backlog)/total.Seconds(), "SETs/s")
+	b.Logf("%d security events for %d people: all signed and delivered after %v (%.0f SETs/s)",
+		backlog, people, total.Round(time.Millisecond), float64(backlog)/total.Seconds())
 }

@@ -14,7 +14,7 @@ const (
 	EventVerification     = "https://schemas.openid.net/secevent/ssf/event-type/verification"
 	EventStreamUpdated    = "https://schemas.openid.net/secevent/ssf/event-type/stream-updated"
 	EventSessionRevoked   = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
-	EventCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
+	EventCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change" // #nosec G101 -- an event type URI, not a credential
 	EventAccountDisabled  = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
 	EventAccountEnabled   = "https://schemas.openid.net/secevent/risc/event-type/account-enabled"
 	EventAccountPurged    = "https://schemas.openid.net/secevent/risc/event-type/account-purged"

@@ -95,7 +95,7 @@ func newStreamReceiver(t testing.TB, key *setKey) *streamReceiver {
 		if ct := r.Header.Get("Content-Type"); ct != "application/secevent+jwt" {
 			t.Errorf("receiver: Content-Type %q", ct)
 		}
-		jws, err := jose.ParseSigned(string(body), []jose.SignatureAlgorithm{jose.ES256})
+		jws, err := jose.ParseSignedCompact(string(body), []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			t.Errorf("receiver: not a JWS: %v", err)
 			w.WriteHeader(400)

@@ -65,7 +65,7 @@ func newSETReceiver(t *testing.T, jwksURI string) *setReceiver {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		if jws, err := jose.ParseSigned(string(body), []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}); err == nil {
+		if jws, err := jose.ParseSignedCompact(string(body), []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}); err == nil {
 			s.typ, _ = jws.Signatures[0].Protected.ExtraHeaders["typ"].(string)
 		}
 		if err := json.Unmarshal(payload, &s.claims); err != nil {
