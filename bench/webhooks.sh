@@ -8,6 +8,8 @@
 #     arrival at the receiver (p50/p90/p99/max);
 #   - BenchmarkEmit: what emitting costs the request (its audit insert:
 #     the outbox row; webhooks add no statement to it).
+#   - BenchmarkStreamDelivery: 5000 security events to one Shared Signals
+#     stream, each signed as a SET and pushed (SETs/s end to end).
 # Each delivery is verified by the receiver with the Standard Webhooks
 # reference library, so signing is in the numbers.
 #
