@@ -229,12 +229,19 @@ func (e *env) emit(typ storage.AuditType, subject string, details map[string]any
 	}
 }
 
-// waitDelivery polls a delivery until its status is want.
+// waitDelivery polls a webhook's deliveries until n have status.
 func (e *env) waitDelivery(webhookID, status string, n int) []*storage.WebhookDelivery {
+	e.t.Helper()
+	return e.waitListed(e.svc.Deliveries, webhookID, status, n)
+}
+
+// waitListed polls list for an endpoint's deliveries until n have status.
+func (e *env) waitListed(list func(context.Context, storage.DeliveryFilter) ([]*storage.WebhookDelivery, error),
+	webhookID, status string, n int) []*storage.WebhookDelivery {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ds, err := e.svc.Deliveries(context.Background(), storage.DeliveryFilter{WebhookID: webhookID, Status: status, Limit: 1000})
+		ds, err := list(context.Background(), storage.DeliveryFilter{WebhookID: webhookID, Status: status, Limit: 1000})
 		if err != nil {
 			e.t.Fatal(err)
 		}

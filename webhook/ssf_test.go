@@ -704,18 +704,5 @@ func jsonEqual(a, b any) bool {
 // waitStream polls a stream's deliveries until n have status.
 func (e *env) waitStream(id, status string, n int) []*storage.WebhookDelivery {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ds, err := e.svc.StreamDeliveries(context.Background(), storage.DeliveryFilter{WebhookID: id, Status: status, Limit: 1000})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(ds) >= n {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d deliveries %s after 20s, want %d", len(ds), status, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return e.waitListed(e.svc.StreamDeliveries, id, status, n)
 }

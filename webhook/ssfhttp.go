@@ -314,8 +314,7 @@ func (t *Transmitter) streams(c *call) {
 		}
 		c.w.WriteHeader(http.StatusNoContent)
 	default:
-		c.w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
-		apiError(c.w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		notAllowed(c.w, "GET, POST, PUT, PATCH, DELETE")
 	}
 }
 
@@ -349,8 +348,7 @@ func (t *Transmitter) status(c *call) {
 		}
 		id = req.StreamID
 	default:
-		c.w.Header().Set("Allow", "GET, POST")
-		apiError(c.w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		notAllowed(c.w, "GET, POST")
 		return
 	}
 	st, err := t.svc.Stream(c.r.Context(), c.client, id)
@@ -364,8 +362,7 @@ func (t *Transmitter) status(c *call) {
 func (t *Transmitter) subject(add bool) func(c *call) {
 	return func(c *call) {
 		if c.r.Method != http.MethodPost {
-			c.w.Header().Set("Allow", "POST")
-			apiError(c.w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+			notAllowed(c.w, "POST")
 			return
 		}
 		var req struct {
@@ -393,8 +390,7 @@ func (t *Transmitter) subject(add bool) func(c *call) {
 
 func (t *Transmitter) verify(c *call) {
 	if c.r.Method != http.MethodPost {
-		c.w.Header().Set("Allow", "POST")
-		apiError(c.w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		notAllowed(c.w, "POST")
 		return
 	}
 	var req struct {
@@ -438,6 +434,12 @@ func (t *Transmitter) failed(c *call, err error) bool {
 		apiError(c.w, http.StatusInternalServerError, "server_error", "the request could not be completed")
 	}
 	return true
+}
+
+// notAllowed answers 405 with the methods the path takes.
+func notAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	apiError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
 }
 
 func apiError(w http.ResponseWriter, status int, code, desc string) {
