@@ -103,11 +103,14 @@ func (s *Service) attempt(ctx context.Context, id string) error {
 	}
 	defer s.release(ep.w.ID)
 
-	headers := webhookHeaders(d.ID, s.now(), d.Payload, ep.secrets)
+	body, headers := d.Payload, webhookHeaders(d.ID, s.now(), d.Payload, ep.secrets)
 	if ep.w.Stream != nil {
+		if body, err = s.signSET(d); err != nil {
+			return err // retried by River
+		}
 		headers = ep.setHeaders
 	}
-	res := s.send(ctx, ep.w.URL, d.Payload, headers)
+	res := s.send(ctx, ep.w.URL, body, headers)
 	now := s.now()
 	o := s.outcome(res, d.Attempts+1, ep.w, now)
 	disabled, err := s.store.RecordWebhookAttempt(ctx, &storage.WebhookAttempt{DeliveryID: d.ID, At: now, Status: res.status,

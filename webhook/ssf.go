@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -216,14 +218,13 @@ func streamSubject(st *storage.Webhook) map[string]any {
 	return map[string]any{"format": "opaque", "id": st.ID}
 }
 
-// newSET signs one event for a stream's receiver as a delivery: pending,
+// newSET makes one event for a stream's receiver a delivery: pending,
 // or held while the stream is paused (but for stream-updated: a receiver
-// hears of its pause when it happens). Its id is the SET's jti, the same
-// on every attempt.
+// hears of its pause when it happens). The delivery keeps the SET's
+// claims, and each attempt signs them with the key active then (signSET),
+// so a retry a day later still verifies after a key rotation. Its id is
+// the SET's jti, the same on every attempt.
 func (s *Service) newSET(st *storage.Webhook, ev securityEvent, txn string) (*storage.WebhookDelivery, error) {
-	if s.signer == nil {
-		return nil, errors.New("webhook: no SET signer here")
-	}
 	now := s.now()
 	id := newID("set_", now)
 	claims := map[string]any{"iss": s.issuer, "aud": st.ClientID, "iat": now.Unix(), "jti": id, "sub_id": ev.subject,
@@ -231,7 +232,7 @@ func (s *Service) newSET(st *storage.Webhook, ev securityEvent, txn string) (*st
 	if txn != "" {
 		claims["txn"] = txn
 	}
-	jws, err := s.signer.SignSecurityEvent(claims)
+	body, err := json.Marshal(claims)
 	if err != nil {
 		return nil, err
 	}
@@ -239,8 +240,21 @@ func (s *Service) newSET(st *storage.Webhook, ev securityEvent, txn string) (*st
 	if holds(st, ev.uri) {
 		status = storage.DeliveryHeld
 	}
-	return &storage.WebhookDelivery{ID: id, WebhookID: st.ID, EventType: ev.uri, Payload: []byte(jws), Status: status,
+	return &storage.WebhookDelivery{ID: id, WebhookID: st.ID, EventType: ev.uri, Payload: body, Status: status,
 		NextAttemptAt: now, CreatedAt: now}, nil
+}
+
+// signSET signs a stream delivery's claims for an attempt.
+func (s *Service) signSET(d *storage.WebhookDelivery) ([]byte, error) {
+	if s.signer == nil {
+		return nil, errors.New("webhook: no SET signer in this process")
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(d.Payload, &claims); err != nil {
+		return nil, fmt.Errorf("SET claims of %s: %w", d.ID, err)
+	}
+	jws, err := s.signer.SignSecurityEvent(claims)
+	return []byte(jws), err
 }
 
 // holds reports whether stream st keeps an event of type uri until it is

@@ -28,21 +28,41 @@ const testIssuer = "https://issuer.test"
 // setKey signs SETs as provider.Provider does: a JWS with typ
 // secevent+jwt.
 type setKey struct {
+	mu   sync.Mutex
 	priv *ecdsa.PrivateKey
 	sig  jose.Signer
 }
 
 func newSETKey(t testing.TB) *setKey {
+	k := &setKey{}
+	if err := k.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// rotate replaces the key: SETs signed from now on verify only with the
+// new one.
+func (k *setKey) rotate() error {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv},
 		(&jose.SignerOptions{}).WithType("secevent+jwt").WithHeader("kid", "k1"))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	return &setKey{priv: priv, sig: sig}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.priv, k.sig = priv, sig
+	return nil
+}
+
+func (k *setKey) public() *ecdsa.PublicKey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return &k.priv.PublicKey
 }
 
 func (k *setKey) SignSecurityEvent(claims map[string]any) (string, error) {
@@ -50,7 +70,10 @@ func (k *setKey) SignSecurityEvent(claims map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	jws, err := k.sig.Sign(b)
+	k.mu.Lock()
+	sig := k.sig
+	k.mu.Unlock()
+	jws, err := sig.Sign(b)
 	if err != nil {
 		return "", err
 	}
@@ -104,7 +127,7 @@ func newStreamReceiver(t testing.TB, key *setKey) *streamReceiver {
 		if typ := jws.Signatures[0].Protected.ExtraHeaders["typ"]; typ != "secevent+jwt" {
 			t.Errorf("receiver: typ %v", typ)
 		}
-		payload, err := jws.Verify(&key.priv.PublicKey)
+		payload, err := jws.Verify(key.public())
 		if err != nil {
 			t.Errorf("receiver: signature: %v", err)
 			w.WriteHeader(400)
@@ -629,7 +652,8 @@ func TestStreamPauseAndDisable(t *testing.T) {
 }
 
 // TestStreamReceiverErrors: an RFC 8935 error answer ends the delivery
-// at once (invalid_key is retried: the receiver may refresh its keys);
+// at once (invalid_key is retried: the receiver may refresh its keys, and
+// each attempt is signed with the key active then);
 // 410 Gone disables the stream, and its status says why.
 func TestStreamReceiverErrors(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, dbURL string) {
@@ -644,6 +668,11 @@ func TestStreamReceiverErrors(t *testing.T) {
 			case 0:
 				return 400, `{"err":"invalid_request","description":"not for us"}`
 			case 1:
+				// The receiver does not know the key: authd has rotated
+				// meanwhile, and the retry is signed with the new one.
+				if err := e.setKey.rotate(); err != nil {
+					t.Error(err)
+				}
 				return 400, `{"err":"invalid_key"}`
 			case 2:
 				return 202, ""

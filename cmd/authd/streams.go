@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/admin"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/webhook"
 )
@@ -62,20 +60,29 @@ func toStreamView(w *storage.Webhook) streamView {
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
-// streamDelivery is a delivery with its SET's claims (the token is signed
-// by authd; it is decoded here, not verified).
+// streamDelivery is how the CLI shows a stream's delivery: its id is
+// the SET's jti, SET its claims (each attempt signs them with the key
+// active then).
 type streamDelivery struct {
-	admin.Delivery
-	SET map[string]any `json:"set,omitempty"`
+	ID            string         `json:"id"`
+	EventType     string         `json:"event_type"`
+	EventID       int64          `json:"event_id,omitempty"`
+	Status        string         `json:"status"`
+	Attempts      int            `json:"attempts"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
+	LastStatus    int            `json:"last_status"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	SET           map[string]any `json:"set"`
 }
 
 func toStreamDelivery(d *storage.WebhookDelivery) streamDelivery {
-	out := streamDelivery{Delivery: admin.ToDelivery(d, nil)}
-	if parts := strings.Split(string(d.Payload), "."); len(parts) == 3 {
-		if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
-			_ = json.Unmarshal(b, &out.SET) // authd wrote it
-		}
+	out := streamDelivery{ID: d.ID, EventType: d.EventType, EventID: d.EventID, Status: d.Status, Attempts: d.Attempts,
+		LastStatus: d.LastStatus, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.Status == storage.DeliveryPending {
+		out.NextAttemptAt = &d.NextAttemptAt
 	}
+	_ = json.Unmarshal(d.Payload, &out.SET) // authd wrote it
 	return out
 }
 
