@@ -34,12 +34,24 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err == nil && !p.redirectURIRegistered(ctx, r.Form) { // else fosite refuses it
-		p.authorizeError(w, r, nil, errRedirectNotRegistered)
-		return
+	if err := r.ParseForm(); err == nil { // else fosite refuses it
+		// A repeated client_id or redirect_uri leaves no redirect URI to
+		// trust with the error: the person is told on a page.
+		if len(r.Form["client_id"]) > 1 || len(r.Form["redirect_uri"]) > 1 {
+			p.authorizeError(w, r, nil, refuseRepeated(url.Values{"client_id": r.Form["client_id"], "redirect_uri": r.Form["redirect_uri"]}))
+			return
+		}
+		if !p.redirectURIRegistered(ctx, r.Form) {
+			p.authorizeError(w, r, nil, errRedirectNotRegistered)
+			return
+		}
 	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if err := refuseRepeated(r.Form); err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
 	}

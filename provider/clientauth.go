@@ -135,8 +135,12 @@ func (p *Provider) authenticateAssertion(ctx context.Context, form url.Values) (
 	switch {
 	case claims.Issuer != id || claims.Subject != id:
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion's iss and sub must both be the client_id.")
-	case !claims.Audience.Contains(p.cfg.Issuer + PathToken):
-		return nil, fosite.ErrInvalidClient.WithHintf("The client_assertion's aud must include the token endpoint '%s'.", p.cfg.Issuer+PathToken)
+	case !claims.Audience.Contains(p.cfg.Issuer+PathToken) && !claims.Audience.Contains(p.cfg.Issuer):
+		// The token endpoint (OpenID Connect Core §9) or the issuer
+		// (draft-ietf-oauth-rfc7523bis, what openid-client and
+		// oauth4webapi send by default).
+		return nil, fosite.ErrInvalidClient.WithHintf("The client_assertion's aud must include the issuer '%s' or the token endpoint '%s'.",
+			p.cfg.Issuer, p.cfg.Issuer+PathToken)
 	case claims.ID == "":
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion has no jti.")
 	case !now.Before(exp.Add(assertionLeeway)):

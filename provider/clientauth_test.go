@@ -95,7 +95,11 @@ func TestClientAssertionTimes(t *testing.T) {
 		{"replayed", nil, 200, 2}, // the second one: 401, below
 		{"no jti", []any{"jti", nil}, 401, 1},
 		{"iss is another client", []any{"iss", "someone-else"}, 401, 1},
-		{"aud is the issuer only", []any{"aud", e.issuer}, 401, 1},
+		{"aud is the issuer only", []any{"aud", e.issuer}, 200, 1},
+		{"aud is the issuer in a list", []any{"aud", []string{"https://elsewhere.example", e.issuer}}, 200, 1},
+		{"aud is another server", []any{"aud", "https://elsewhere.example"}, 401, 1},
+		{"aud is another endpoint", []any{"aud", e.issuer + PathIntrospect}, 401, 1},
+		{"aud is the issuer with a slash", []any{"aud", e.issuer + "/"}, 401, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assertion := a.sign(a.claims(e, now, "jti-"+tc.name, tc.claims...))

@@ -172,6 +172,9 @@ func FuzzTokenEndpoint(f *testing.F) {
 		if n := presentedMethods(body, auth, contentType); n > 1 {
 			t.Fatalf("token issued to a request with %d client authentication methods:\nbody %q\nauth %q\ntype %q", n, body, auth, contentType)
 		}
+		if form, err := url.ParseQuery(string(body)); err == nil && refuseRepeated(form) != nil {
+			t.Fatalf("token issued to a request that repeats a parameter: %q", body)
+		}
 	})
 }
 
@@ -281,12 +284,15 @@ func TestFuzzSeedsBehave(t *testing.T) {
 	for _, name := range fuzzSortedKeys(token) {
 		s := token[name]
 		code, m := e.do(PathToken, e.expand([]byte(s.body)), s.auth, s.contentType)
-		// Lenient but sound: media type parameters are ignored, the Basic
-		// scheme is case-insensitive (RFC 9110 §11.1), and a repeated
-		// parameter is read as its first value by fosite and precheck alike.
-		lenient := name == "charset_param" || name == "auth_basic_lowercase_scheme" || name == "duplicate_grant_type"
+		// Lenient but sound: media type parameters are ignored, and the
+		// Basic scheme is case-insensitive (RFC 9110 §11.1).
+		lenient := name == "charset_param" || name == "auth_basic_lowercase_scheme"
 		if want := strings.HasPrefix(name, "genuine_") || name == "refresh_genuine" || lenient; want != (code == 200) {
 			t.Errorf("token seed %s: %d %v, want success=%v", name, code, m, want)
+		}
+		// A repeated parameter is refused (RFC 6749 §3.1).
+		if strings.HasPrefix(name, "duplicate_") && m["error"] != "invalid_request" {
+			t.Errorf("token seed %s: %d %v, want invalid_request", name, code, m)
 		}
 	}
 	// The fuzz-jwt fixture authenticates with a fresh assertion, so the

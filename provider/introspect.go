@@ -53,6 +53,10 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, nil, err)
 		return
 	}
+	if err := refuseRepeated(form); err != nil {
+		p.writeError(ctx, w, r, nil, err)
+		return
+	}
 	if err := requireClientAuth(r); err != nil {
 		p.writeError(ctx, w, r, nil, err)
 		return

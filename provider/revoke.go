@@ -15,7 +15,15 @@ import (
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	err := p.oauth2.NewRevocationRequest(ctx, r)
+	var err error
+	if perr := r.ParseForm(); perr != nil {
+		err = fosite.ErrInvalidRequest.WithHint("Unable to parse the form body.").WithWrap(perr)
+	} else {
+		err = refuseRepeated(r.PostForm)
+	}
+	if err == nil {
+		err = p.oauth2.NewRevocationRequest(ctx, r)
+	}
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		p.log.InfoContext(ctx, "revocation refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField)

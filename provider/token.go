@@ -131,6 +131,9 @@ func precheckTokenRequest(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return fosite.ErrInvalidRequest.WithHint("Unable to parse the form body.").WithWrap(err)
 	}
+	if err := refuseRepeated(r.PostForm); err != nil {
+		return err
+	}
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "":
 		return fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing.")
