@@ -71,13 +71,11 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkAuthorizeRequest adds the rules fosite leaves to us: only the code
-// flow (RFC 9700 §2.1.2), query response mode, sane prompt combinations.
+// flow (RFC 9700 §2.1.2), sane prompt combinations. (fosite refuses
+// response modes but query and form_post: storage.Client.GetResponseModes.)
 func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
-	}
-	if m := ar.GetRequestForm().Get("response_mode"); m != "" && m != "query" {
-		return fosite.ErrInvalidRequest.WithHintf("response_mode '%s' is not supported; use query.", truncate(m, 32))
 	}
 	if err := p.checkPKCE(ar); err != nil {
 		return err
@@ -321,6 +319,10 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 	if err := p.sessionClients.AddSessionClient(ctx, sess.ID, ar.GetClient().GetID()); err != nil {
 		p.log.WarnContext(ctx, "record session client", "err", err)
 	}
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		writeFormPost(w, ar.GetRedirectURI(), resp.GetParameters())
+		return
+	}
 	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -371,8 +373,15 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		p.renderError(w, r, rfc.CodeField, "This sign-in request cannot be completed", msg)
 		return
 	}
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		params := rfc.ToValues()
+		params.Set("state", ar.GetState())
+		params.Set("iss", p.cfg.Issuer) // RFC 9207
+		writeFormPost(w, ar.GetRedirectURI(), params)
+		return
+	}
 	if a, ok := ar.(*fosite.AuthorizeRequest); ok {
-		a.ResponseMode = fosite.ResponseModeQuery // the one response mode authd answers with
+		a.ResponseMode = fosite.ResponseModeQuery // a refused response mode (fragment) is answered in the query
 	}
 	p.oauth2.WriteAuthorizeError(ctx, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, ar, err)
 }

@@ -357,6 +357,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		"redirect with extra path": with("redirect_uri", "http://127.0.0.1:9/cb/x"),
 		"open redirect host":       with("redirect_uri", "https://evil.example/cb"),
 		"request object":           with("request", "eyJhbGciOiJub25lIn0.e30."),
+		"unknown response_mode":    with("response_mode", "web_message"), // no known way to answer
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp := be.get(u)
@@ -376,7 +377,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		"unknown scope":              {with("scope", "openid admin"), "invalid_scope"},
 		"prompt none with login":     {with("prompt", "none login"), "invalid_request"},
 		"bad max_age":                {with("max_age", "-1"), "invalid_request"},
-		"response_mode form_post":    {with("response_mode", "form_post"), "unsupported_response_mode"},
+		"response_mode fragment":     {with("response_mode", "fragment"), "unsupported_response_mode"},
 		"public client without PKCE": {with("client_id", pub.client.ID, "code_challenge", "", "code_challenge_method", ""), "invalid_request"},
 		"prompt none, no session":    {with("prompt", "none"), "login_required"},
 	} {

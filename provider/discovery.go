@@ -57,7 +57,7 @@ func (p *Provider) prepareDiscovery() error {
 		RevocationEndpoint:                         iss + PathRevoke,
 		ScopesSupported:                            []string{"openid", "profile", "email", "phone", "offline_access"},
 		ResponseTypesSupported:                     []string{"code"},
-		ResponseModesSupported:                     []string{"query"},
+		ResponseModesSupported:                     []string{"query", "form_post"},
 		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{p.cfg.Keys.Algorithm},

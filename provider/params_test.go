@@ -1,10 +1,19 @@
 package provider
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 )
 
@@ -85,5 +94,114 @@ func TestRepeatedAuthorizeParameters(t *testing.T) {
 				t.Fatalf("%d Location %q, want an error page", resp.StatusCode, resp.Header.Get("Location"))
 			}
 		})
+	}
+}
+
+// formPost reads a form_post response page: the form's action and fields,
+// checked for the policy that lets it post only there.
+func formPost(t *testing.T, be *browserEnv, u string) (string, url.Values) {
+	t.Helper()
+	resp, err := be.browser.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || resp.Header.Get("Location") != "" ||
+		!strings.Contains(csp, "form-action http://127.0.0.1:9;") || !strings.Contains(csp, "script-src 'sha256-") ||
+		strings.Contains(csp, "unsafe-inline") || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("form_post answer %d %v\n%s", resp.StatusCode, resp.Header, body)
+	}
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action string
+	fields := url.Values{}
+	for n := range doc.Descendants() {
+		attr := func(k string) string {
+			for _, a := range n.Attr {
+				if a.Key == k {
+					return a.Val
+				}
+			}
+			return ""
+		}
+		switch {
+		case n.Type == html.ElementNode && n.Data == "form":
+			action = attr("action")
+			if attr("method") != "post" {
+				t.Fatalf("form method %q", attr("method"))
+			}
+		case n.Type == html.ElementNode && n.Data == "input" && attr("type") == "hidden":
+			fields.Add(attr("name"), attr("value"))
+		case n.Type == html.ElementNode && n.Data == "script":
+			if n.FirstChild == nil || "'sha256-"+scriptHash(n.FirstChild.Data)+"'" != formPostScriptHash {
+				t.Fatal("the page's script is not the one its policy allows")
+			}
+		}
+	}
+	return action, fields
+}
+
+func scriptHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestFormPostResponseMode: response_mode=form_post (what ASP.NET Core's
+// OpenID Connect handler asks for by default) answers with a page that
+// posts code, state and iss to the redirect URI, errors too; the code
+// redeems as usual; query may be asked for by name; discovery says both.
+func TestFormPostResponseMode(t *testing.T) {
+	be := newBrowserEnv(t)
+	r := be.newRP(ClientSpec{})
+	verifier := oauth2.GenerateVerifier()
+	authURL := r.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("response_mode", "form_post"))
+
+	// No session and prompt=none: the error is posted too.
+	action, fields := formPost(t, be, authURL+"&prompt=none")
+	if action != r.cfg.RedirectURL || fields.Get("error") != "login_required" || fields.Get("state") != "state-0123456789" ||
+		fields.Get("iss") != be.issuer {
+		t.Fatalf("form_post error: %s %v", action, fields)
+	}
+
+	login := expectRedirect(t, be.get(authURL), be.issuer+PathLogin)
+	arID := login.Query().Get("ar")
+	be.signIn(arID, "alice")
+	expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), be.issuer+PathConsent)
+	be.consent(arID, true, "openid", "profile", "email", "offline_access")
+	action, fields = formPost(t, be, be.issuer+PathResume+"?ar="+arID)
+	if action != r.cfg.RedirectURL || fields.Get("code") == "" || fields.Get("state") != "state-0123456789" || fields.Get("iss") != be.issuer {
+		t.Fatalf("form_post response: %s %v", action, fields)
+	}
+	if strings.Contains(action, "code=") {
+		t.Fatal("the code is in the URL")
+	}
+	tok, err := r.cfg.Exchange(context.Background(), fields.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.verifier.Verify(context.Background(), tok.Extra("id_token").(string)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Signed in and consented: response_mode=query by name redirects.
+	q := r.cfg.AuthCodeURL("state-abcdefghij", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("response_mode", "query"))
+	if cb := expectRedirect(t, be.get(q), r.cfg.RedirectURL); cb.Query().Get("code") == "" {
+		t.Fatalf("query response: %v", cb)
+	}
+	var meta struct {
+		ResponseModes []string `json:"response_modes_supported"`
+	}
+	res, err := http.Get(be.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(&meta); err != nil || !slices.Equal(meta.ResponseModes, []string{"query", "form_post"}) {
+		t.Fatalf("response_modes_supported %v (%v)", meta.ResponseModes, err)
 	}
 }

@@ -76,6 +76,7 @@ var (
 	_ fosite.Client                         = (*Client)(nil)
 	_ fosite.OpenIDConnectClient            = (*Client)(nil)
 	_ fosite.ClientWithCustomTokenLifespans = (*Client)(nil)
+	_ fosite.ResponseModeClient             = (*Client)(nil)
 )
 
 func (c *Client) GetID() string                   { return c.ID }
@@ -93,6 +94,14 @@ func (c *Client) GetResponseTypes() fosite.Arguments {
 		return fosite.Arguments{"code"}
 	}
 	return c.ResponseTypes
+}
+
+// GetResponseModes are the response modes of the code flow every client
+// may ask for: query (the default) and form_post (OAuth 2.0 Form Post
+// Response Mode, ASP.NET Core's default). fragment is for implicit and
+// hybrid flows, which authd does not serve.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
 }
 
 func (c *Client) GetRequestURIs() []string                 { return nil }

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -187,7 +188,7 @@ func rpPage(w http.ResponseWriter, status int, title string, lines ...string) {
 func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch r.URL.Path {
-	case "/login": // start signing in; ?prompt= is passed on
+	case "/login": // start signing in; ?prompt= and ?response_mode= are passed on
 		state, nonce, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 		rp.mu.Lock()
 		rp.pending[state] = rpPending{nonce, verifier}
@@ -195,6 +196,9 @@ func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
 		if p := q.Get("prompt"); p != "" {
 			opts = append(opts, oauth2.SetAuthURLParam("prompt", p))
+		}
+		if m := q.Get("response_mode"); m != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("response_mode", m))
 		}
 		http.Redirect(w, r, rp.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 	case "/cb":
@@ -224,8 +228,16 @@ func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // callback is the redirect URI: it checks state and iss, exchanges the
 // code with the PKCE verifier and verifies the ID token and its nonce.
+// The response comes in the query, or posted (response_mode=form_post).
 func (rp *testRP) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			rpPage(w, 400, "Bad form", err.Error())
+			return
+		}
+		q = r.PostForm
+	}
 	rp.mu.Lock()
 	rp.callbacks++
 	p, ok := rp.pending[q.Get("state")]
@@ -429,6 +441,32 @@ func TestBrowserSilentAuthorization(t *testing.T) {
 	if len(docs) != 1 {
 		t.Errorf("prompt=none after logout showed these pages: %q, want only the app's callback", docs)
 	}
+}
+
+// TestBrowserFormPost: with response_mode=form_post the browser carries
+// the code to the app in a POST that authd's page submits by itself (its
+// script allowed by hash under the page's policy); no code in any URL.
+func TestBrowserFormPost(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, sqliteEnv(t))
+	const email, pw = "barbara@example.com", "liskov substitution 1987"
+	e.user(email, pw, "Barbara Liskov")
+	b := e.person("Barbara's browser")
+	b.expectPage(b.open(e.rp.base+"/login?response_mode=form_post"), 200, "Sign in")
+	signIn(b, email, pw)
+	if b.heading() != consentHeading {
+		t.Fatalf("want the consent page, got %q", b.heading())
+	}
+	if resp := b.press("Allow"); strings.Contains(resp.URL, "code=") {
+		t.Fatalf("the code is in a URL: %s", resp.URL)
+	}
+	if !eventually(30*time.Second, func() bool { l, ok := e.rp.lastLogin(); return ok && l.Email == email }) {
+		t.Fatalf("the app got no sign-in; the browser is at %s showing %q", b.url(), b.text())
+	}
+	if u := b.url(); u != e.rp.base+"/cb" {
+		t.Errorf("the browser is at %s, want the app's /cb (posted, no query)", u)
+	}
+	b.expectText("signed in as " + email)
 }
 
 // TestBrowserLogout: RP-initiated logout without id_token_hint asks first;
