@@ -50,7 +50,7 @@ func writeFormPost(w http.ResponseWriter, redirect *url.URL, params url.Values) 
 	// The redirect URI is a registered one (fosite checked it), so it may
 	// be an app's own scheme, which html/template would otherwise blank.
 	_ = formPostPage.Execute(w, struct {
-		Action template.URL // #nosec G203 -- a registered redirect URI, checked by fosite
+		Action template.URL
 		Params url.Values
 	}{template.URL(redirect.String()), params}) // #nosec G203 -- as above
 }
