@@ -471,13 +471,15 @@ func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
 	mux.HandleFunc(PathDiscovery, p.handleDiscovery)
 	mux.HandleFunc(PathOAuthMetadata, p.handleOAuthMetadata)
 	mux.HandleFunc(PathJWKS, p.handleJWKS)
-	mux.HandleFunc(PathToken, p.handleToken)
+	// The token and revocation endpoints answer CORS for the origins the
+	// calling client registered (cors.go).
+	mux.HandleFunc(PathToken, p.withCORS("POST", p.formClient, p.handleToken))
 	mux.HandleFunc(PathIntrospect, p.handleIntrospect)
-	mux.HandleFunc(PathRevoke, p.handleRevoke)
+	mux.HandleFunc(PathRevoke, p.withCORS("POST", p.formClient, p.handleRevoke))
 	if p.browser != nil {
 		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
 		mux.HandleFunc(PathResume, p.handleResume)
-		mux.HandleFunc(PathUserInfo, p.handleUserInfo)
+		mux.HandleFunc(PathUserInfo, p.handleUserInfo) // CORS for any origin: it takes bearer tokens only
 	}
 }
 
