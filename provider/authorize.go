@@ -94,6 +94,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 			return fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative integer.")
 		}
 	}
+	if _, err := parseClaimsRequest(ar.GetRequestForm().Get("claims")); err != nil {
+		return err
+	}
 	switch f := ar.GetRequestForm(); {
 	case f.Get("request") != "":
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
@@ -302,6 +305,14 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 		}
 	}
 	fs := p.userSession(user, sess, ar.GetGrantedScopes(), ar.GetClient().GetID())
+	claimsReq, err := parseClaimsRequest(ar.GetRequestForm().Get("claims"))
+	if err == nil {
+		err = applyClaimsRequest(fs, user, sess.ACR, claimsReq)
+	}
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	fs.Claims.RequestedAt = requestedAt.Truncate(time.Second)
 	fs.Claims.AuthTime = authTime.UTC().Truncate(time.Second)
 	if fs.Claims.AuthTime.After(fs.Claims.RequestedAt) && !stored {

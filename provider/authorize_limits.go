@@ -46,6 +46,7 @@ var authorizeParams = map[string]int{
 	"acr_values":            512,
 	"display":               16,
 	"audience":              2048,
+	"claims":                4096,
 	// Refused by checkAuthorizeRequest when present; kept short here.
 	"request":      8192,
 	"request_uri":  2048,

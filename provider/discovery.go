@@ -78,6 +78,7 @@ func (p *Provider) prepareDiscovery() error {
 		m.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}
 		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
 		m.UILocalesSupported = []string{"en"}
+		m.ClaimsParameterSupported = true
 		m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
 			"name", "picture", "locale", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "enterprise"}
 	}
@@ -89,6 +90,7 @@ func (p *Provider) prepareDiscovery() error {
 	m.SubjectTypesSupported, m.IDTokenSigningAlgValuesSupported, m.ClaimsSupported = nil, nil, nil
 	m.UserInfoEndpoint, m.EndSessionEndpoint, m.PromptValuesSupported = "", "", nil
 	m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = false, false
+	m.ClaimsParameterSupported = false
 	p.oauthMetadata, err = json.Marshal(m)
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -72,6 +73,15 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims := userClaims(user, scopes)
+	if asked, ok := c.Extra[userinfoClaimsKey].([]any); ok { // by the claims parameter
+		var names []string
+		for _, n := range asked {
+			if n, ok := n.(string); ok {
+				names = append(names, n)
+			}
+		}
+		maps.Copy(claims, requestedClaims(user, names))
+	}
 	claims["sub"] = user.ID
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
