@@ -14,8 +14,12 @@ import (
 const corsMaxAge = "600"
 
 // webOrigins are the origins a client's browser code may call from: the
-// origins (scheme://host[:port]) of its http and https redirect URIs.
+// registered ones (clients create --web-origin), else the origins
+// (scheme://host[:port]) of its http and https redirect URIs.
 func webOrigins(c *storage.Client) []string {
+	if len(c.WebOrigins) > 0 {
+		return c.WebOrigins
+	}
 	var out []string
 	for _, raw := range c.RedirectURIs {
 		u, err := url.Parse(raw)

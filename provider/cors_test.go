@@ -1,10 +1,15 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/secrets"
 )
 
 // TestCORS: a browser application may call the token and revocation
@@ -88,4 +93,41 @@ func basicAuth(id, secret string) string {
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	return req.Header.Get("Authorization")
+}
+
+// TestWebOrigins: registered web origins must be origins as browsers send
+// them; they replace the ones derived from the redirect URIs.
+func TestWebOrigins(t *testing.T) {
+	hasher := secrets.ClientSecretHasher{Keyring: newTestKeyring(t)}
+	for _, o := range []string{"https://app.example", "https://app.example:8443", "http://127.0.0.1:3000", "http://[::1]:3000"} {
+		if _, _, err := NewClient(context.Background(), ClientSpec{Name: "spa", Public: true, RedirectURIs: []string{"https://app.example/cb"},
+			WebOrigins: []string{o}}, hasher, time.Hour); err != nil {
+			t.Errorf("web origin %q refused: %v", o, err)
+		}
+	}
+	for _, o := range []string{"app.example", "https://app.example/", "https://app.example/cb", "https://App.example",
+		"http://app.example", "https://u@app.example", "https://app.example?x", "https://app.example#x", "*", "null", "ftp://app.example"} {
+		_, _, err := NewClient(context.Background(), ClientSpec{Name: "spa", Public: true, RedirectURIs: []string{"https://app.example/cb"},
+			WebOrigins: []string{o}}, hasher, time.Hour)
+		var invalid *InvalidClientError
+		if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "web origin") {
+			t.Errorf("web origin %q: %v, want it refused", o, err)
+		}
+	}
+
+	e := newEnv(t)
+	spa, _ := e.createClient(ClientSpec{Public: true, RedirectURIs: []string{"https://spa.example/cb"}, WebOrigins: []string{"https://cdn.example"}})
+	for origin, allowed := range map[string]bool{"https://cdn.example": true, "https://spa.example": false} {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+PathRevoke, strings.NewReader(url.Values{"token": {"x"}, "client_id": {spa.ID}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("origin %s allowed=%v, want %v", origin, got, allowed)
+		}
+	}
 }

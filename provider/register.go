@@ -48,6 +48,10 @@ type ClientSpec struct {
 	// AllowedIntrospectors are the ids of the clients (resource servers)
 	// that may introspect this client's refresh tokens besides itself.
 	AllowedIntrospectors []string
+	// WebOrigins are the origins browser code of the client calls the
+	// token and revocation endpoints from; empty: those of its http(s)
+	// redirect URIs.
+	WebOrigins []string
 }
 
 // DefaultScopes are what a client with the authorization_code grant may
@@ -104,6 +108,7 @@ func clientFromSpec(spec ClientSpec) *storage.Client {
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
+		WebOrigins: dedupe(spec.WebOrigins),
 	}
 }
 
@@ -222,6 +227,26 @@ func checkURIs(c *storage.Client, bad complaint) {
 			bad("post-logout redirect URI %q: %v", u, err)
 		}
 	}
+	if len(c.WebOrigins) > 20 {
+		bad("at most 20 web origins")
+	}
+	for _, o := range c.WebOrigins {
+		if !validWebOrigin(o) {
+			bad("web origin %q must be an origin, scheme://host[:port] in lower case without a path (https; http only on loopback)", o)
+		}
+	}
+}
+
+// validWebOrigin reports whether o is an origin as browsers send it in
+// the Origin header: https (or http to a loopback host), a lower-case
+// host, an optional port, nothing else.
+func validWebOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" ||
+		strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") || o != strings.ToLower(o) {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && isLoopback(u)
 }
 
 // checkScopesAndLifetimes checks (and defaults) the scopes and the token

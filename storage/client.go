@@ -62,6 +62,10 @@ type Client struct {
 	// introspect this client's refresh tokens, besides the client itself
 	// (which always may). Access tokens are not restricted.
 	AllowedIntrospectors []string `json:"allowed_introspectors,omitempty"`
+	// WebOrigins are the origins (scheme://host[:port]) the client's
+	// browser code calls the token and revocation endpoints from (CORS);
+	// empty: the origins of its http(s) redirect URIs.
+	WebOrigins []string `json:"web_origins,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -557,6 +558,19 @@ func TestAdminAPIClientsAndKeys(t *testing.T) {
 	api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"grant_types": ["authorization_code"]}`).problem(t, 422)
 	api.do("PATCH", "/api/v1/clients/"+c.ClientID, `{"client_id": "other"}`).problem(t, 422)
 	api.do("PATCH", "/api/v1/clients/nope", `{"client_name": "x"}`).problem(t, 404)
+
+	// A browser application's web origins (CORS).
+	var spa admin.CreatedOAuthClient
+	api.do("POST", "/api/v1/clients", map[string]any{"client_name": "spa", "public": true, "redirect_uris": []string{"https://spa.example/cb"},
+		"web_origins": []string{"https://cdn.example"}}).json(t, &spa)
+	if !slices.Equal(spa.WebOrigins, []string{"https://cdn.example"}) {
+		t.Fatalf("web_origins on create: %+v", spa.OAuthClient)
+	}
+	api.do("PATCH", "/api/v1/clients/"+spa.ClientID, `{"web_origins": ["https://spa.example/"]}`).problem(t, 422)
+	api.do("PATCH", "/api/v1/clients/"+spa.ClientID, `{"web_origins": []}`).json(t, &upd)
+	if len(upd.WebOrigins) != 0 {
+		t.Fatalf("web_origins cleared: %+v", upd.OAuthClient)
+	}
 
 	token := func(secret string) error {
 		cc := clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: s.base + "/oauth2/token",

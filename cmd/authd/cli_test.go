@@ -22,6 +22,7 @@ type cliClient struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	AccessTokenTTL          string   `json:"access_token_ttl"`
 	AllowedIntrospectors    []string `json:"allowed_introspectors"`
+	WebOrigins              []string `json:"web_origins"`
 	ApplicationType         string   `json:"application_type"`
 }
 
@@ -131,6 +132,21 @@ func TestClientsCreate(t *testing.T) {
 					var got cliClient
 					mustRun(t, env, "clients", "get", c.ClientID).decodeJSON(t, &got)
 					checkFields(t, "clients get "+c.ClientID, []field{{"allowed_introspectors", got.AllowedIntrospectors, []string{"rs-1", "rs-2"}}})
+				},
+			},
+			{
+				name: "web origins for CORS, replaced and cleared by update",
+				args: []string{"--name", "SPA", "--public", "--redirect-uri", "https://app.example.com/cb",
+					"--web-origin", "https://cdn.example.com", "--web-origin", "https://app.example.com"},
+				check: func(t *testing.T, in string, c cliClient) {
+					checkFields(t, in, []field{{"web_origins", c.WebOrigins, []string{"https://cdn.example.com", "https://app.example.com"}}})
+					var got cliClient
+					mustRun(t, env, "clients", "update", c.ClientID, "--web-origin", "https://new.example.com").decodeJSON(t, &got)
+					checkFields(t, "clients update --web-origin", []field{{"web_origins", got.WebOrigins, []string{"https://new.example.com"}}})
+					got = cliClient{}
+					mustRun(t, env, "clients", "update", c.ClientID, "--web-origin=").decodeJSON(t, &got)
+					checkFields(t, "clients update --web-origin=", []field{{"web_origins", got.WebOrigins, []string(nil)}})
+					mustFail(t, env, 1, []string{"web origin"}, "clients", "update", c.ClientID, "--web-origin", "https://app.example.com/path")
 				},
 			},
 		}

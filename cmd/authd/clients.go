@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v3"
@@ -113,7 +114,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var spec provider.ClientSpec
-	var redirects, postLogout, grants, scopes, audience, introspectors stringList
+	var redirects, postLogout, grants, scopes, audience, introspectors, origins stringList
 	var jwksArg string
 	fs.StringVar(&spec.Name, "name", "", "display name (required)")
 	fs.StringVar(&spec.ID, "id", "", "client id (default: a random UUID)")
@@ -124,6 +125,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&scopes, "scope", "scope the client may request (repeatable or space-separated; default with authorization_code: openid profile email phone offline_access)")
 	fs.Var(&audience, "audience", "audience the client may request (repeatable)")
 	fs.Var(&introspectors, "allowed-introspector", "client id of a resource server that may introspect this client's refresh tokens (repeatable; the client itself always may)")
+	fs.Var(&origins, "web-origin", "origin (https://app.example.com) the client's browser code calls the token and revocation endpoints from, for CORS (repeatable; default: the origins of the http(s) redirect URIs)")
 	fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt or none")
 	fs.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
 	fs.StringVar(&spec.ApplicationType, "application-type", "", "web (default: redirect URIs match exactly) or native (an app on the device: http://127.0.0.1 and http://[::1] redirect URIs match with any port, RFC 8252)")
@@ -142,7 +144,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
 	spec.GrantTypes, spec.Scopes, spec.Audience = grants, scopes, audience
-	spec.AllowedIntrospectors = introspectors
+	spec.AllowedIntrospectors, spec.WebOrigins = introspectors, origins
 	if jwksArg != "" {
 		raw := []byte(jwksArg)
 		if strings.HasPrefix(jwksArg, "@") {
@@ -199,7 +201,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	id := args[0]
 	fs := flag.NewFlagSet("clients update", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	var redirects, postLogout, grants, scopes, audience, introspectors stringList
+	var redirects, postLogout, grants, scopes, audience, introspectors, origins stringList
 	name := fs.String("name", "", "display name")
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; replaces the list)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable; replaces the list)")
@@ -207,6 +209,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&scopes, "scope", "scope (repeatable or space-separated; replaces the list)")
 	fs.Var(&audience, "audience", "audience (repeatable; replaces the list)")
 	fs.Var(&introspectors, "allowed-introspector", "client id that may introspect this client's refresh tokens (repeatable; replaces the list)")
+	fs.Var(&origins, "web-origin", "origin for CORS (repeatable; replaces the list; --web-origin= alone: back to the redirect URIs' origins)")
 	method := fs.String("token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
 	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
 	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
@@ -229,7 +232,10 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 			"name": func() { s.Name = *name }, "redirect-uri": func() { s.RedirectURIs = redirects },
 			"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout }, "grant-type": func() { s.GrantTypes = grants },
 			"scope": func() { s.Scopes = scopes }, "audience": func() { s.Audience = audience },
-			"allowed-introspector":       func() { s.AllowedIntrospectors = introspectors },
+			"allowed-introspector": func() { s.AllowedIntrospectors = introspectors },
+			"web-origin": func() {
+				s.WebOrigins = slices.DeleteFunc(slices.Clone(origins), func(o string) bool { return o == "" })
+			},
 			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
 			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
 			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },

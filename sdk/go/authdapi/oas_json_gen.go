@@ -2505,6 +2505,16 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.WebOrigins != nil {
+			e.FieldStart("web_origins")
+			e.ArrStart()
+			for _, elem := range s.WebOrigins {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -2532,7 +2542,7 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfCreatedOAuthClient = [21]string{
+var jsonFieldsNameOfCreatedOAuthClient = [22]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -2549,11 +2559,12 @@ var jsonFieldsNameOfCreatedOAuthClient = [21]string{
 	13: "jwks_uri",
 	14: "backchannel_logout_uri",
 	15: "allowed_introspectors",
-	16: "access_token_ttl",
-	17: "refresh_token_ttl",
-	18: "created_at",
-	19: "updated_at",
-	20: "client_secret",
+	16: "web_origins",
+	17: "access_token_ttl",
+	18: "refresh_token_ttl",
+	19: "created_at",
+	20: "updated_at",
+	21: "client_secret",
 }
 
 // Decode decodes CreatedOAuthClient from json.
@@ -2794,6 +2805,25 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"allowed_introspectors\"")
 			}
+		case "web_origins":
+			if err := func() error {
+				s.WebOrigins = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.WebOrigins = append(s.WebOrigins, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"web_origins\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -2815,7 +2845,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 2
+			requiredBitSet[2] |= 1 << 3
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -2827,7 +2857,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 3
+			requiredBitSet[2] |= 1 << 4
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -2860,7 +2890,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00001100,
+		0b00011000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -9236,6 +9266,16 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.WebOrigins != nil {
+			e.FieldStart("web_origins")
+			e.ArrStart()
+			for _, elem := range s.WebOrigins {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -9249,7 +9289,7 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfNewOAuthClient = [19]string{
+var jsonFieldsNameOfNewOAuthClient = [20]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "client_secret",
@@ -9267,8 +9307,9 @@ var jsonFieldsNameOfNewOAuthClient = [19]string{
 	14: "jwks_uri",
 	15: "backchannel_logout_uri",
 	16: "allowed_introspectors",
-	17: "access_token_ttl",
-	18: "refresh_token_ttl",
+	17: "web_origins",
+	18: "access_token_ttl",
+	19: "refresh_token_ttl",
 }
 
 // Decode decodes NewOAuthClient from json.
@@ -9505,6 +9546,25 @@ func (s *NewOAuthClient) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"allowed_introspectors\"")
+			}
+		case "web_origins":
+			if err := func() error {
+				s.WebOrigins = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.WebOrigins = append(s.WebOrigins, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"web_origins\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {
@@ -10248,6 +10308,16 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.WebOrigins != nil {
+			e.FieldStart("web_origins")
+			e.ArrStart()
+			for _, elem := range s.WebOrigins {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10269,7 +10339,7 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClient = [20]string{
+var jsonFieldsNameOfOAuthClient = [21]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -10286,10 +10356,11 @@ var jsonFieldsNameOfOAuthClient = [20]string{
 	13: "jwks_uri",
 	14: "backchannel_logout_uri",
 	15: "allowed_introspectors",
-	16: "access_token_ttl",
-	17: "refresh_token_ttl",
-	18: "created_at",
-	19: "updated_at",
+	16: "web_origins",
+	17: "access_token_ttl",
+	18: "refresh_token_ttl",
+	19: "created_at",
+	20: "updated_at",
 }
 
 // Decode decodes OAuthClient from json.
@@ -10530,6 +10601,25 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"allowed_introspectors\"")
 			}
+		case "web_origins":
+			if err := func() error {
+				s.WebOrigins = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.WebOrigins = append(s.WebOrigins, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"web_origins\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -10551,7 +10641,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 2
+			requiredBitSet[2] |= 1 << 3
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -10563,7 +10653,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 3
+			requiredBitSet[2] |= 1 << 4
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -10586,7 +10676,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00001100,
+		0b00011000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -10879,6 +10969,16 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.WebOrigins != nil {
+			e.FieldStart("web_origins")
+			e.ArrStart()
+			for _, elem := range s.WebOrigins {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10892,7 +10992,7 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClientPatch = [17]string{
+var jsonFieldsNameOfOAuthClientPatch = [18]string{
 	0:  "client_name",
 	1:  "redirect_uris",
 	2:  "post_logout_redirect_uris",
@@ -10908,8 +11008,9 @@ var jsonFieldsNameOfOAuthClientPatch = [17]string{
 	12: "jwks_uri",
 	13: "backchannel_logout_uri",
 	14: "allowed_introspectors",
-	15: "access_token_ttl",
-	16: "refresh_token_ttl",
+	15: "web_origins",
+	16: "access_token_ttl",
+	17: "refresh_token_ttl",
 }
 
 // Decode decodes OAuthClientPatch from json.
@@ -11123,6 +11224,25 @@ func (s *OAuthClientPatch) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"allowed_introspectors\"")
+			}
+		case "web_origins":
+			if err := func() error {
+				s.WebOrigins = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.WebOrigins = append(s.WebOrigins, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"web_origins\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {

@@ -870,6 +870,9 @@ type CreatedOAuthClient struct {
 	JwksURI                     OptString `json:"jwks_uri"`
 	BackchannelLogoutURI        OptString `json:"backchannel_logout_uri"`
 	AllowedIntrospectors        []string  `json:"allowed_introspectors"`
+	// Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the
+	// origins of its http(s) redirect URIs.
+	WebOrigins []string `json:"web_origins"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -957,6 +960,11 @@ func (s *CreatedOAuthClient) GetBackchannelLogoutURI() OptString {
 // GetAllowedIntrospectors returns the value of AllowedIntrospectors.
 func (s *CreatedOAuthClient) GetAllowedIntrospectors() []string {
 	return s.AllowedIntrospectors
+}
+
+// GetWebOrigins returns the value of WebOrigins.
+func (s *CreatedOAuthClient) GetWebOrigins() []string {
+	return s.WebOrigins
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -1062,6 +1070,11 @@ func (s *CreatedOAuthClient) SetBackchannelLogoutURI(val OptString) {
 // SetAllowedIntrospectors sets the value of AllowedIntrospectors.
 func (s *CreatedOAuthClient) SetAllowedIntrospectors(val []string) {
 	s.AllowedIntrospectors = val
+}
+
+// SetWebOrigins sets the value of WebOrigins.
+func (s *CreatedOAuthClient) SetWebOrigins(val []string) {
+	s.WebOrigins = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3248,6 +3261,9 @@ type NewOAuthClient struct {
 	JwksURI                     OptString                                `json:"jwks_uri"`
 	BackchannelLogoutURI        OptString                                `json:"backchannel_logout_uri"`
 	AllowedIntrospectors        []string                                 `json:"allowed_introspectors"`
+	// Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints
+	// from (CORS); absent: the origins of its http(s) redirect URIs.
+	WebOrigins []string `json:"web_origins"`
 	// Seconds.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds.
@@ -3337,6 +3353,11 @@ func (s *NewOAuthClient) GetBackchannelLogoutURI() OptString {
 // GetAllowedIntrospectors returns the value of AllowedIntrospectors.
 func (s *NewOAuthClient) GetAllowedIntrospectors() []string {
 	return s.AllowedIntrospectors
+}
+
+// GetWebOrigins returns the value of WebOrigins.
+func (s *NewOAuthClient) GetWebOrigins() []string {
+	return s.WebOrigins
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3432,6 +3453,11 @@ func (s *NewOAuthClient) SetBackchannelLogoutURI(val OptString) {
 // SetAllowedIntrospectors sets the value of AllowedIntrospectors.
 func (s *NewOAuthClient) SetAllowedIntrospectors(val []string) {
 	s.AllowedIntrospectors = val
+}
+
+// SetWebOrigins sets the value of WebOrigins.
+func (s *NewOAuthClient) SetWebOrigins(val []string) {
+	s.WebOrigins = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3715,6 +3741,9 @@ type OAuthClient struct {
 	JwksURI                     OptString `json:"jwks_uri"`
 	BackchannelLogoutURI        OptString `json:"backchannel_logout_uri"`
 	AllowedIntrospectors        []string  `json:"allowed_introspectors"`
+	// Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the
+	// origins of its http(s) redirect URIs.
+	WebOrigins []string `json:"web_origins"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -3801,6 +3830,11 @@ func (s *OAuthClient) GetBackchannelLogoutURI() OptString {
 // GetAllowedIntrospectors returns the value of AllowedIntrospectors.
 func (s *OAuthClient) GetAllowedIntrospectors() []string {
 	return s.AllowedIntrospectors
+}
+
+// GetWebOrigins returns the value of WebOrigins.
+func (s *OAuthClient) GetWebOrigins() []string {
+	return s.WebOrigins
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3901,6 +3935,11 @@ func (s *OAuthClient) SetBackchannelLogoutURI(val OptString) {
 // SetAllowedIntrospectors sets the value of AllowedIntrospectors.
 func (s *OAuthClient) SetAllowedIntrospectors(val []string) {
 	s.AllowedIntrospectors = val
+}
+
+// SetWebOrigins sets the value of WebOrigins.
+func (s *OAuthClient) SetWebOrigins(val []string) {
+	s.WebOrigins = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -4055,6 +4094,8 @@ type OAuthClientPatch struct {
 	JwksURI                     OptNilString                               `json:"jwks_uri"`
 	BackchannelLogoutURI        OptNilString                               `json:"backchannel_logout_uri"`
 	AllowedIntrospectors        []string                                   `json:"allowed_introspectors"`
+	// Replaces the list; [] goes back to the origins of the redirect URIs.
+	WebOrigins []string `json:"web_origins"`
 	// Seconds; 0: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; 0: tokens.refresh_token_ttl.
@@ -4134,6 +4175,11 @@ func (s *OAuthClientPatch) GetBackchannelLogoutURI() OptNilString {
 // GetAllowedIntrospectors returns the value of AllowedIntrospectors.
 func (s *OAuthClientPatch) GetAllowedIntrospectors() []string {
 	return s.AllowedIntrospectors
+}
+
+// GetWebOrigins returns the value of WebOrigins.
+func (s *OAuthClientPatch) GetWebOrigins() []string {
+	return s.WebOrigins
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -4219,6 +4265,11 @@ func (s *OAuthClientPatch) SetBackchannelLogoutURI(val OptNilString) {
 // SetAllowedIntrospectors sets the value of AllowedIntrospectors.
 func (s *OAuthClientPatch) SetAllowedIntrospectors(val []string) {
 	s.AllowedIntrospectors = val
+}
+
+// SetWebOrigins sets the value of WebOrigins.
+func (s *OAuthClientPatch) SetWebOrigins(val []string) {
+	s.WebOrigins = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.

@@ -1856,6 +1856,25 @@ func (s *NewOAuthClient) Validate() error {
 		})
 	}
 	if err := func() error {
+		if s.WebOrigins == nil {
+			return nil // optional
+		}
+		if err := (validate.Array{
+			MinLength:    0,
+			MinLengthSet: false,
+			MaxLength:    20,
+			MaxLengthSet: true,
+		}).ValidateLength(len(s.WebOrigins)); err != nil {
+			return errors.Wrap(err, "array")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "web_origins",
+			Error: err,
+		})
+	}
+	if err := func() error {
 		if value, ok := s.AccessTokenTTL.Get(); ok {
 			if err := func() error {
 				if err := (validate.Int{
@@ -2739,6 +2758,25 @@ func (s *OAuthClientPatch) Validate() error {
 	}(); err != nil {
 		failures = append(failures, validate.FieldError{
 			Name:  "allowed_introspectors",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if s.WebOrigins == nil {
+			return nil // optional
+		}
+		if err := (validate.Array{
+			MinLength:    0,
+			MinLengthSet: false,
+			MaxLength:    20,
+			MaxLengthSet: true,
+		}).ValidateLength(len(s.WebOrigins)); err != nil {
+			return errors.Wrap(err, "array")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "web_origins",
 			Error: err,
 		})
 	}

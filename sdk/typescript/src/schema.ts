@@ -968,6 +968,8 @@ export interface components {
             jwks_uri?: string;
             backchannel_logout_uri?: string;
             allowed_introspectors?: string[];
+            /** @description Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
+            web_origins?: string[];
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1067,6 +1069,8 @@ export interface components {
             jwks_uri?: string;
             backchannel_logout_uri?: string;
             allowed_introspectors?: string[];
+            /** @description Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
+            web_origins?: string[];
             /** @description Seconds. */
             access_token_ttl?: number;
             /** @description Seconds. */
@@ -1109,6 +1113,8 @@ export interface components {
             jwks_uri?: string;
             backchannel_logout_uri?: string;
             allowed_introspectors?: string[];
+            /** @description Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
+            web_origins?: string[];
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1140,6 +1146,8 @@ export interface components {
             jwks_uri?: string | null;
             backchannel_logout_uri?: string | null;
             allowed_introspectors?: string[];
+            /** @description Replaces the list; [] goes back to the origins of the redirect URIs. */
+            web_origins?: string[];
             /** @description Seconds; 0: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; 0: tokens.refresh_token_ttl. */
