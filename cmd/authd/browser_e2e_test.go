@@ -203,6 +203,14 @@ func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, rp.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 	case "/cb":
 		rp.callback(w, r)
+	case "/spa": // a single-page app's call to the revocation endpoint, as client ?client= (with a DPoP header: preflighted)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang=en><title>SPA</title><body><script>
+fetch(%q, {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded", "DPoP": "none"},
+  body: "token=not-a-token&client_id=" + encodeURIComponent(%q)})
+  .then(r => { document.body.dataset.result = "status " + r.status; })
+  .catch(e => { document.body.dataset.result = "blocked"; });
+</script>`, rp.issuer+"/oauth2/revoke", q.Get("client"))
 	case "/logout": // RP-initiated logout; ?hint=1 sends the last ID token as id_token_hint
 		state := "bye-" + oauth2.GenerateVerifier()[:8]
 		v := url.Values{"client_id": {rp.clientID}, "post_logout_redirect_uri": {rp.base + "/bye"}, "state": {state}}
@@ -467,6 +475,30 @@ func TestBrowserFormPost(t *testing.T) {
 		t.Errorf("the browser is at %s, want the app's /cb (posted, no query)", u)
 	}
 	b.expectText("signed in as " + email)
+}
+
+// TestBrowserSPACORS: a single-page app's fetch to the revocation endpoint
+// (preflighted) succeeds from an origin of its client's redirect URIs and
+// is blocked by the browser for a client registered elsewhere.
+func TestBrowserSPACORS(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, sqliteEnv(t))
+	var own, other struct {
+		ID string `json:"client_id"`
+	}
+	mustRun(t, e.srv.env, "clients", "create", "--name", "SPA", "--public", "--redirect-uri", e.rp.base+"/spa-cb").decodeJSON(t, &own)
+	mustRun(t, e.srv.env, "clients", "create", "--name", "Elsewhere", "--public", "--redirect-uri", "https://elsewhere.example/cb").decodeJSON(t, &other)
+	b := e.person("an SPA user's browser")
+	for client, want := range map[string]string{own.ID: "status 200", other.ID: "blocked"} {
+		b.open(e.rp.base + "/spa?client=" + url.QueryEscape(client))
+		var got string
+		if !eventually(30*time.Second, func() bool {
+			got = eval[string](b, `document.body.dataset.result || ""`)
+			return got != ""
+		}) || got != want {
+			t.Errorf("fetch as client %s: %q, want %q", client, got, want)
+		}
+	}
 }
 
 // TestBrowserLogout: RP-initiated logout without id_token_hint asks first;
