@@ -37,9 +37,20 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err == nil { // else fosite refuses it
 		// A repeated client_id or redirect_uri leaves no redirect URI to
 		// trust with the error: the person is told on a page.
-		if len(r.Form["client_id"]) > 1 || len(r.Form["redirect_uri"]) > 1 {
-			p.authorizeError(w, r, nil, refuseRepeated(url.Values{"client_id": r.Form["client_id"], "redirect_uri": r.Form["redirect_uri"]}))
+		if len(r.Form["client_id"]) > 1 || len(r.Form["redirect_uri"]) > 1 || len(r.Form["request"]) > 1 {
+			p.authorizeError(w, r, nil, refuseRepeated(url.Values{"client_id": r.Form["client_id"], "redirect_uri": r.Form["redirect_uri"],
+				"request": r.Form["request"]}))
 			return
+		}
+		// A request object (RFC 9101) replaces the request by its own
+		// parameters; until it verifies, no redirect URI is trusted.
+		if r.Form.Get("request") != "" {
+			form, err := p.requestObjectForm(ctx, r.Form)
+			if err != nil {
+				p.authorizeError(w, r, nil, err)
+				return
+			}
+			r.Form, r.PostForm, r.URL.RawQuery = form, url.Values{}, form.Encode()
 		}
 		if !p.redirectURIRegistered(ctx, r.Form) {
 			p.authorizeError(w, r, nil, errRedirectNotRegistered)

@@ -181,34 +181,12 @@ var assertionAlgs = func() []jose.SignatureAlgorithm {
 }()
 
 // verifyAssertion checks the assertion's signature against the client's
-// keys (inline, or fetched from its jwks_uri, fetched again once when no
-// key fits: the client may have rotated) and returns its claims, which
-// must carry exp.
+// keys (clientSigned) and returns its claims, which must carry exp.
 func (p *Provider) verifyAssertion(ctx context.Context, client *storage.Client, tok *jwt.JSONWebToken, h jose.Header) (*jwt.Claims, error) {
-	try := func(set *josev3.JSONWebKeySet) (*jwt.Claims, bool) {
-		for _, k := range assertionKeys(set, h) {
-			var c jwt.Claims
-			if err := tok.Claims(k, &c); err == nil {
-				return &c, true
-			}
-		}
-		return nil, false
-	}
-	var c *jwt.Claims
-	ok := false
-	switch {
-	case client.JWKS != nil:
-		c, ok = try(client.JWKS)
-	case client.JWKSURI != "":
-		for _, refetch := range []bool{false, true} {
-			set, err := p.fcfg.GetJWKSFetcherStrategy(ctx).Resolve(ctx, client.JWKSURI, refetch)
-			if err != nil {
-				return nil, fosite.ErrInvalidClient.WithHint("The client's JWKS could not be fetched from its jwks_uri.").WithWrap(err)
-			}
-			if c, ok = try(set); ok {
-				break
-			}
-		}
+	var c jwt.Claims
+	ok, err := p.clientSigned(ctx, client, tok, h, &c)
+	if err != nil {
+		return nil, fosite.ErrInvalidClient.WithHint("The client's JWKS could not be fetched from its jwks_uri.").WithWrap(err)
 	}
 	if !ok {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion's signature does not verify with any of the client's keys.")
@@ -216,7 +194,37 @@ func (p *Provider) verifyAssertion(ctx context.Context, client *storage.Client, 
 	if c.Expiry == nil {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion has no exp.")
 	}
-	return c, nil
+	return &c, nil
+}
+
+// clientSigned reports whether one of the client's keys signed tok
+// (inline, or fetched from its jwks_uri, fetched again once when no key
+// fits: the client may have rotated), decoding its claims into out; err
+// is a failure to fetch the keys.
+func (p *Provider) clientSigned(ctx context.Context, client *storage.Client, tok *jwt.JSONWebToken, h jose.Header, out ...any) (bool, error) {
+	try := func(set *josev3.JSONWebKeySet) bool {
+		for _, k := range assertionKeys(set, h) {
+			if err := tok.Claims(k, out...); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case client.JWKS != nil:
+		return try(client.JWKS), nil
+	case client.JWKSURI != "":
+		for _, refetch := range []bool{false, true} {
+			set, err := p.fcfg.GetJWKSFetcherStrategy(ctx).Resolve(ctx, client.JWKSURI, refetch)
+			if err != nil {
+				return false, err
+			}
+			if try(set) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // assertionKeys returns the public keys of set that may have signed a JWS

@@ -38,6 +38,7 @@ type metadata struct {
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
+	RequestObjectSigningAlgValuesSupported     []string `json:"request_object_signing_alg_values_supported,omitempty"`
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
@@ -79,6 +80,7 @@ func (p *Provider) prepareDiscovery() error {
 		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
 		m.UILocalesSupported = []string{"en"}
 		m.ClaimsParameterSupported = true
+		m.RequestParameterSupported, m.RequestObjectSigningAlgValuesSupported = true, clientAssertionAlgs // RFC 9101
 		m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
 			"name", "picture", "locale", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "enterprise"}
 	}

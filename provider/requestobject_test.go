@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	josev3 "github.com/go-jose/go-jose/v3"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/storage"
+)
+
+// TestRequestObjects: a signed request object (RFC 9101) replaces the
+// request's parameters; unsigned, foreign-signed, misaddressed, expired,
+// far-future, early and replayed objects are refused on a page (no
+// redirect URI can be trusted from an object that does not verify).
+func TestRequestObjects(t *testing.T) {
+	be := newBrowserEnv(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwks := &josev3.JSONWebKeySet{Keys: []josev3.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+	c, _ := be.createClient(ClientSpec{RedirectURIs: []string{"http://127.0.0.1:9/cb"}, TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: jwks})
+	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	sign := func(k *ecdsa.PrivateKey, claims map[string]any) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := jwt.Signed(s).Claims(claims).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	n := 0
+	object := func(kv ...any) map[string]any {
+		n++
+		now := time.Now()
+		m := map[string]any{"iss": c.ID, "aud": be.issuer, "client_id": c.ID, "exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Unix(),
+			"jti": "jti-" + string(rune('a'+n)), "response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb", "scope": "openid email",
+			"state": "state-from-the-object", "code_challenge": challenge, "code_challenge_method": "S256", "max_age": 3600,
+			"claims": map[string]any{"id_token": map[string]any{"email": nil}}}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	authorize := func(request string, extra ...string) string {
+		q := url.Values{"client_id": {c.ID}, "request": {request}, "scope": {"openid"}, "state": {"state-from-the-query"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		return be.issuer + PathAuthorize + "?" + q.Encode()
+	}
+
+	// The object's parameters, not the query's, make the request.
+	good := sign(key, object())
+	login := expectRedirect(t, be.get(authorize(good)), be.issuer+PathLogin)
+	arID := login.Query().Get("ar")
+	rec, err := be.store.GetAuthRequest(t.Context(), arID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Form.Get("scope") != "openid email" || rec.Form.Get("max_age") != "3600" || rec.Form.Get("request") != "" ||
+		rec.Form.Get("claims") != `{"id_token":{"email":null}}` {
+		t.Fatalf("stored request %v", rec.Form)
+	}
+	be.signIn(arID, "alice")
+	be.consent(arID, true, "openid", "email")
+	cb := expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), "http://127.0.0.1:9/cb")
+	if cb.Query().Get("state") != "state-from-the-object" || cb.Query().Get("code") == "" {
+		t.Fatalf("callback %v", cb)
+	}
+
+	unsigned := func(claims map[string]any) string {
+		b, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a shared secret of 32 bytes ....")}, nil)
+		raw, _ := jwt.Signed(b).Claims(claims).Serialize()
+		parts := strings.Split(raw, ".")
+		return "eyJhbGciOiJub25lIn0." + parts[1] + "."
+	}
+	now := time.Now()
+	for name, u := range map[string]string{
+		"replayed":               authorize(good),
+		"unsigned (alg none)":    authorize(unsigned(object())),
+		"signed by another key":  authorize(sign(other, object())),
+		"iss is not the client":  authorize(sign(key, object("iss", "someone"))),
+		"aud is not the issuer":  authorize(sign(key, object("aud", "https://elsewhere.example"))),
+		"client_id differs":      authorize(sign(key, object("client_id", "other"))),
+		"no exp":                 authorize(sign(key, object("exp", nil))),
+		"expired":                authorize(sign(key, object("exp", now.Add(-time.Minute).Unix()))),
+		"exp two hours ahead":    authorize(sign(key, object("exp", now.Add(2*time.Hour).Unix()))),
+		"nbf in the future":      authorize(sign(key, object("nbf", now.Add(5*time.Minute).Unix()))),
+		"nested request_uri":     authorize(sign(key, object("request_uri", "https://evil.example/r"))),
+		"an array parameter":     authorize(sign(key, object("scope", []string{"openid"}))),
+		"not a JWT":              authorize("not-a-jwt"),
+		"with request_uri":       authorize(sign(key, object()), "request_uri", "https://evil.example/r"),
+		"no client_id beside it": be.issuer + PathAuthorize + "?" + url.Values{"request": {sign(key, object())}}.Encode(),
+		"a client without keys":  authorize(sign(key, object()), "client_id", be.newRP(ClientSpec{}).client.ID),
+		"request twice":          authorize(good) + "&request=" + url.QueryEscape(good),
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := be.get(u)
+			if resp.StatusCode < 400 || resp.Header.Get("Location") != "" {
+				t.Fatalf("%d Location %q, want an error page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+}
