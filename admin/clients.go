@@ -34,6 +34,7 @@ type OAuthClient struct {
 	BackchannelLogoutURI        string    `json:"backchannel_logout_uri,omitempty"`
 	AllowedIntrospectors        []string  `json:"allowed_introspectors,omitempty"`
 	WebOrigins                  []string  `json:"web_origins,omitempty" jsonschema:"description=Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
+	RequirePAR                  bool      `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests (RFC 9126)."`
 	AccessTokenTTL              int       `json:"access_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.access_token_ttl."`
 	RefreshTokenTTL             int       `json:"refresh_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.refresh_token_ttl."`
 	CreatedAt                   time.Time `json:"created_at" jsonschema:"required"`
@@ -76,6 +77,7 @@ type NewOAuthClient struct {
 	BackchannelLogoutURI        string   `json:"backchannel_logout_uri,omitempty" jsonschema:"maxLength=2048"`
 	AllowedIntrospectors        []string `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
 	WebOrigins                  []string `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
+	RequirePAR                  bool     `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests to the PAR endpoint (RFC 9126)."`
 	AccessTokenTTL              int      `json:"access_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 	RefreshTokenTTL             int      `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 }
@@ -93,7 +95,7 @@ func toClient(c *storage.Client) OAuthClient {
 		Audience: nonNil(c.Audience), Public: c.Public, ApplicationType: c.ApplicationType, FirstParty: c.FirstParty,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI, AllowedIntrospectors: c.AllowedIntrospectors,
-		WebOrigins: c.WebOrigins, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
+		WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if c.JWKS != nil {
 		raw, _ := json.Marshal(c.JWKS)
@@ -157,7 +159,8 @@ func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (Cr
 		TokenEndpointAuthMethod: b.TokenEndpointAuthMethod, Public: b.Public, FirstParty: b.FirstParty, JWKSURI: b.JWKSURI,
 		BackchannelLogoutURI: b.BackchannelLogoutURI, AuthSigningAlg: b.TokenEndpointAuthSigningAlg,
 		AccessTokenTTL: time.Duration(b.AccessTokenTTL) * time.Second, RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second,
-		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors, WebOrigins: b.WebOrigins}
+		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors, WebOrigins: b.WebOrigins,
+		RequirePAR: b.RequirePAR}
 	if b.JWKS != nil {
 		var err error
 		if spec.JWKS, err = toJoseJWKS(b.JWKS); err != nil {
@@ -235,6 +238,7 @@ type OAuthClientPatch struct {
 	BackchannelLogoutURI        nullString `json:"backchannel_logout_uri,omitzero"`
 	AllowedIntrospectors        *[]string  `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
 	WebOrigins                  *[]string  `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Replaces the list; [] goes back to the origins of the redirect URIs."`
+	RequirePAR                  *bool      `json:"require_pushed_authorization_requests,omitempty"`
 	AccessTokenTTL              *int       `json:"access_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.access_token_ttl."`
 	RefreshTokenTTL             *int       `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.refresh_token_ttl."`
 }
@@ -275,6 +279,7 @@ func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (Upda
 		setIf(&s.BackchannelLogoutURI, b.BackchannelLogoutURI.ptr())
 		setIf(&s.AllowedIntrospectors, b.AllowedIntrospectors)
 		setIf(&s.WebOrigins, b.WebOrigins)
+		setIf(&s.RequirePAR, b.RequirePAR)
 		if b.AccessTokenTTL != nil {
 			s.AccessTokenTTL = time.Duration(*b.AccessTokenTTL) * time.Second
 		}

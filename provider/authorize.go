@@ -34,22 +34,32 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	pushed := false
 	if err := r.ParseForm(); err == nil { // else fosite refuses it
 		// A repeated client_id or redirect_uri leaves no redirect URI to
 		// trust with the error: the person is told on a page.
-		if len(r.Form["client_id"]) > 1 || len(r.Form["redirect_uri"]) > 1 || len(r.Form["request"]) > 1 {
-			p.authorizeError(w, r, nil, refuseRepeated(url.Values{"client_id": r.Form["client_id"], "redirect_uri": r.Form["redirect_uri"],
-				"request": r.Form["request"]}))
+		if err := refuseRepeated(url.Values{"client_id": r.Form["client_id"], "redirect_uri": r.Form["redirect_uri"],
+			"request": r.Form["request"], "request_uri": r.Form["request_uri"]}); err != nil {
+			p.authorizeError(w, r, nil, err)
 			return
 		}
-		// A request object (RFC 9101) replaces the request by its own
-		// parameters; until it verifies, no redirect URI is trusted.
-		if r.Form.Get("request") != "" {
-			form, err := p.requestObjectForm(ctx, r.Form)
-			if err != nil {
-				p.authorizeError(w, r, nil, err)
-				return
-			}
+		// A pushed request (RFC 9126) or a request object (RFC 9101)
+		// replaces the request by its own parameters; until it is found
+		// or verifies, no redirect URI is trusted.
+		var form url.Values
+		var err error
+		switch {
+		case r.Form.Get("request_uri") != "":
+			form, err = p.pushedForm(ctx, r.Form)
+			pushed = err == nil
+		case r.Form.Get("request") != "":
+			form, err = p.requestObjectForm(ctx, r.Form)
+		}
+		if err != nil {
+			p.authorizeError(w, r, nil, err)
+			return
+		}
+		if form != nil {
 			r.Form, r.PostForm, r.URL.RawQuery = form, url.Values{}, form.Encode()
 		}
 		if !p.redirectURIRegistered(ctx, r.Form) {
@@ -64,6 +74,10 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := refuseRepeated(r.Form); err != nil {
 		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if !pushed && p.mustPush(ar.GetClient()) {
+		p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHintf("This client must push its authorization requests to %s (RFC 9126).", p.cfg.Issuer+PathPAR))
 		return
 	}
 	if err := p.checkAuthorizeRequest(ar); err != nil {
@@ -148,7 +162,11 @@ func (p *Provider) checkPKCE(ar fosite.AuthorizeRequester) error {
 // the code is issued.
 func (p *Provider) handleResume(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	rec, err := p.store.GetAuthRequest(ctx, r.URL.Query().Get("ar"), p.now())
+	id := r.URL.Query().Get("ar")
+	rec, err := p.store.GetAuthRequest(ctx, id, p.now())
+	if err == nil && strings.HasPrefix(id, pushedPrefix) {
+		err = storage.ErrNotFound // a pushed request starts at the authorization endpoint
+	}
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
 			p.log.ErrorContext(ctx, "load authorization request", "err", err)

@@ -24,6 +24,12 @@ type AuthorizeConfig struct {
 	// MaxPendingPerAddress bounds the requests waiting from one client
 	// address; a new one past it drops that address's oldest.
 	MaxPendingPerAddress int `koanf:"max_pending_per_address"`
+	// PushedTTL is how long a pushed authorization request (RFC 9126)
+	// waits for the browser to bring its request_uri (expires_in).
+	PushedTTL time.Duration `koanf:"pushed_ttl"`
+	// RequirePushed makes every client push its authorization requests
+	// (require_pushed_authorization_requests); per client: --require-par.
+	RequirePushed bool `koanf:"require_pushed_requests"`
 }
 
 // authorizeParams are the parameters authd reads from an authorization
@@ -97,6 +103,9 @@ func (c AuthorizeConfig) validate() error {
 	var errs []error
 	if c.PendingTTL <= 0 || c.PendingTTL > storage.AuthRequestMaxTTL {
 		errs = append(errs, fmt.Errorf("authorize.pending_ttl: must be a positive duration of at most %v, got %v", storage.AuthRequestMaxTTL, c.PendingTTL))
+	}
+	if c.PushedTTL < 10*time.Second || c.PushedTTL > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("authorize.pushed_ttl: must be between 10s and 10m, got %v", c.PushedTTL))
 	}
 	if c.MaxPendingPerAddress < 1 {
 		errs = append(errs, fmt.Errorf("authorize.max_pending_per_address: must be at least 1, got %d", c.MaxPendingPerAddress))

@@ -13,6 +13,7 @@ import (
 const (
 	PathAuthorize = "/oauth2/authorize"
 	PathResume    = "/oauth2/authorize/resume"
+	PathPAR       = "/oauth2/par" // pushed authorization requests (RFC 9126)
 	PathUserInfo  = "/userinfo"
 	PathLogout    = "/oauth2/logout"
 	// PathLogin and PathConsent are the hosted pages the authorization

@@ -135,7 +135,8 @@ func SpecOf(c *storage.Client) ClientSpec {
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, Audience: c.Audience, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		Public: c.Public, FirstParty: c.FirstParty, JWKS: c.JWKS, JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AuthSigningAlg: c.TokenEndpointAuthSigningAlg, AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
-		ApplicationType: c.ApplicationType, AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins}
+		ApplicationType: c.ApplicationType, AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins,
+		RequirePAR: c.RequirePAR}
 }
 
 // keepSecret stands in for the stored secret while an update is

@@ -39,6 +39,8 @@ type metadata struct {
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
 	RequestObjectSigningAlgValuesSupported     []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests,omitempty"`
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
@@ -74,6 +76,7 @@ func (p *Provider) prepareDiscovery() error {
 	}
 	if p.browser != nil {
 		m.AuthorizationEndpoint = iss + PathAuthorize
+		m.PushedAuthorizationRequestEndpoint, m.RequirePushedAuthorizationRequests = iss+PathPAR, p.cfg.Authorize.RequirePushed
 		m.UserInfoEndpoint = iss + PathUserInfo
 		m.EndSessionEndpoint = iss + PathLogout
 		m.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}

@@ -114,7 +114,7 @@ func DefaultConfig() Config {
 		},
 		Keys:      KeyConfig{Algorithm: RS256, RSABits: 2048},
 		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
-		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100},
+		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100, PushedTTL: time.Minute},
 	}
 }
 
@@ -479,6 +479,7 @@ func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
 	if p.browser != nil {
 		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
 		mux.HandleFunc(PathResume, p.handleResume)
+		mux.HandleFunc(PathPAR, p.withCORS("POST", p.formClient, p.handlePAR))
 		mux.HandleFunc(PathUserInfo, p.handleUserInfo) // CORS for any origin: it takes bearer tokens only
 	}
 }

@@ -52,6 +52,8 @@ type ClientSpec struct {
 	// token and revocation endpoints from; empty: those of its http(s)
 	// redirect URIs.
 	WebOrigins []string
+	// RequirePAR: the client must push its authorization requests.
+	RequirePAR bool
 }
 
 // DefaultScopes are what a client with the authorization_code grant may
@@ -108,7 +110,7 @@ func clientFromSpec(spec ClientSpec) *storage.Client {
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
-		WebOrigins: dedupe(spec.WebOrigins),
+		WebOrigins: dedupe(spec.WebOrigins), RequirePAR: spec.RequirePAR,
 	}
 }
 

@@ -83,6 +83,20 @@ func TestRequestObjects(t *testing.T) {
 		t.Fatalf("callback %v", cb)
 	}
 
+	// A request object pushed (RFC 9126 with RFC 9101), the client
+	// authenticating with private_key_jwt (aud: the issuer).
+	assertion := sign(key, map[string]any{"iss": c.ID, "sub": c.ID, "aud": be.issuer, "jti": "assertion-1",
+		"exp": time.Now().Add(time.Minute).Unix()})
+	code, m := be.push(url.Values{"client_assertion_type": {clientAssertionType}, "client_assertion": {assertion},
+		"request": {sign(key, object("state", "state-pushed-object"))}}, c.ID, "")
+	if code != 201 {
+		t.Fatalf("pushed request object: %d %v", code, m)
+	}
+	pushed := be.issuer + PathAuthorize + "?" + url.Values{"client_id": {c.ID}, "request_uri": {m["request_uri"].(string)}}.Encode()
+	if cb := expectRedirect(t, be.get(pushed), "http://127.0.0.1:9/cb"); cb.Query().Get("state") != "state-pushed-object" {
+		t.Fatalf("pushed object's callback %v", cb)
+	}
+
 	unsigned := func(claims map[string]any) string {
 		b, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a shared secret of 32 bytes ....")}, nil)
 		raw, _ := jwt.Signed(b).Claims(claims).Serialize()

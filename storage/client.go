@@ -66,6 +66,9 @@ type Client struct {
 	// browser code calls the token and revocation endpoints from (CORS);
 	// empty: the origins of its http(s) redirect URIs.
 	WebOrigins []string `json:"web_origins,omitempty"`
+	// RequirePAR: the client's authorization requests must be pushed
+	// (RFC 9126 require_pushed_authorization_requests).
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when

@@ -130,6 +130,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
 	fs.StringVar(&spec.ApplicationType, "application-type", "", "web (default: redirect URIs match exactly) or native (an app on the device: http://127.0.0.1 and http://[::1] redirect URIs match with any port, RFC 8252)")
 	fs.BoolVar(&spec.FirstParty, "first-party", false, "first-party client: consent is not asked")
+	fs.BoolVar(&spec.RequirePAR, "require-par", false, "the client must push its authorization requests to /oauth2/par (RFC 9126)")
 	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives back-channel logout tokens")
 	fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's JWKS (private_key_jwt)")
 	fs.StringVar(&jwksArg, "jwks", "", "the client's JWKS, inline JSON or @file (private_key_jwt)")
@@ -212,6 +213,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&origins, "web-origin", "origin for CORS (repeatable; replaces the list; --web-origin= alone: back to the redirect URIs' origins)")
 	method := fs.String("token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
 	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
+	requirePAR := fs.Bool("require-par", false, "the client must push its authorization requests (--require-par=false: need not)")
 	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
 	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWKS (empty: none)")
 	accessTTL := fs.Duration("access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
@@ -237,6 +239,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 				s.WebOrigins = slices.DeleteFunc(slices.Clone(origins), func(o string) bool { return o == "" })
 			},
 			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
+			"require-par":            func() { s.RequirePAR = *requirePAR },
 			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
 			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },
 		} {

@@ -2515,6 +2515,12 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.RequirePushedAuthorizationRequests.Set {
+			e.FieldStart("require_pushed_authorization_requests")
+			s.RequirePushedAuthorizationRequests.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -2542,7 +2548,7 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfCreatedOAuthClient = [22]string{
+var jsonFieldsNameOfCreatedOAuthClient = [23]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -2560,11 +2566,12 @@ var jsonFieldsNameOfCreatedOAuthClient = [22]string{
 	14: "backchannel_logout_uri",
 	15: "allowed_introspectors",
 	16: "web_origins",
-	17: "access_token_ttl",
-	18: "refresh_token_ttl",
-	19: "created_at",
-	20: "updated_at",
-	21: "client_secret",
+	17: "require_pushed_authorization_requests",
+	18: "access_token_ttl",
+	19: "refresh_token_ttl",
+	20: "created_at",
+	21: "updated_at",
+	22: "client_secret",
 }
 
 // Decode decodes CreatedOAuthClient from json.
@@ -2824,6 +2831,16 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"web_origins\"")
 			}
+		case "require_pushed_authorization_requests":
+			if err := func() error {
+				s.RequirePushedAuthorizationRequests.Reset()
+				if err := s.RequirePushedAuthorizationRequests.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -2845,7 +2862,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 3
+			requiredBitSet[2] |= 1 << 4
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -2857,7 +2874,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 4
+			requiredBitSet[2] |= 1 << 5
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -2890,7 +2907,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00011000,
+		0b00110000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -9276,6 +9293,12 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.RequirePushedAuthorizationRequests.Set {
+			e.FieldStart("require_pushed_authorization_requests")
+			s.RequirePushedAuthorizationRequests.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -9289,7 +9312,7 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfNewOAuthClient = [20]string{
+var jsonFieldsNameOfNewOAuthClient = [21]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "client_secret",
@@ -9308,8 +9331,9 @@ var jsonFieldsNameOfNewOAuthClient = [20]string{
 	15: "backchannel_logout_uri",
 	16: "allowed_introspectors",
 	17: "web_origins",
-	18: "access_token_ttl",
-	19: "refresh_token_ttl",
+	18: "require_pushed_authorization_requests",
+	19: "access_token_ttl",
+	20: "refresh_token_ttl",
 }
 
 // Decode decodes NewOAuthClient from json.
@@ -9565,6 +9589,16 @@ func (s *NewOAuthClient) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"web_origins\"")
+			}
+		case "require_pushed_authorization_requests":
+			if err := func() error {
+				s.RequirePushedAuthorizationRequests.Reset()
+				if err := s.RequirePushedAuthorizationRequests.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {
@@ -10318,6 +10352,12 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.RequirePushedAuthorizationRequests.Set {
+			e.FieldStart("require_pushed_authorization_requests")
+			s.RequirePushedAuthorizationRequests.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10339,7 +10379,7 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClient = [21]string{
+var jsonFieldsNameOfOAuthClient = [22]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -10357,10 +10397,11 @@ var jsonFieldsNameOfOAuthClient = [21]string{
 	14: "backchannel_logout_uri",
 	15: "allowed_introspectors",
 	16: "web_origins",
-	17: "access_token_ttl",
-	18: "refresh_token_ttl",
-	19: "created_at",
-	20: "updated_at",
+	17: "require_pushed_authorization_requests",
+	18: "access_token_ttl",
+	19: "refresh_token_ttl",
+	20: "created_at",
+	21: "updated_at",
 }
 
 // Decode decodes OAuthClient from json.
@@ -10620,6 +10661,16 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"web_origins\"")
 			}
+		case "require_pushed_authorization_requests":
+			if err := func() error {
+				s.RequirePushedAuthorizationRequests.Reset()
+				if err := s.RequirePushedAuthorizationRequests.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -10641,7 +10692,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 3
+			requiredBitSet[2] |= 1 << 4
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -10653,7 +10704,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 4
+			requiredBitSet[2] |= 1 << 5
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -10676,7 +10727,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00011000,
+		0b00110000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -10979,6 +11030,12 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.RequirePushedAuthorizationRequests.Set {
+			e.FieldStart("require_pushed_authorization_requests")
+			s.RequirePushedAuthorizationRequests.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10992,7 +11049,7 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClientPatch = [18]string{
+var jsonFieldsNameOfOAuthClientPatch = [19]string{
 	0:  "client_name",
 	1:  "redirect_uris",
 	2:  "post_logout_redirect_uris",
@@ -11009,8 +11066,9 @@ var jsonFieldsNameOfOAuthClientPatch = [18]string{
 	13: "backchannel_logout_uri",
 	14: "allowed_introspectors",
 	15: "web_origins",
-	16: "access_token_ttl",
-	17: "refresh_token_ttl",
+	16: "require_pushed_authorization_requests",
+	17: "access_token_ttl",
+	18: "refresh_token_ttl",
 }
 
 // Decode decodes OAuthClientPatch from json.
@@ -11243,6 +11301,16 @@ func (s *OAuthClientPatch) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"web_origins\"")
+			}
+		case "require_pushed_authorization_requests":
+			if err := func() error {
+				s.RequirePushedAuthorizationRequests.Reset()
+				if err := s.RequirePushedAuthorizationRequests.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {

@@ -873,6 +873,8 @@ type CreatedOAuthClient struct {
 	// Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the
 	// origins of its http(s) redirect URIs.
 	WebOrigins []string `json:"web_origins"`
+	// The client must push its authorization requests (RFC 9126).
+	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -965,6 +967,11 @@ func (s *CreatedOAuthClient) GetAllowedIntrospectors() []string {
 // GetWebOrigins returns the value of WebOrigins.
 func (s *CreatedOAuthClient) GetWebOrigins() []string {
 	return s.WebOrigins
+}
+
+// GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
+func (s *CreatedOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
+	return s.RequirePushedAuthorizationRequests
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -1075,6 +1082,11 @@ func (s *CreatedOAuthClient) SetAllowedIntrospectors(val []string) {
 // SetWebOrigins sets the value of WebOrigins.
 func (s *CreatedOAuthClient) SetWebOrigins(val []string) {
 	s.WebOrigins = val
+}
+
+// SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
+func (s *CreatedOAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
+	s.RequirePushedAuthorizationRequests = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3264,6 +3276,8 @@ type NewOAuthClient struct {
 	// Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints
 	// from (CORS); absent: the origins of its http(s) redirect URIs.
 	WebOrigins []string `json:"web_origins"`
+	// The client must push its authorization requests to the PAR endpoint (RFC 9126).
+	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Seconds.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds.
@@ -3358,6 +3372,11 @@ func (s *NewOAuthClient) GetAllowedIntrospectors() []string {
 // GetWebOrigins returns the value of WebOrigins.
 func (s *NewOAuthClient) GetWebOrigins() []string {
 	return s.WebOrigins
+}
+
+// GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
+func (s *NewOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
+	return s.RequirePushedAuthorizationRequests
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3458,6 +3477,11 @@ func (s *NewOAuthClient) SetAllowedIntrospectors(val []string) {
 // SetWebOrigins sets the value of WebOrigins.
 func (s *NewOAuthClient) SetWebOrigins(val []string) {
 	s.WebOrigins = val
+}
+
+// SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
+func (s *NewOAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
+	s.RequirePushedAuthorizationRequests = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3744,6 +3768,8 @@ type OAuthClient struct {
 	// Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the
 	// origins of its http(s) redirect URIs.
 	WebOrigins []string `json:"web_origins"`
+	// The client must push its authorization requests (RFC 9126).
+	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -3835,6 +3861,11 @@ func (s *OAuthClient) GetAllowedIntrospectors() []string {
 // GetWebOrigins returns the value of WebOrigins.
 func (s *OAuthClient) GetWebOrigins() []string {
 	return s.WebOrigins
+}
+
+// GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
+func (s *OAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
+	return s.RequirePushedAuthorizationRequests
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3940,6 +3971,11 @@ func (s *OAuthClient) SetAllowedIntrospectors(val []string) {
 // SetWebOrigins sets the value of WebOrigins.
 func (s *OAuthClient) SetWebOrigins(val []string) {
 	s.WebOrigins = val
+}
+
+// SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
+func (s *OAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
+	s.RequirePushedAuthorizationRequests = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -4095,7 +4131,8 @@ type OAuthClientPatch struct {
 	BackchannelLogoutURI        OptNilString                               `json:"backchannel_logout_uri"`
 	AllowedIntrospectors        []string                                   `json:"allowed_introspectors"`
 	// Replaces the list; [] goes back to the origins of the redirect URIs.
-	WebOrigins []string `json:"web_origins"`
+	WebOrigins                         []string `json:"web_origins"`
+	RequirePushedAuthorizationRequests OptBool  `json:"require_pushed_authorization_requests"`
 	// Seconds; 0: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; 0: tokens.refresh_token_ttl.
@@ -4180,6 +4217,11 @@ func (s *OAuthClientPatch) GetAllowedIntrospectors() []string {
 // GetWebOrigins returns the value of WebOrigins.
 func (s *OAuthClientPatch) GetWebOrigins() []string {
 	return s.WebOrigins
+}
+
+// GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
+func (s *OAuthClientPatch) GetRequirePushedAuthorizationRequests() OptBool {
+	return s.RequirePushedAuthorizationRequests
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -4270,6 +4312,11 @@ func (s *OAuthClientPatch) SetAllowedIntrospectors(val []string) {
 // SetWebOrigins sets the value of WebOrigins.
 func (s *OAuthClientPatch) SetWebOrigins(val []string) {
 	s.WebOrigins = val
+}
+
+// SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
+func (s *OAuthClientPatch) SetRequirePushedAuthorizationRequests(val OptBool) {
+	s.RequirePushedAuthorizationRequests = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.

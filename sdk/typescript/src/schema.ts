@@ -970,6 +970,8 @@ export interface components {
             allowed_introspectors?: string[];
             /** @description Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
             web_origins?: string[];
+            /** @description The client must push its authorization requests (RFC 9126). */
+            require_pushed_authorization_requests?: boolean;
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1071,6 +1073,8 @@ export interface components {
             allowed_introspectors?: string[];
             /** @description Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
             web_origins?: string[];
+            /** @description The client must push its authorization requests to the PAR endpoint (RFC 9126). */
+            require_pushed_authorization_requests?: boolean;
             /** @description Seconds. */
             access_token_ttl?: number;
             /** @description Seconds. */
@@ -1115,6 +1119,8 @@ export interface components {
             allowed_introspectors?: string[];
             /** @description Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs. */
             web_origins?: string[];
+            /** @description The client must push its authorization requests (RFC 9126). */
+            require_pushed_authorization_requests?: boolean;
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1148,6 +1154,7 @@ export interface components {
             allowed_introspectors?: string[];
             /** @description Replaces the list; [] goes back to the origins of the redirect URIs. */
             web_origins?: string[];
+            require_pushed_authorization_requests?: boolean;
             /** @description Seconds; 0: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; 0: tokens.refresh_token_ttl. */
