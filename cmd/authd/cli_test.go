@@ -23,6 +23,7 @@ type cliClient struct {
 	AccessTokenTTL          string   `json:"access_token_ttl"`
 	AllowedIntrospectors    []string `json:"allowed_introspectors"`
 	WebOrigins              []string `json:"web_origins"`
+	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
 	ApplicationType         string   `json:"application_type"`
 }
 
@@ -132,6 +133,16 @@ func TestClientsCreate(t *testing.T) {
 					var got cliClient
 					mustRun(t, env, "clients", "get", c.ClientID).decodeJSON(t, &got)
 					checkFields(t, "clients get "+c.ClientID, []field{{"allowed_introspectors", got.AllowedIntrospectors, []string{"rs-1", "rs-2"}}})
+				},
+			},
+			{
+				name: "pushed authorization requests required",
+				args: []string{"--name", "FAPI", "--redirect-uri", "https://app.example.com/cb", "--require-par"},
+				check: func(t *testing.T, in string, c cliClient) {
+					checkFields(t, in, []field{{"require_pushed_authorization_requests", c.RequirePAR, true}})
+					var got cliClient
+					mustRun(t, env, "clients", "update", c.ClientID, "--require-par=false").decodeJSON(t, &got)
+					checkFields(t, "clients update --require-par=false", []field{{"require_pushed_authorization_requests", got.RequirePAR, false}})
 				},
 			},
 			{
