@@ -45,9 +45,14 @@ func (e *env) assertionClient(t *testing.T) *assertionClient {
 // claims returns well-formed assertion claims at now, with kv overriding
 // (a nil value deletes the claim).
 func (a *assertionClient) claims(e *env, now time.Time, jti string, kv ...any) map[string]any {
-	m := map[string]any{"iss": a.c.ID, "sub": a.c.ID, "aud": e.issuer + PathToken, "jti": jti,
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
-	for i := 0; i < len(kv); i += 2 {
+	return withClaims(map[string]any{"iss": a.c.ID, "sub": a.c.ID, "aud": e.issuer + PathToken, "jti": jti,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}, kv...)
+}
+
+// withClaims sets m's claims from the name, value pairs kv (a nil value
+// deletes the claim) and returns m.
+func withClaims(m map[string]any, kv ...any) map[string]any {
+	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == nil {
 			delete(m, kv[i].(string))
 		} else {

@@ -48,20 +48,7 @@ var inactive = []byte(`{"active":false}`)
 // decides who may see what), to every other one {"active":false}.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := p.parseForm(w, r)
-	if err != nil {
-		p.writeError(ctx, w, r, nil, err)
-		return
-	}
-	if err := refuseRepeated(form); err != nil {
-		p.writeError(ctx, w, r, nil, err)
-		return
-	}
-	if err := requireClientAuth(r); err != nil {
-		p.writeError(ctx, w, r, nil, err)
-		return
-	}
-	client, err := p.oauth2.AuthenticateClient(ctx, r, form)
+	form, client, err := p.clientForm(w, r)
 	if err != nil {
 		p.writeError(ctx, w, r, nil, err)
 		return
@@ -152,6 +139,24 @@ func mayIntrospectRefresh(owner fosite.Client, caller string) bool {
 }
 
 // parseForm reads a bounded application/x-www-form-urlencoded POST body.
+// clientForm reads the form a client POSTs to the introspection or the
+// pushed authorization request endpoint and authenticates the client: a
+// bounded body, no parameter twice, exactly one client authentication.
+func (p *Provider) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, fosite.Client, error) {
+	form, err := p.parseForm(w, r)
+	if err == nil {
+		err = refuseRepeated(form)
+	}
+	if err == nil {
+		err = requireClientAuth(r)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := p.oauth2.AuthenticateClient(r.Context(), r, form)
+	return form, client, err
+}
+
 func (p *Provider) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
 		return nil, fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s' but expected 'POST'.", r.Method)

@@ -38,18 +38,7 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	form, err := p.parseForm(w, r)
-	if err == nil {
-		err = refuseRepeated(form)
-	}
-	if err == nil {
-		err = requireClientAuth(r)
-	}
-	if err != nil {
-		p.writeError(ctx, w, r, nil, err)
-		return
-	}
-	client, err := p.oauth2.AuthenticateClient(ctx, r, form)
+	form, client, err := p.clientForm(w, r)
 	if err != nil {
 		p.writeError(ctx, w, r, nil, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -43,18 +44,10 @@ func TestRequestObjects(t *testing.T) {
 	object := func(kv ...any) map[string]any {
 		n++
 		now := time.Now()
-		m := map[string]any{"iss": c.ID, "aud": be.issuer, "client_id": c.ID, "exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Unix(),
-			"jti": "jti-" + string(rune('a'+n)), "response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb", "scope": "openid email",
-			"state": "state-from-the-object", "code_challenge": challenge, "code_challenge_method": "S256", "max_age": 3600,
-			"claims": map[string]any{"id_token": map[string]any{"email": nil}}}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
+		return withClaims(map[string]any{"iss": c.ID, "aud": be.issuer, "client_id": c.ID, "exp": now.Add(5 * time.Minute).Unix(),
+			"nbf": now.Unix(), "jti": fmt.Sprint("jti-", n), "response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb",
+			"scope": "openid email", "state": "state-from-the-object", "code_challenge": challenge, "code_challenge_method": "S256",
+			"max_age": 3600, "claims": map[string]any{"id_token": map[string]any{"email": nil}}}, kv...)
 	}
 	authorize := func(request string, extra ...string) string {
 		q := url.Values{"client_id": {c.ID}, "request": {request}, "scope": {"openid"}, "state": {"state-from-the-query"}}
