@@ -118,6 +118,7 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 	p.fcfg.TokenEndpointHandlers.Append(pkceHandler)
 	p.fcfg.TokenEndpointHandlers.Append(oidcExplicit)
 	p.fcfg.TokenEndpointHandlers.Append(oidcRefresh)
+	p.fcfg.TokenEndpointHandlers.Append(&tokenExchangeHandler{p: p, access: access})
 
 	p.fcfg.RevocationHandlers.Append(&jwtRevoker{p: p})
 	p.fcfg.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{

@@ -61,7 +61,7 @@ func (p *Provider) prepareDiscovery() error {
 		ScopesSupported:                            []string{"openid", "profile", "email", "phone", "offline_access"},
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query", "form_post"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{p.cfg.Keys.Algorithm},
 		TokenEndpointAuthMethodsSupported:          append(authMethods, "none"),

@@ -61,7 +61,7 @@ type ClientSpec struct {
 var DefaultScopes = []string{"openid", "profile", "email", "phone", "offline_access"}
 
 // Supported grant types.
-var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange}
 
 // NewClient validates spec and returns the client to store and, for a
 // confidential client authenticating with a secret, the secret in clear:

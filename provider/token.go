@@ -68,6 +68,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, ar, err)
 		return
 	}
+	if ar.GetGrantTypes().ExactOne(GrantTokenExchange) {
+		if err := p.recordExchange(ctx, r, ar); err != nil { // every exchange is on record, or none is made
+			p.writeError(ctx, w, r, ar, fosite.ErrServerError.WithHint("Recording the exchange failed.").WithWrap(err))
+			return
+		}
+	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -137,7 +143,7 @@ func precheckTokenRequest(r *http.Request) error {
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "":
 		return fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing.")
-	case "authorization_code", "refresh_token", "client_credentials":
+	case "authorization_code", "refresh_token", "client_credentials", GrantTokenExchange:
 	default:
 		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", truncate(gt, 64))
 	}

@@ -49,6 +49,10 @@ const (
 	// token was presented again; what it issued was revoked (details:
 	// grant_type).
 	AuditTokenReuse AuditType = "token.reuse_detected" // #nosec G101 -- an event name, not a credential
+	// AuditTokenExchanged: an access token was exchanged for another
+	// (RFC 8693), by the client for the subject (details: scopes,
+	// audience, actor).
+	AuditTokenExchanged AuditType = "token.exchanged" // #nosec G101 -- an event name, not a credential
 	// AuditAPIKeyNewAddress: an API key was used from an address it had
 	// not been used from before (details: ip, known addresses).
 	AuditAPIKeyNewAddress AuditType = "apikey.new_address" // #nosec G101 -- an event name, not a credential
