@@ -16,8 +16,8 @@ import (
 
 // Token exchange (RFC 8693).
 const (
-	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
-	tokenTypeAccess    = "urn:ietf:params:oauth:token-type:access_token" // #nosec G101 -- a token type URI
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange" // #nosec G101 -- a grant type URI
+	tokenTypeAccess    = "urn:ietf:params:oauth:token-type:access_token"   // #nosec G101 -- a token type URI
 	errInvalidTarget   = "invalid_target"
 )
 
