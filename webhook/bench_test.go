@@ -145,13 +145,16 @@ func BenchmarkStreamDelivery(b *testing.B) {
 	cfg.PollInterval = 50 * time.Millisecond
 	e := newEnv(b, benchDB(b), cfg, DefaultAlertConfig(), func(c *jobs.Config) { c.Workers, c.PollInterval = 48, 50*time.Millisecond })
 	ctx := context.Background()
+	const people, backlog = 500, 5000
 	var arrived atomic.Int64
+	all := make(chan struct{}) // closed when the backlog has arrived
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		arrived.Add(1)
+		if arrived.Add(1) == backlog {
+			close(all)
+		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	b.Cleanup(rc.Close)
-	const people, backlog = 500, 5000
 	for i := range people {
 		e.relate(fmt.Sprint("u", i), "rp", false)
 	}
@@ -174,9 +177,7 @@ func BenchmarkStreamDelivery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for arrived.Load() < backlog {
-		time.Sleep(10 * time.Millisecond)
-	}
+	<-all
 	total := time.Since(start)
 	b.ReportMetric(float64(backlog)/total.Seconds(), "SETs/s")
 	b.Logf("%d security events for %d people: all signed and delivered after %v (%.0f SETs/s)",
