@@ -44,6 +44,7 @@ type metadata struct {
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // clientAssertionAlgs are the algorithms accepted for private_key_jwt.
@@ -73,6 +74,7 @@ func (p *Provider) prepareDiscovery() error {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseISSParameterSupported: true,
 		AccessTokenSigningAlgValuesSupported:       []string{p.cfg.Keys.Algorithm},
+		DPoPSigningAlgValuesSupported:              dpopAlgNames(), // RFC 9449 §5.1
 	}
 	if p.browser != nil {
 		m.AuthorizationEndpoint = iss + PathAuthorize

@@ -51,6 +51,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, ar, err)
 		return
 	}
+	p.setDPoPNonce(w)
+	ctx, err = p.bindDPoP(ctx, r, ar)
+	if err != nil {
+		p.writeError(ctx, w, r, ar, err)
+		return
+	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
@@ -73,6 +79,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 			p.writeError(ctx, w, r, ar, fosite.ErrServerError.WithHint("Recording the exchange failed.").WithWrap(err))
 			return
 		}
+	}
+	if dpopBinding(ctx) != "" {
+		resp.SetTokenType(tokenTypeDPoP) // RFC 9449 §5
 	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
