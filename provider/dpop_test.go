@@ -2,18 +2,10 @@ package provider
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,110 +14,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/internal/dpoptest"
 )
-
-// dpopClient is a DPoP client written against RFC 9449 for the tests: a
-// key pair and proofs made with it, each with a fresh jti.
-type dpopClient struct {
-	t    testing.TB
-	key  crypto.Signer
-	alg  jose.SignatureAlgorithm
-	now  func() time.Time
-	jkt  string
-	next int
-}
-
-func newDPoPClient(t testing.TB, alg jose.SignatureAlgorithm, now func() time.Time) *dpopClient {
-	t.Helper()
-	var key crypto.Signer
-	var err error
-	switch alg {
-	case jose.ES256:
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.ES384:
-		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case jose.RS256, jose.PS256:
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.EdDSA:
-		_, key, err = ed25519.GenerateKey(rand.Reader)
-	}
-	if err != nil || key == nil {
-		t.Fatalf("key for %s: %v", alg, err)
-	}
-	if now == nil {
-		now = time.Now
-	}
-	jwk := jose.JSONWebKey{Key: key.Public()}
-	thumb, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopClient{t: t, key: key, alg: alg, now: now, jkt: base64.RawURLEncoding.EncodeToString(thumb)}
-}
-
-// proofMod changes a proof's header or claims before it is signed.
-type proofMod func(header, claims map[string]any)
-
-// proof returns a DPoP proof for method and u; with token, its ath.
-func (c *dpopClient) proof(method, u, token string, mods ...proofMod) string {
-	c.t.Helper()
-	c.next++
-	pub, _ := json.Marshal(jose.JSONWebKey{Key: c.key.Public()})
-	var jwk map[string]any
-	_ = json.Unmarshal(pub, &jwk)
-	header := map[string]any{"typ": "dpop+jwt", "alg": string(c.alg), "jwk": jwk}
-	claims := map[string]any{"jti": fmt.Sprintf("jti-%d-%d", c.next, c.now().UnixNano()), "htm": method, "htu": u,
-		"iat": c.now().Unix()}
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	for _, m := range mods {
-		m(header, claims)
-	}
-	return c.sign(header, claims)
-}
-
-// sign makes the compact JWS by hand, so that tests can send what no
-// library would (alg none, a header of their choice).
-func (c *dpopClient) sign(header, claims map[string]any) string {
-	c.t.Helper()
-	h, _ := json.Marshal(header)
-	p, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
-	var sig []byte
-	var err error
-	switch alg, _ := header["alg"].(string); alg {
-	case "none":
-		return input + "."
-	case "ES256", "ES384":
-		hash := crypto.SHA256
-		if alg == "ES384" {
-			hash = crypto.SHA384
-		}
-		hh := hash.New()
-		hh.Write([]byte(input))
-		k := c.key.(*ecdsa.PrivateKey)
-		var r, s *big.Int
-		r, s, err = ecdsa.Sign(rand.Reader, k, hh.Sum(nil))
-		size := (k.Curve.Params().BitSize + 7) / 8
-		sig = append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
-	case "RS256":
-		sum := sha256.Sum256([]byte(input))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, c.key.(*rsa.PrivateKey), crypto.SHA256, sum[:])
-	case "PS256":
-		sum := sha256.Sum256([]byte(input))
-		sig, err = rsa.SignPSS(rand.Reader, c.key.(*rsa.PrivateKey), crypto.SHA256, sum[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	case "EdDSA":
-		sig = ed25519.Sign(c.key.(ed25519.PrivateKey), []byte(input))
-	default: // an algorithm the key cannot make: a signature of zeros
-		sig = make([]byte, 32)
-	}
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
 
 // postDPoP posts a form with HTTP Basic auth (id, secret; none when id is
 // "") and the given DPoP headers.
@@ -161,77 +52,87 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 
 	for _, alg := range dpopAlgs {
 		t.Run(string(alg), func(t *testing.T) {
-			dc := newDPoPClient(t, alg, clock.Now)
-			resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, ""))
+			dc := dpoptest.New(t, alg, clock.Now)
+			resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, ""))
 			m := decode(t, resp)
 			if resp.StatusCode != 200 || m["token_type"] != "DPoP" {
 				t.Fatalf("%d %v, want a DPoP token", resp.StatusCode, m)
 			}
 			claims, err := unverifiedClaims(m["access_token"].(string))
-			if err != nil || claims.dpopKey() != dc.jkt {
-				t.Fatalf("cnf %+v (%v), want jkt %s", claims.Cnf, err, dc.jkt)
+			if err != nil || claims.dpopKey() != dc.JKT {
+				t.Fatalf("cnf %+v (%v), want jkt %s", claims.Cnf, err, dc.JKT)
 			}
 			_, in := e.introspect(m["access_token"].(string), rs.ID, rsSecret)
-			if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || in["token_type"] != "DPoP" || cnf["jkt"] != dc.jkt {
-				t.Fatalf("introspection %v, want active DPoP with cnf.jkt", in)
+			if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || in["token_type"] != "DPoP" || cnf["jkt"] != dc.JKT {
+				t.Fatalf("introspection %v, want active DPoP with cnf.JKT", in)
 			}
 		})
 	}
 
-	// Without a proof: a bearer token, as before.
+	// Without a proof: a bearer token, as before; with one, no more
+	// queries (the jti is recorded in memory or Redis, never the database).
+	before := e.queries.Load()
 	resp := e.postDPoP(PathToken, ccForm, c.ID, secret)
 	if m := decode(t, resp); resp.StatusCode != 200 || !strings.EqualFold(m["token_type"].(string), "bearer") {
 		t.Fatalf("no proof: %d %v, want a bearer token", resp.StatusCode, m)
 	}
+	plain := e.queries.Load() - before
+	dc := dpoptest.New(t, jose.ES256, clock.Now)
+	before = e.queries.Load()
+	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, "")); resp.StatusCode != 200 {
+		t.Fatalf("with a proof: %d", resp.StatusCode)
+	}
+	if n := e.queries.Load() - before; n != plain {
+		t.Errorf("a DPoP token request ran %d queries, a bearer one %d", n, plain)
+	}
 	// The htu ignores query and fragment and is compared normalised.
-	dc := newDPoPClient(t, jose.ES256, clock.Now)
 	upper := strings.Replace(tokenURL, "http://", "HTTP://", 1) + "?x=1#f"
-	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", upper, "")); resp.StatusCode != 200 {
+	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", upper, "")); resp.StatusCode != 200 {
 		t.Fatalf("htu with query, fragment and upper-case scheme: %d %v", resp.StatusCode, decode(t, resp))
 	}
 
-	other := newDPoPClient(t, jose.ES256, clock.Now)
-	replayed := dc.proof("POST", tokenURL, "")
+	other := dpoptest.New(t, jose.ES256, clock.Now)
+	replayed := dc.Proof("POST", tokenURL, "")
 	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, replayed); resp.StatusCode != 200 {
 		t.Fatalf("first use: %d", resp.StatusCode)
 	}
-	set := func(k string, v any) proofMod { return func(_, c map[string]any) { c[k] = v } }
-	del := func(k string) proofMod { return func(_, c map[string]any) { delete(c, k) } }
-	hdr := func(k string, v any) proofMod { return func(h, _ map[string]any) { h[k] = v } }
+	set := func(k string, v any) dpoptest.Mod { return func(_, c map[string]any) { c[k] = v } }
+	del := func(k string) dpoptest.Mod { return func(_, c map[string]any) { delete(c, k) } }
+	hdr := func(k string, v any) dpoptest.Mod { return func(h, _ map[string]any) { h[k] = v } }
 	withPrivate := func(h, _ map[string]any) {
-		priv, _ := json.Marshal(jose.JSONWebKey{Key: dc.key})
+		priv, _ := json.Marshal(jose.JSONWebKey{Key: dc.Key})
 		var jwk map[string]any
 		_ = json.Unmarshal(priv, &jwk)
 		h["jwk"] = jwk
 	}
 	otherKey := func(h, _ map[string]any) { // the header names one key, another signs
-		pub, _ := json.Marshal(jose.JSONWebKey{Key: other.key.Public()})
+		pub, _ := json.Marshal(jose.JSONWebKey{Key: other.Key.Public()})
 		var jwk map[string]any
 		_ = json.Unmarshal(pub, &jwk)
 		h["jwk"] = jwk
 	}
-	weakRSA := newDPoPClient(t, jose.RS256, clock.Now)
-	weakRSA.key, _ = rsa.GenerateKey(rand.Reader, 1024)
+	weakRSA := dpoptest.New(t, jose.RS256, clock.Now)
+	weakRSA.Key, _ = rsa.GenerateKey(rand.Reader, 1024)
 	for name, proofs := range map[string][]string{
 		"replayed jti":           {replayed},
-		"wrong htm":              {dc.proof("GET", tokenURL, "")},
-		"wrong htu":              {dc.proof("POST", e.issuer+PathIntrospect, "")},
-		"htu on another host":    {dc.proof("POST", "https://evil.example"+PathToken, "")},
-		"stale iat":              {dc.proof("POST", tokenURL, "", set("iat", clock.Now().Add(-2*time.Minute).Unix()))},
-		"iat in the future":      {dc.proof("POST", tokenURL, "", set("iat", clock.Now().Add(5*time.Minute).Unix()))},
-		"iat not a number":       {dc.proof("POST", tokenURL, "", set("iat", "now"))},
-		"no iat":                 {dc.proof("POST", tokenURL, "", del("iat"))},
-		"no jti":                 {dc.proof("POST", tokenURL, "", del("jti"))},
-		"jti too long":           {dc.proof("POST", tokenURL, "", set("jti", strings.Repeat("j", 300)))},
-		"no typ":                 {dc.proof("POST", tokenURL, "", hdr("typ", nil))},
-		"typ JWT":                {dc.proof("POST", tokenURL, "", hdr("typ", "JWT"))},
-		"alg none":               {dc.proof("POST", tokenURL, "", hdr("alg", "none"))},
-		"alg HS256":              {dc.proof("POST", tokenURL, "", hdr("alg", "HS256"))},
-		"no jwk":                 {dc.proof("POST", tokenURL, "", hdr("jwk", nil))},
-		"private key in jwk":     {dc.proof("POST", tokenURL, "", withPrivate)},
-		"signed by another key":  {dc.proof("POST", tokenURL, "", otherKey)},
-		"RSA key of 1024 bits":   {weakRSA.proof("POST", tokenURL, "")},
-		"two DPoP headers":       {dc.proof("POST", tokenURL, ""), dc.proof("POST", tokenURL, "")},
+		"wrong htm":              {dc.Proof("GET", tokenURL, "")},
+		"wrong htu":              {dc.Proof("POST", e.issuer+PathIntrospect, "")},
+		"htu on another host":    {dc.Proof("POST", "https://evil.example"+PathToken, "")},
+		"stale iat":              {dc.Proof("POST", tokenURL, "", set("iat", clock.Now().Add(-2*time.Minute).Unix()))},
+		"iat in the future":      {dc.Proof("POST", tokenURL, "", set("iat", clock.Now().Add(5*time.Minute).Unix()))},
+		"iat not a number":       {dc.Proof("POST", tokenURL, "", set("iat", "now"))},
+		"no iat":                 {dc.Proof("POST", tokenURL, "", del("iat"))},
+		"no jti":                 {dc.Proof("POST", tokenURL, "", del("jti"))},
+		"jti too long":           {dc.Proof("POST", tokenURL, "", set("jti", strings.Repeat("j", 300)))},
+		"no typ":                 {dc.Proof("POST", tokenURL, "", hdr("typ", nil))},
+		"typ JWT":                {dc.Proof("POST", tokenURL, "", hdr("typ", "JWT"))},
+		"alg none":               {dc.Proof("POST", tokenURL, "", hdr("alg", "none"))},
+		"alg HS256":              {dc.Proof("POST", tokenURL, "", hdr("alg", "HS256"))},
+		"no jwk":                 {dc.Proof("POST", tokenURL, "", hdr("jwk", nil))},
+		"private key in jwk":     {dc.Proof("POST", tokenURL, "", withPrivate)},
+		"signed by another key":  {dc.Proof("POST", tokenURL, "", otherKey)},
+		"RSA key of 1024 bits":   {weakRSA.Proof("POST", tokenURL, "")},
+		"two DPoP headers":       {dc.Proof("POST", tokenURL, ""), dc.Proof("POST", tokenURL, "")},
 		"not a JWT":              {"not-a-jwt"},
 		"JWS JSON serialization": {`{"payload":"e30","signatures":[]}`},
 		"oversized":              {strings.Repeat("A", maxProofLength+1) + ".e30.AA"},
@@ -257,57 +158,39 @@ func TestDPoPRequiredAndNonce(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	e := newEnv(t, withClock(clock), withConfig(func(c *Config) { c.DPoP.RequireNonce = true }))
 	c, secret := e.createClient(ClientSpec{GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}, RequireDPoP: true})
-	dc := newDPoPClient(t, jose.ES256, clock.Now)
+	dc := dpoptest.New(t, jose.ES256, clock.Now)
 	tokenURL := e.issuer + PathToken
 
 	resp := e.postDPoP(PathToken, ccForm, c.ID, secret)
 	if m := decode(t, resp); resp.StatusCode != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("no proof from a client that requires DPoP: %d %v", resp.StatusCode, m)
 	}
-	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, ""))
+	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, ""))
 	nonce := resp.Header.Get("DPoP-Nonce")
 	if m := decode(t, resp); resp.StatusCode != 400 || m["error"] != "use_dpop_nonce" || nonce == "" {
 		t.Fatalf("no nonce: %d %v nonce %q, want use_dpop_nonce with a DPoP-Nonce", resp.StatusCode, m, nonce)
 	}
-	withNonce := func(n string) proofMod { return func(_, c map[string]any) { c["nonce"] = n } }
-	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, "", withNonce(nonce)))
+	withNonce := func(n string) dpoptest.Mod { return func(_, c map[string]any) { c["nonce"] = n } }
+	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, "", withNonce(nonce)))
 	if m := decode(t, resp); resp.StatusCode != 200 || m["token_type"] != "DPoP" || resp.Header.Get("DPoP-Nonce") == "" {
 		t.Fatalf("with the nonce: %d %v", resp.StatusCode, m)
 	}
 	for name, n := range map[string]string{"forged": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage": "x", "long": strings.Repeat("n", 100)} {
-		resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, "", withNonce(n)))
+		resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, "", withNonce(n)))
 		if m := decode(t, resp); resp.StatusCode != 400 || m["error"] != "use_dpop_nonce" {
 			t.Fatalf("%s nonce: %d %v", name, resp.StatusCode, m)
 		}
 	}
 	// A nonce stays good for one more window, then not.
 	clock.Advance(dpopNonceWindow)
-	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, "", withNonce(nonce))); resp.StatusCode != 200 {
+	if resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, "", withNonce(nonce))); resp.StatusCode != 200 {
 		t.Fatalf("nonce of the previous window: %d %v", resp.StatusCode, decode(t, resp))
 	}
 	clock.Advance(dpopNonceWindow)
-	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", tokenURL, "", withNonce(nonce)))
+	resp = e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", tokenURL, "", withNonce(nonce)))
 	if m := decode(t, resp); resp.StatusCode != 400 || m["error"] != "use_dpop_nonce" {
 		t.Fatalf("nonce two windows old: %d %v", resp.StatusCode, m)
 	}
-}
-
-// dpopTransport adds a DPoP proof to every request (a token request
-// through x/oauth2, or a resource request with the token's ath).
-type dpopTransport struct {
-	c     *dpopClient
-	token string
-}
-
-func (d *dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	u := *r.URL
-	u.RawQuery = ""
-	r.Header.Set("DPoP", d.c.proof(r.Method, u.String(), d.token))
-	if d.token != "" {
-		r.Header.Set("Authorization", "DPoP "+d.token)
-	}
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 // TestDPoPCodeFlowAndResources: x/oauth2 with a DPoP transport runs the
@@ -316,8 +199,8 @@ func (d *dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // to the key, a confidential client's is not.
 func TestDPoPCodeFlowAndResources(t *testing.T) {
 	be := newBrowserEnv(t)
-	dc := newDPoPClient(t, jose.ES256, nil)
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &dpopTransport{c: dc}})
+	dc := dpoptest.New(t, jose.ES256, nil)
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &dpoptest.Transport{C: dc}})
 	codeFlow := func(r *rp, extra ...oauth2.AuthCodeOption) (string, string) {
 		t.Helper()
 		verifier := oauth2.GenerateVerifier()
@@ -345,15 +228,15 @@ func TestDPoPCodeFlowAndResources(t *testing.T) {
 		return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), decode(t, resp)
 	}
 	at, uiURL := tok.AccessToken, be.issuer+PathUserInfo
-	if code, _, m := userinfo("DPoP "+at, dc.proof("GET", uiURL, at)); code != 200 || m["sub"] != "alice" {
+	if code, _, m := userinfo("DPoP "+at, dc.Proof("GET", uiURL, at)); code != 200 || m["sub"] != "alice" {
 		t.Fatalf("UserInfo with the proof: %d %v", code, m)
 	}
 	// Through a DPoP-aware http.Client, as a resource client would.
-	hc := &http.Client{Transport: &dpopTransport{c: dc, token: at}}
+	hc := &http.Client{Transport: &dpoptest.Transport{C: dc, Token: at}}
 	if resp, err := hc.Get(uiURL); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("UserInfo through the transport: %v %v", resp, err)
 	}
-	other := newDPoPClient(t, jose.ES256, nil)
+	other := dpoptest.New(t, jose.ES256, nil)
 	bearer := be.token(be.ccClientWithOpenID())
 	for name, tc := range map[string]struct {
 		auth   string
@@ -362,12 +245,12 @@ func TestDPoPCodeFlowAndResources(t *testing.T) {
 	}{
 		"bound token as bearer":  {"Bearer " + at, nil, "invalid_token"},
 		"no proof":               {"DPoP " + at, nil, "invalid_dpop_proof"},
-		"proof by another key":   {"DPoP " + at, []string{other.proof("GET", uiURL, at)}, "invalid_token"},
-		"proof without ath":      {"DPoP " + at, []string{dc.proof("GET", uiURL, "")}, "invalid_dpop_proof"},
-		"ath of another token":   {"DPoP " + at, []string{dc.proof("GET", uiURL, bearer)}, "invalid_dpop_proof"},
-		"proof for another URL":  {"DPoP " + at, []string{dc.proof("GET", be.issuer+PathToken, at)}, "invalid_dpop_proof"},
-		"proof for POST":         {"DPoP " + at, []string{dc.proof("POST", uiURL, at)}, "invalid_dpop_proof"},
-		"bearer token with DPoP": {"DPoP " + bearer, []string{dc.proof("GET", uiURL, bearer)}, "invalid_token"},
+		"proof by another key":   {"DPoP " + at, []string{other.Proof("GET", uiURL, at)}, "invalid_token"},
+		"proof without ath":      {"DPoP " + at, []string{dc.Proof("GET", uiURL, "")}, "invalid_dpop_proof"},
+		"ath of another token":   {"DPoP " + at, []string{dc.Proof("GET", uiURL, bearer)}, "invalid_dpop_proof"},
+		"proof for another URL":  {"DPoP " + at, []string{dc.Proof("GET", be.issuer+PathToken, at)}, "invalid_dpop_proof"},
+		"proof for POST":         {"DPoP " + at, []string{dc.Proof("POST", uiURL, at)}, "invalid_dpop_proof"},
+		"bearer token with DPoP": {"DPoP " + bearer, []string{dc.Proof("GET", uiURL, bearer)}, "invalid_token"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, challenge, m := userinfo(tc.auth, tc.proofs...)
@@ -377,7 +260,7 @@ func TestDPoPCodeFlowAndResources(t *testing.T) {
 			}
 		})
 	}
-	replayed := dc.proof("GET", uiURL, at)
+	replayed := dc.Proof("GET", uiURL, at)
 	userinfo("DPoP "+at, replayed)
 	if code, _, m := userinfo("DPoP "+at, replayed); code != 401 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("replayed proof at UserInfo: %d %v", code, m)
@@ -407,20 +290,20 @@ func TestDPoPCodeFlowAndResources(t *testing.T) {
 	if code, m := refresh(tok.RefreshToken); code != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("public refresh without a proof: %d %v", code, m)
 	}
-	if code, m := refresh(tok.RefreshToken, other.proof("POST", tokenURL, "")); code != 400 || m["error"] != "invalid_dpop_proof" {
+	if code, m := refresh(tok.RefreshToken, other.Proof("POST", tokenURL, "")); code != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("public refresh with another key: %d %v", code, m)
 	}
-	code2, m := refresh(tok.RefreshToken, dc.proof("POST", tokenURL, ""))
+	code2, m := refresh(tok.RefreshToken, dc.Proof("POST", tokenURL, ""))
 	if code2 != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("public refresh with the key: %d %v", code2, m)
 	}
 	rs, rsSecret := be.resourceServer()
 	_, in := be.introspect(m["access_token"].(string), rs.ID, rsSecret)
-	if cnf, _ := in["cnf"].(map[string]any); cnf["jkt"] != dc.jkt {
-		t.Fatalf("refreshed access token introspection %v, want cnf.jkt", in)
+	if cnf, _ := in["cnf"].(map[string]any); cnf["jkt"] != dc.JKT {
+		t.Fatalf("refreshed access token introspection %v, want cnf.JKT", in)
 	}
 	// The rotated refresh token stays bound.
-	if code, m := refresh(m["refresh_token"].(string), other.proof("POST", tokenURL, "")); code != 400 || m["error"] != "invalid_dpop_proof" {
+	if code, m := refresh(m["refresh_token"].(string), other.Proof("POST", tokenURL, "")); code != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("rotated refresh token with another key: %d %v", code, m)
 	}
 }
@@ -465,7 +348,7 @@ func (e *env) ccClientWithOpenID() (string, string, string) {
 func TestDPoPAuthorizationCodeBinding(t *testing.T) {
 	be := newBrowserEnv(t)
 	r := be.newRP(ClientSpec{})
-	dc, other := newDPoPClient(t, jose.ES256, nil), newDPoPClient(t, jose.EdDSA, nil)
+	dc, other := dpoptest.New(t, jose.ES256, nil), dpoptest.New(t, jose.EdDSA, nil)
 	tokenURL := be.issuer + PathToken
 	finish := func(authURL string) string { t.Helper(); return be.codeFor(r, authURL, "openid") }
 	exchange := func(code, verifier string, proofs ...string) (int, map[string]any) {
@@ -475,14 +358,14 @@ func TestDPoPAuthorizationCodeBinding(t *testing.T) {
 	}
 
 	verifier := oauth2.GenerateVerifier()
-	code := finish(r.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("dpop_jkt", dc.jkt)))
+	code := finish(r.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("dpop_jkt", dc.JKT)))
 	if status, m := exchange(code, verifier); status != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("dpop_jkt code without a proof: %d %v", status, m)
 	}
-	if status, m := exchange(code, verifier, other.proof("POST", tokenURL, "")); status != 400 || m["error"] != "invalid_dpop_proof" {
+	if status, m := exchange(code, verifier, other.Proof("POST", tokenURL, "")); status != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("dpop_jkt code with another key: %d %v", status, m)
 	}
-	if status, m := exchange(code, verifier, dc.proof("POST", tokenURL, "")); status != 200 || m["token_type"] != "DPoP" {
+	if status, m := exchange(code, verifier, dc.Proof("POST", tokenURL, "")); status != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("dpop_jkt code with its key: %d %v", status, m)
 	}
 
@@ -496,7 +379,7 @@ func TestDPoPAuthorizationCodeBinding(t *testing.T) {
 	verifier = oauth2.GenerateVerifier()
 	form := url.Values{"response_type": {"code"}, "redirect_uri": {r.cfg.RedirectURL}, "scope": {"openid"}, "state": {"state-0123456789"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
-	parResp := be.postDPoP(PathPAR, form, r.client.ID, r.cfg.ClientSecret, dc.proof("POST", be.issuer+PathPAR, ""))
+	parResp := be.postDPoP(PathPAR, form, r.client.ID, r.cfg.ClientSecret, dc.Proof("POST", be.issuer+PathPAR, ""))
 	pm := decode(t, parResp)
 	if parResp.StatusCode != 201 {
 		t.Fatalf("PAR with DPoP: %d %v", parResp.StatusCode, pm)
@@ -505,16 +388,16 @@ func TestDPoPAuthorizationCodeBinding(t *testing.T) {
 	for k, v := range form {
 		mismatch[k] = v
 	}
-	mismatch.Set("dpop_jkt", other.jkt)
-	if resp := be.postDPoP(PathPAR, mismatch, r.client.ID, r.cfg.ClientSecret, dc.proof("POST", be.issuer+PathPAR, "")); resp.StatusCode != 400 ||
+	mismatch.Set("dpop_jkt", other.JKT)
+	if resp := be.postDPoP(PathPAR, mismatch, r.client.ID, r.cfg.ClientSecret, dc.Proof("POST", be.issuer+PathPAR, "")); resp.StatusCode != 400 ||
 		decode(t, resp)["error"] != "invalid_dpop_proof" {
 		t.Fatalf("PAR with a dpop_jkt of another key: %d", resp.StatusCode)
 	}
 	code = finish(be.issuer + PathAuthorize + "?" + url.Values{"client_id": {r.client.ID}, "request_uri": {pm["request_uri"].(string)}}.Encode())
-	if status, m := exchange(code, verifier, other.proof("POST", tokenURL, "")); status != 400 || m["error"] != "invalid_dpop_proof" {
+	if status, m := exchange(code, verifier, other.Proof("POST", tokenURL, "")); status != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Fatalf("PAR-bound code with another key: %d %v", status, m)
 	}
-	if status, m := exchange(code, verifier, dc.proof("POST", tokenURL, "")); status != 200 || m["token_type"] != "DPoP" {
+	if status, m := exchange(code, verifier, dc.Proof("POST", tokenURL, "")); status != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("PAR-bound code with its key: %d %v", status, m)
 	}
 }
@@ -524,8 +407,8 @@ func TestDPoPAuthorizationCodeBinding(t *testing.T) {
 func TestDPoPVerifyAccessToken(t *testing.T) {
 	e := newEnv(t)
 	c, secret := e.ccClient()
-	dc := newDPoPClient(t, jose.ES256, nil)
-	resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.proof("POST", e.issuer+PathToken, ""))
+	dc := dpoptest.New(t, jose.ES256, nil)
+	resp := e.postDPoP(PathToken, ccForm, c.ID, secret, dc.Proof("POST", e.issuer+PathToken, ""))
 	at := decode(t, resp)["access_token"].(string)
 	apiURL := e.issuer + "/api/v1/users"
 	req := func(proof string) *http.Request {
@@ -535,7 +418,7 @@ func TestDPoPVerifyAccessToken(t *testing.T) {
 		}
 		return r
 	}
-	if id, scopes, err := e.p.VerifyAccessToken(req(dc.proof("GET", apiURL, at)), "DPoP", at); err != nil || id != c.ID || len(scopes) != 1 {
+	if id, scopes, err := e.p.VerifyAccessToken(req(dc.Proof("GET", apiURL, at)), "DPoP", at); err != nil || id != c.ID || len(scopes) != 1 {
 		t.Fatalf("with the proof: %q %v %v", id, scopes, err)
 	}
 	_, _, err := e.p.VerifyAccessToken(req(""), "Bearer", at)
@@ -543,7 +426,7 @@ func TestDPoPVerifyAccessToken(t *testing.T) {
 	if !errors.As(err, &refusal) || refusal.Code != "invalid_token" || !strings.HasPrefix(refusal.Challenge("x").Get("WWW-Authenticate"), "DPoP ") {
 		t.Fatalf("as a bearer token: %v", err)
 	}
-	if _, _, err := e.p.VerifyAccessToken(req(dc.proof("GET", e.issuer+"/api/v1/clients", at)), "DPoP", at); !errors.As(err, &refusal) || refusal.Code != "invalid_dpop_proof" {
+	if _, _, err := e.p.VerifyAccessToken(req(dc.Proof("GET", e.issuer+"/api/v1/clients", at)), "DPoP", at); !errors.As(err, &refusal) || refusal.Code != "invalid_dpop_proof" {
 		t.Fatalf("proof for another path: %v", err)
 	}
 }
