@@ -48,7 +48,7 @@ type metadata struct {
 }
 
 // clientAssertionAlgs are the algorithms accepted for private_key_jwt.
-var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 func (p *Provider) prepareDiscovery() error {
 	iss := p.cfg.Issuer
