@@ -104,7 +104,7 @@ func TestFAPI2Profile(t *testing.T) {
 	if status != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("code exchange: %d %v", status, m)
 	}
-	idToken, _ := jose.ParseSigned(m["id_token"].(string), []jose.SignatureAlgorithm{jose.ES256})
+	idToken, _ := jose.ParseSignedCompact(m["id_token"].(string), []jose.SignatureAlgorithm{jose.ES256})
 	if idToken == nil {
 		t.Fatal("the ID token is not ES256")
 	}
