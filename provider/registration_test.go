@@ -368,9 +368,13 @@ func TestRegistrationRateLimited(t *testing.T) {
 
 type denyAll struct{}
 
-func (denyAll) AuthorizeByIP(context.Context, string) (time.Duration, bool) { return time.Second, false }
-func (denyAll) TokenByIP(context.Context, string) (time.Duration, bool)     { return time.Second, false }
-func (denyAll) TokenByClient(context.Context, string) (time.Duration, bool) { return time.Second, false }
+func (denyAll) AuthorizeByIP(context.Context, string) (time.Duration, bool) {
+	return time.Second, false
+}
+func (denyAll) TokenByIP(context.Context, string) (time.Duration, bool) { return time.Second, false }
+func (denyAll) TokenByClient(context.Context, string) (time.Duration, bool) {
+	return time.Second, false
+}
 
 func countClients(t *testing.T, e *env) int {
 	t.Helper()

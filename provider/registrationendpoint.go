@@ -307,5 +307,5 @@ func (p *Provider) writeClientInformation(w http.ResponseWriter, reg *Registered
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(info)
+	_ = json.NewEncoder(w).Encode(info) // #nosec G117 -- RFC 7591 §3.2.1: the client secret is issued in this response, once
 }
