@@ -384,3 +384,45 @@ func countClients(t *testing.T, e *env) int {
 	}
 	return len(cs)
 }
+
+// TestRegistrationLastUseRace: registrations racing for a one-use initial
+// access token register exactly one client; the others are 401.
+func TestRegistrationLastUseRace(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dbURL string) {
+		e, rc := newRegistrationEnv(t, withDB(dbURL))
+		iat, rec := e.initialToken(InitialTokenSpec{MaxUses: 1})
+		const racers = 8
+		statuses := make(chan int, racers)
+		start := make(chan struct{})
+		for range racers {
+			go func() {
+				<-start
+				req, _ := http.NewRequest(http.MethodPost, rc.endpoint,
+					strings.NewReader(`{"client_name":"racer","grant_types":["client_credentials"]}`))
+				req.Header.Set("Authorization", "Bearer "+iat)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			}()
+		}
+		close(start)
+		got := map[int]int{}
+		for range racers {
+			got[<-statuses]++
+		}
+		if got[http.StatusCreated] != 1 || got[http.StatusUnauthorized] != racers-1 {
+			t.Errorf("%d registrations racing for one use: statuses %v, want one 201 and %d 401", racers, got, racers-1)
+		}
+		if n := countClients(t, e); n != 1 {
+			t.Errorf("%d clients stored, want 1", n)
+		}
+		if tok, err := e.store.GetInitialAccessToken(context.Background(), rec.ID); err != nil || tok.Uses != 1 {
+			t.Errorf("token after the race: %+v, %v; want uses 1", tok, err)
+		}
+	})
+}
