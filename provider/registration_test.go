@@ -71,14 +71,16 @@ func (r regResponse) str(name string) string { s, _ := r.body[name].(string); re
 func newRegistrationEnv(t *testing.T, opts ...envOption) (*env, rfc7591) {
 	t.Helper()
 	e := newEnv(t, opts...)
-	resp, err := http.Get(e.issuer + PathDiscovery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := decode(t, resp)
-	endpoint, _ := doc["registration_endpoint"].(string)
-	if endpoint != e.issuer+PathRegister {
-		t.Fatalf("discovery registration_endpoint = %q, want %q", endpoint, e.issuer+PathRegister)
+	var endpoint string
+	for _, path := range []string{PathDiscovery, PathOAuthMetadata} {
+		resp, err := http.Get(e.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint, _ = decode(t, resp)["registration_endpoint"].(string)
+		if endpoint != e.issuer+PathRegister {
+			t.Fatalf("%s registration_endpoint = %q, want %q", path, endpoint, e.issuer+PathRegister)
+		}
 	}
 	return e, rfc7591{t: t, endpoint: endpoint}
 }
