@@ -55,10 +55,25 @@ func (s ClientService) Create(ctx context.Context, spec ClientSpec, actor string
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.inTx(ctx, func(ctx context.Context) error { return s.create(ctx, c, actor, s.now()) }); err != nil {
+	if err := s.createValid(ctx, c, actor, nil); err != nil {
 		return nil, "", err
 	}
 	return c, secret, nil
+}
+
+// createValid stores c, which NewClient made, with its audit event; also,
+// when set, runs in the same transaction after the client is stored (and
+// its error undoes everything).
+func (s ClientService) createValid(ctx context.Context, c *storage.Client, actor string, also func(ctx context.Context) error) error {
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.create(ctx, c, actor, s.now()); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(ctx)
+		}
+		return nil
+	})
 }
 
 func (s ClientService) create(ctx context.Context, c *storage.Client, actor string, at time.Time) error {
@@ -105,7 +120,22 @@ func (s ClientService) RotateSecret(ctx context.Context, id, actor string) (stri
 // Delete removes a client and its token state, recording client.deleted.
 // storage.ErrNotFound if there is no such client.
 func (s ClientService) Delete(ctx context.Context, id, actor string) error {
+	return s.deleteChecked(ctx, id, actor, nil)
+}
+
+// deleteChecked is Delete; check, when set, sees the client locked first,
+// in the transaction, and may refuse.
+func (s ClientService) deleteChecked(ctx context.Context, id, actor string, check func(ctx context.Context, c *storage.Client) error) error {
 	err := s.inTx(ctx, func(ctx context.Context) error {
+		if check != nil {
+			c, err := s.Store.GetClientForUpdate(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := check(ctx, c); err != nil {
+				return err
+			}
+		}
 		if err := s.Store.DeleteClient(ctx, id); err != nil {
 			return err
 		}
@@ -157,6 +187,18 @@ const keepSecret = "authd-update-keeps-the-stored-secret" // #nosec G101 -- a pl
 // storage.ErrNotFound, an *InvalidClientError, or ifMatch's error.
 func (s ClientService) Update(ctx context.Context, id string, edit func(*ClientSpec), ifMatch func(*storage.Client) error,
 	actor string) (*storage.Client, string, error) {
+	var check func(context.Context, *storage.Client) error
+	if ifMatch != nil {
+		check = func(_ context.Context, c *storage.Client) error { return ifMatch(c) }
+	}
+	return s.update(ctx, id, edit, check, nil, actor)
+}
+
+// update is Update with hooks in its transaction: check sees the locked
+// client before the edit and may refuse; also runs after the client is
+// stored, its error undoing everything.
+func (s ClientService) update(ctx context.Context, id string, edit func(*ClientSpec), check func(context.Context, *storage.Client) error,
+	also func(ctx context.Context, c *storage.Client) error, actor string) (*storage.Client, string, error) {
 	var out *storage.Client
 	var secret string
 	err := s.inTx(ctx, func(ctx context.Context) error {
@@ -164,8 +206,8 @@ func (s ClientService) Update(ctx context.Context, id string, edit func(*ClientS
 		if err != nil {
 			return err
 		}
-		if ifMatch != nil {
-			if err := ifMatch(old); err != nil {
+		if check != nil {
+			if err := check(ctx, old); err != nil {
 				return err
 			}
 		}
@@ -195,9 +237,15 @@ func (s ClientService) Update(ctx context.Context, id string, edit func(*ClientS
 			return err
 		}
 		out = c
-		return audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientUpdated, ActorID: actor, ClientID: id,
+		if err := audit.Record(ctx, s.Store, storage.AuditEvent{Type: storage.AuditClientUpdated, ActorID: actor, ClientID: id,
 			Details: map[string]any{"name": c.Name, "grant_types": c.GrantTypes, "token_endpoint_auth_method": c.TokenEndpointAuthMethod,
-				"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty, "secret_issued": secret != ""}}, s.now())
+				"redirect_uris": c.RedirectURIs, "first_party": c.FirstParty, "secret_issued": secret != ""}}, s.now()); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(ctx, c)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, "", err

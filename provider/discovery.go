@@ -18,6 +18,7 @@ type metadata struct {
 	JWKSURI                                    string   `json:"jwks_uri"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -75,6 +76,9 @@ func (p *Provider) prepareDiscovery() error {
 		AuthorizationResponseISSParameterSupported: true,
 		AccessTokenSigningAlgValuesSupported:       []string{p.cfg.Keys.Algorithm},
 		DPoPSigningAlgValuesSupported:              dpopAlgNames(), // RFC 9449 §5.1
+	}
+	if p.registrar != nil {
+		m.RegistrationEndpoint = iss + PathRegister
 	}
 	if p.browser != nil {
 		m.AuthorizationEndpoint = iss + PathAuthorize

@@ -45,7 +45,8 @@ var ccForm = url.Values{"grant_type": {"client_credentials"}, "scope": {"api"}}
 // invalid_dpop_proof and issues nothing.
 func TestDPoPTokenEndpoint(t *testing.T) {
 	clock := &testClock{t: time.Now()}
-	e := newEnv(t, withClock(clock))
+	// No poll: every statement counted is the request's own.
+	e := newEnv(t, withClock(clock), withConfig(func(c *Config) { c.Cache.PollInterval = time.Hour }))
 	c, secret := e.ccClient()
 	rs, rsSecret := e.resourceServer()
 	tokenURL := e.issuer + PathToken

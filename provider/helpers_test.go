@@ -137,7 +137,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	// and by the store reading stored requests back.
 	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
 	popts := Options{Logger: testLogger(t), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
-		SessionClients: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter}
+		SessionClients: store, Keyring: ec.keyring, Revoked: revoked, Now: now, Limiter: ec.limiter,
+		Registrar: &Registrar{Store: store, MAC: ec.keyring, Clients: ClientService{Store: store,
+			Hasher: secrets.ClientSecretHasher{Keyring: ec.keyring}, MaxAccessTTL: cfg.Tokens.MaxAccessTokenTTL, Now: now,
+			Changed: clients.Invalidate}}}
 	if ec.wrap != nil {
 		popts.Store = ec.wrap(popts.Store)
 	}

@@ -11,6 +11,8 @@
 //	POST /oauth2/token                          RFC 6749 §3.2
 //	POST /oauth2/introspect                     RFC 7662
 //	POST /oauth2/revoke                         RFC 7009
+//	POST /oauth2/register                       RFC 7591 §3 (with Options.Registrar)
+//	GET|PUT|DELETE /oauth2/register/{client_id} RFC 7592 §2
 //
 // With the browser collaborators (hosted pages, sessions) also:
 //
@@ -73,6 +75,9 @@ type Config struct {
 	// RequirePKCE requires PKCE from confidential clients too (it is
 	// always required from public clients).
 	RequirePKCE bool `koanf:"require_pkce"`
+	// ClientRegistration switches dynamic client registration (served
+	// only with Options.Registrar).
+	ClientRegistration RegistrationConfig `koanf:"client_registration"`
 	// InsecureHTTP allows an http issuer on a host other than loopback
 	// (config key dev.insecure_http): development only, as cookies then
 	// lose Secure and __Host- and no HSTS is sent.
@@ -118,6 +123,8 @@ func DefaultConfig() Config {
 		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
 		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100, PushedTTL: time.Minute},
 		DPoP:      DPoPConfig{ProofLifetime: time.Minute},
+		// On, but useless until an operator creates an initial access token.
+		ClientRegistration: RegistrationConfig{Enabled: true},
 	}
 }
 
@@ -292,9 +299,11 @@ type Provider struct {
 	revoked      RevocationSet
 	limiter      Limiter // nil: no rate limits
 	oneTime      storage.OneTimeUses
-	clients      ClientCache
-	changes      *feed.Feed
-	verified     *lru.Cache[string, *accessClaims]
+	// registrar serves dynamic client registration; nil: not served.
+	registrar *Registrar
+	clients   ClientCache
+	changes   *feed.Feed
+	verified  *lru.Cache[string, *accessClaims]
 
 	discovery, oauthMetadata []byte
 }
@@ -316,6 +325,9 @@ type Options struct {
 	OneTimeUses storage.OneTimeUses
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Registrar, when set and client_registration.enabled, serves
+	// dynamic client registration (RFC 7591/7592) under PathRegister.
+	Registrar *Registrar
 	// SessionClients is where the clients that got tokens in a browser
 	// session are recorded; required when Routes is given a Browser.
 	SessionClients SessionClients
@@ -358,6 +370,9 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked,
 		sessionClients: o.SessionClients, limiter: o.Limiter, oneTime: o.OneTimeUses}
+	if cfg.ClientRegistration.Enabled {
+		p.registrar = o.Registrar
+	}
 	var err error
 	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
 		return nil, err
@@ -489,6 +504,10 @@ func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
 	mux.HandleFunc(PathToken, p.withCORS("POST", p.formClient, p.handleToken))
 	mux.HandleFunc(PathIntrospect, p.handleIntrospect)
 	mux.HandleFunc(PathRevoke, p.withCORS("POST", p.formClient, p.handleRevoke))
+	if p.registrar != nil {
+		mux.HandleFunc(PathRegister, p.handleRegister)
+		mux.HandleFunc(PathRegister+"/{client_id}", p.handleClientConfiguration)
+	}
 	if p.browser != nil {
 		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
 		mux.HandleFunc(PathResume, p.handleResume)

@@ -103,6 +103,23 @@ type InvalidClientError struct{ Err error }
 func (e *InvalidClientError) Error() string { return e.Err.Error() }
 func (e *InvalidClientError) Unwrap() error { return e.Err }
 
+// RedirectURIError is a problem with a client's redirect URIs, among the
+// problems of an *InvalidClientError (RFC 7591 §3.2.2 answers it
+// invalid_redirect_uri).
+type RedirectURIError struct {
+	URI string // empty: the list as a whole (none given)
+	Err error
+}
+
+func (e *RedirectURIError) Error() string {
+	if e.URI == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("redirect URI %q: %v", e.URI, e.Err)
+}
+
+func (e *RedirectURIError) Unwrap() error { return e.Err }
+
 // complaint records one problem with a client registration.
 type complaint func(format string, args ...any)
 
@@ -223,11 +240,11 @@ func checkURIs(c *storage.Client, bad complaint) {
 		}
 	}
 	if c.HasGrant("authorization_code") && len(c.RedirectURIs) == 0 {
-		bad("clients with the authorization_code grant need at least one redirect URI")
+		bad("%w", &RedirectURIError{Err: errors.New("clients with the authorization_code grant need at least one redirect URI")})
 	}
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			bad("redirect URI %q: %v", u, err)
+			bad("%w", &RedirectURIError{URI: u, Err: err})
 		}
 	}
 	for _, u := range c.PostLogoutRedirectURIs {

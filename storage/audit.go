@@ -38,10 +38,15 @@ const (
 	AuditClientUpdated    AuditType = "client.updated"
 	AuditClientDeleted    AuditType = "client.deleted"
 	AuditClientSecretRot  AuditType = "client.secret_rotated"
-	AuditAPIKeyCreated    AuditType = "apikey.created"
-	AuditAPIKeyRevoked    AuditType = "apikey.revoked"
-	AuditSessionRevoked   AuditType = "session.revoked"
-	AuditKeysRotated      AuditType = "keys.rotated"
+	// AuditInitialTokenCreated and AuditInitialTokenRevoked: an initial
+	// access token for dynamic client registration (RFC 7591) was
+	// created or revoked (details: its id, never the token).
+	AuditInitialTokenCreated AuditType = "client.registration_token_created" // #nosec G101 -- an event name, not a credential
+	AuditInitialTokenRevoked AuditType = "client.registration_token_revoked" // #nosec G101 -- an event name, not a credential
+	AuditAPIKeyCreated       AuditType = "apikey.created"
+	AuditAPIKeyRevoked       AuditType = "apikey.revoked"
+	AuditSessionRevoked      AuditType = "session.revoked"
+	AuditKeysRotated         AuditType = "keys.rotated"
 	// AuditUserLocked: failed sign-ins locked an account (details:
 	// failures, locked_until).
 	AuditUserLocked AuditType = "user.locked"

@@ -44,6 +44,12 @@ func clientService(cfg Config, d *deps) provider.ClientService {
 		MaxAccessTTL: cfg.Tokens.MaxAccessTokenTTL, SigningAlg: cfg.Keys.Algorithm, Changed: d.clients.Invalidate}
 }
 
+// registrar is dynamic client registration over the client service the
+// CLI and the admin API use.
+func registrar(cfg Config, d *deps) *provider.Registrar {
+	return &provider.Registrar{Clients: clientService(cfg, d), Store: d.store, MAC: d.keyring}
+}
+
 // rotateSigningKey makes a new signing key and records keys.rotated.
 func rotateSigningKey(ctx context.Context, cfg Config, d *deps, actor string) (*storage.SigningKey, error) {
 	k, err := provider.CreateSigningKey(ctx, d.store, d.keyring, cfg.Keys.Algorithm, cfg.Keys.RSABits, time.Now())

@@ -48,12 +48,16 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 	return out
 }
 
+const clientsUsage = "usage: authd clients create|update|list|get|delete|rotate-secret|registration-token"
+
 func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: authd clients create|update|list|get|delete|rotate-secret")
+		fmt.Fprintln(env.stderr, clientsUsage)
 		return usageError{errors.New("missing clients subcommand")}
 	}
 	switch args[0] {
+	case "registration-token":
+		return registrationTokenCmd(ctx, env, args[1:])
 	case "create":
 		return clientsCreate(ctx, env, args[1:])
 	case "update":
@@ -99,7 +103,7 @@ func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
 			return printJSON(env, toClientJSON(c, ""))
 		})
 	}
-	fmt.Fprintln(env.stderr, "usage: authd clients create|update|list|get|delete|rotate-secret")
+	fmt.Fprintln(env.stderr, clientsUsage)
 	return usageError{fmt.Errorf("unknown clients subcommand %q", args[0])}
 }
 

@@ -44,21 +44,23 @@ type Config struct {
 	// DPoP tunes DPoP proof checking (RFC 9449).
 	DPoP provider.DPoPConfig `koanf:"dpop"`
 	// RequirePKCE requires PKCE from confidential clients too.
-	RequirePKCE bool                `koanf:"require_pkce"`
-	HTTP        HTTPConfig          `koanf:"http"`
-	Database    storesql.Config     `koanf:"database"`
-	Secrets     secrets.Config      `koanf:"secrets"`
-	Log         telemetry.LogConfig `koanf:"log"`
-	Session     session.Config      `koanf:"session"`
-	Accounts    account.Config      `koanf:"accounts"`
-	Password    password.Config     `koanf:"password"`
-	Login       login.Config        `koanf:"login"`
-	Mail        mail.Config         `koanf:"mail"`
-	Jobs        jobs.Config         `koanf:"jobs"`
-	Redis       redis.Config        `koanf:"redis"`
-	RateLimit   ratelimit.Config    `koanf:"ratelimit"`
-	Admin       admin.Config        `koanf:"admin"`
-	Webhooks    webhook.Config      `koanf:"webhooks"`
+	RequirePKCE bool `koanf:"require_pkce"`
+	// ClientRegistration switches dynamic client registration (RFC 7591).
+	ClientRegistration provider.RegistrationConfig `koanf:"client_registration"`
+	HTTP               HTTPConfig                  `koanf:"http"`
+	Database           storesql.Config             `koanf:"database"`
+	Secrets            secrets.Config              `koanf:"secrets"`
+	Log                telemetry.LogConfig         `koanf:"log"`
+	Session            session.Config              `koanf:"session"`
+	Accounts           account.Config              `koanf:"accounts"`
+	Password           password.Config             `koanf:"password"`
+	Login              login.Config                `koanf:"login"`
+	Mail               mail.Config                 `koanf:"mail"`
+	Jobs               jobs.Config                 `koanf:"jobs"`
+	Redis              redis.Config                `koanf:"redis"`
+	RateLimit          ratelimit.Config            `koanf:"ratelimit"`
+	Admin              admin.Config                `koanf:"admin"`
+	Webhooks           webhook.Config              `koanf:"webhooks"`
 	// Alerts is where security alerts (token reuse, lockouts, an API key
 	// from a new address, a disabled webhook) are mailed.
 	Alerts webhook.AlertConfig `koanf:"alerts"`
@@ -131,6 +133,7 @@ func defaultConfig() Config {
 	pc := provider.DefaultConfig()
 	return Config{
 		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize, DPoP: pc.DPoP,
+		ClientRegistration: pc.ClientRegistration,
 		HTTP: HTTPConfig{
 			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
@@ -223,7 +226,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
 	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, DPoP: c.DPoP, RequirePKCE: c.RequirePKCE,
-		InsecureHTTP: c.Dev.InsecureHTTP}
+		ClientRegistration: c.ClientRegistration, InsecureHTTP: c.Dev.InsecureHTTP}
 }
 
 // embedded reports whether the config is the embedded default: SQLite.

@@ -2,7 +2,7 @@
 //
 //	authd serve                      run the server
 //	authd migrate up|status          manage the database schema
-//	authd clients create|list|get|delete
+//	authd clients create|list|get|delete|registration-token
 //	authd keys rotate|list
 //	authd users create|list|get|disable|enable|delete|import
 //	authd audit list|verify
@@ -52,6 +52,8 @@ commands:
   serve                      run the authorization server
   migrate up|status          apply or list database migrations
   clients create|update|list|get|delete|rotate-secret
+  clients registration-token create|list|revoke
+                             initial access tokens for dynamic registration
   keys rotate|list           rotate or list the signing keys
   users create|list|get|update|set-password|disable|enable|delete|import
   audit list|verify          read the audit trail, check its hash chain

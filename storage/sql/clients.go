@@ -178,7 +178,10 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return storage.ErrNotFound
 		}
-		for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}} {
+		// Its dynamic registration (and registration access token) goes
+		// too: a client created later with the same id is not the
+		// token holder's to manage.
+		for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}, &clientRegistrationRow{}} {
 			if err := tx.Where("client_id = ?", id).Delete(m).Error; err != nil {
 				return mapErr(err)
 			}

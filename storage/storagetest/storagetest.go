@@ -131,6 +131,7 @@ func RunTests(t *testing.T, newStore Factory) {
 		{"DeleteExpired", deleteExpiredTests},
 		{"Sessions", sessionTests},
 		{"Accounts", accountTests},
+		{"Registrations", registrationTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
