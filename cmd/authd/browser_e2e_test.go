@@ -211,6 +211,11 @@ fetch(%q, {method: "POST", headers: {"Content-Type": "application/x-www-form-url
   .then(r => { document.body.dataset.result = "status " + r.status; })
   .catch(e => { document.body.dataset.result = "blocked"; });
 </script>`, rp.issuer+"/oauth2/revoke", q.Get("client"))
+	case "/spa-dpop", "/spa-dpop-cb": // a single-page app with DPoP (WebCrypto): the code flow, then UserInfo
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang=en><title>DPoP SPA</title><body><script>%s
+spa(%q, %q, %q);
+</script>`, spaDPoPScript, rp.issuer, q.Get("client"), rp.base+"/spa-dpop-cb")
 	case "/logout": // RP-initiated logout; ?hint=1 sends the last ID token as id_token_hint
 		state := "bye-" + oauth2.GenerateVerifier()[:8]
 		v := url.Values{"client_id": {rp.clientID}, "post_logout_redirect_uri": {rp.base + "/bye"}, "state": {state}}
@@ -233,6 +238,57 @@ fetch(%q, {method: "POST", headers: {"Content-Type": "application/x-www-form-url
 		http.NotFound(w, r)
 	}
 }
+
+// spaDPoPScript is a browser application written against RFC 9449 and
+// RFC 7636 with nothing but WebCrypto and fetch: on /spa-dpop it makes a
+// P-256 key and a PKCE verifier, keeps them in sessionStorage and sends
+// the browser to authorize (with dpop_jkt); on /spa-dpop-cb it exchanges
+// the code with a DPoP proof (a CORS request), then calls UserInfo with
+// the DPoP-bound token and a proof carrying ath, and writes what it got
+// into document.body.dataset.result.
+const spaDPoPScript = `
+const b64u = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const utf8 = s => new TextEncoder().encode(s);
+const sha256 = async s => b64u(await crypto.subtle.digest("SHA-256", utf8(s)));
+async function proof(key, jwk, htm, htu, token) {
+  const header = {typ: "dpop+jwt", alg: "ES256", jwk: {kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y}};
+  const claims = {jti: crypto.randomUUID(), htm, htu, iat: Math.floor(Date.now() / 1000)};
+  if (token) claims.ath = await sha256(token);
+  const input = b64u(utf8(JSON.stringify(header))) + "." + b64u(utf8(JSON.stringify(claims)));
+  return input + "." + b64u(await crypto.subtle.sign({name: "ECDSA", hash: "SHA-256"}, key, utf8(input)));
+}
+async function spa(issuer, client, redirect) {
+  const done = r => { document.body.dataset.result = r; };
+  try {
+    const meta = await (await fetch(issuer + "/.well-known/openid-configuration")).json();
+    if (location.pathname === "/spa-dpop") {
+      const pair = await crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, true, ["sign", "verify"]);
+      const priv = await crypto.subtle.exportKey("jwk", pair.privateKey);
+      const verifier = b64u(crypto.getRandomValues(new Uint8Array(32)));
+      const jkt = await sha256(JSON.stringify({crv: priv.crv, kty: priv.kty, x: priv.x, y: priv.y}));
+      sessionStorage.setItem("spa", JSON.stringify({priv, verifier, client}));
+      const q = new URLSearchParams({response_type: "code", client_id: client, redirect_uri: redirect, scope: "openid email",
+        state: "spa-state-0123456789", code_challenge: await sha256(verifier), code_challenge_method: "S256", dpop_jkt: jkt});
+      location.assign(meta.authorization_endpoint + "?" + q);
+      return;
+    }
+    const saved = JSON.parse(sessionStorage.getItem("spa"));
+    const key = await crypto.subtle.importKey("jwk", saved.priv, {name: "ECDSA", namedCurve: "P-256"}, false, ["sign"]);
+    const code = new URLSearchParams(location.search).get("code");
+    const tr = await fetch(meta.token_endpoint, {method: "POST",
+      headers: {"Content-Type": "application/x-www-form-urlencoded", "DPoP": await proof(key, saved.priv, "POST", meta.token_endpoint)},
+      body: new URLSearchParams({grant_type: "authorization_code", code, redirect_uri: redirect, client_id: saved.client,
+        code_verifier: saved.verifier})});
+    const tok = await tr.json();
+    if (!tr.ok) { done("token " + tr.status + " " + tok.error); return; }
+    const ur = await fetch(meta.userinfo_endpoint, {headers: {"Authorization": "DPoP " + tok.access_token,
+      "DPoP": await proof(key, saved.priv, "GET", meta.userinfo_endpoint, tok.access_token)}});
+    const info = await ur.json();
+    const bearer = await fetch(meta.userinfo_endpoint, {headers: {"Authorization": "Bearer " + tok.access_token}});
+    done(tok.token_type + " " + ur.status + " " + info.email + " bearer " + bearer.status);
+  } catch (e) { done("error " + e); }
+}
+`
 
 // callback is the redirect URI: it checks state and iss, exchanges the
 // code with the PKCE verifier and verifies the ID token and its nonce.
@@ -889,5 +945,35 @@ func TestBrowserPages(t *testing.T) {
 
 	if dir != "" {
 		t.Logf("saved %d screenshots in %s: %s", len(shot), dir, strings.Join(shot, " "))
+	}
+}
+
+// TestBrowserSPADPoP: a browser application gets DPoP-bound tokens with a
+// key WebCrypto made (the code bound to it by dpop_jkt), through CORS,
+// and calls UserInfo with them; the same token as a bearer token is
+// refused.
+func TestBrowserSPADPoP(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, sqliteEnv(t))
+	const email, pw = "grace@example.com", "cobol compiler 1959 flow-matic"
+	e.user(email, pw, "Grace Hopper")
+	var c struct {
+		ID string `json:"client_id"`
+	}
+	mustRun(t, e.srv.env, "clients", "create", "--name", "DPoP SPA", "--public", "--redirect-uri", e.rp.base+"/spa-dpop-cb",
+		"--scope", "openid", "--scope", "email", "--require-dpop").decodeJSON(t, &c)
+	b := e.person("Grace's browser")
+	b.open(e.rp.base + "/spa-dpop?client=" + url.QueryEscape(c.ID))
+	if !eventually(30*time.Second, func() bool { return b.heading() == "Sign in" }) {
+		t.Fatalf("the app did not reach the sign-in page; the browser is at %s showing %q", b.url(), b.text())
+	}
+	b.expectPage(signIn(b, email, pw), 200, "DPoP SPA wants to access your account")
+	b.press("Allow")
+	var got string
+	if !eventually(30*time.Second, func() bool {
+		got = eval[string](b, `document.body && document.body.dataset.result || ""`)
+		return got != ""
+	}) || got != "DPoP 200 "+email+" bearer 401" {
+		t.Fatalf("the SPA got %q, want a DPoP token, UserInfo 200 with the email and a bearer use refused; the browser is at %s", got, b.url())
 	}
 }
