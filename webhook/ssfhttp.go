@@ -120,7 +120,9 @@ func (t *Transmitter) authorized(h func(c *call)) http.HandlerFunc {
 		}
 		client, scopes, err := t.tokens.VerifyAccessToken(r, scheme, token)
 		if err != nil {
-			var c interface{ Challenge(realm string) http.Header }
+			var c interface {
+				Challenge(realm string) http.Header
+			}
 			if errors.As(err, &c) {
 				for k, v := range c.Challenge("ssf") {
 					w.Header()[k] = v

@@ -2,8 +2,6 @@ package memory
 
 import (
 	"context"
-	"hash/maphash"
-	"sync"
 	"time"
 
 	"github.com/authd/authd/storage"
@@ -31,25 +29,10 @@ func GCRA(tat, now int64, limit storage.Limit) (int64, storage.Decision) {
 // concurrent use; keys are spread over independently locked shards, and
 // keys whose bucket is full again are forgotten.
 type RateLimiter struct {
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [rateShards]rateShard
-}
-
-const (
-	rateShards = 64 // a power of two
-	// rateSweepEvery is how often each shard forgets keys that are full
-	// again, during a call that finds the time has come.
-	rateSweepEvery = time.Minute
-)
-
-type rateShard struct {
-	mu sync.Mutex
-	// tats maps a key to its theoretical arrival time (Unix ns). Guarded
-	// by mu.
-	tats map[string]int64
-	// nextSweep is when the shard is next swept (Unix ns). Guarded by mu.
-	nextSweep int64
+	now func() time.Time
+	// expiring holds each key's theoretical arrival time: its bucket is
+	// full again then.
+	expiring
 }
 
 // NewRateLimiter returns an empty limiter reading the time from now
@@ -58,10 +41,8 @@ func NewRateLimiter(now func() time.Time) *RateLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	l := &RateLimiter{now: now, seed: maphash.MakeSeed()}
-	for i := range l.shards {
-		l.shards[i].tats = map[string]int64{}
-	}
+	l := &RateLimiter{now: now}
+	l.init()
 	return l
 }
 
@@ -76,53 +57,11 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, limit storage.Limit
 		return storage.Decision{}, err
 	}
 	now := l.now().UnixNano()
-	sh := &l.shards[maphash.String(l.seed, key)&(rateShards-1)]
-	sh.mu.Lock()
+	sh := l.lock(key, now)
 	defer sh.mu.Unlock()
-	if now >= sh.nextSweep {
-		sh.sweep(now)
-		sh.nextSweep = now + int64(rateSweepEvery)
-	}
-	tat, d := GCRA(sh.tats[key], now, limit)
+	tat, d := GCRA(sh.m[key], now, limit)
 	if d.Allowed {
-		sh.tats[key] = tat
+		sh.m[key] = tat
 	}
 	return d, nil
-}
-
-// sweep forgets keys whose bucket is full at now. Requires mu.
-func (sh *rateShard) sweep(now int64) int {
-	n := 0
-	for k, tat := range sh.tats {
-		if tat <= now {
-			delete(sh.tats, k)
-			n++
-		}
-	}
-	return n
-}
-
-// Sweep forgets every key whose bucket is full at now and returns how
-// many. Allow sweeps each shard once a minute anyway.
-func (l *RateLimiter) Sweep(now time.Time) int {
-	n := 0
-	for i := range l.shards {
-		sh := &l.shards[i]
-		sh.mu.Lock()
-		n += sh.sweep(now.UnixNano())
-		sh.mu.Unlock()
-	}
-	return n
-}
-
-// Len returns how many keys the limiter remembers.
-func (l *RateLimiter) Len() int {
-	n := 0
-	for i := range l.shards {
-		sh := &l.shards[i]
-		sh.mu.Lock()
-		n += len(sh.tats)
-		sh.mu.Unlock()
-	}
-	return n
 }

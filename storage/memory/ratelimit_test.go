@@ -112,12 +112,12 @@ func TestRateLimiterSweep(t *testing.T) {
 	for i := range 100 {
 		l.Allow(context.Background(), fmt.Sprint("k", i), storage.Limit{Rate: 1, Burst: 5})
 	}
-	clock.Advance(2 * rateSweepEvery)
-	for i := range 10 * rateShards {
+	clock.Advance(2 * sweepEvery)
+	for i := range 10 * shardCount {
 		l.Allow(context.Background(), fmt.Sprint("x", i), storage.Limit{Rate: 1000, Burst: 5})
 	}
-	if n := l.Len(); n != 10*rateShards {
-		t.Fatalf("Len after lazy sweeps = %d, want %d", n, 10*rateShards)
+	if n := l.Len(); n != 10*shardCount {
+		t.Fatalf("Len after lazy sweeps = %d, want %d", n, 10*shardCount)
 	}
 }
 
