@@ -74,6 +74,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if ar.GetGrantTypes().ExactOne(GrantDeviceCode) {
+		if err := p.recordDeviceTokens(ctx, r, ar, resp); err != nil {
+			p.log.ErrorContext(ctx, "append audit event", "type", storage.AuditDeviceTokens, "err", err)
+		}
+	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -143,7 +148,7 @@ func precheckTokenRequest(r *http.Request) error {
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "":
 		return fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing.")
-	case "authorization_code", "refresh_token", "client_credentials", GrantTokenExchange:
+	case "authorization_code", "refresh_token", "client_credentials", GrantTokenExchange, GrantDeviceCode:
 	default:
 		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", truncate(gt, 64))
 	}

@@ -41,6 +41,8 @@ type Config struct {
 	// Authorize bounds the authorization requests kept for people on the
 	// hosted pages.
 	Authorize provider.AuthorizeConfig `koanf:"authorize"`
+	// Device configures the device authorization grant (RFC 8628).
+	Device provider.DeviceConfig `koanf:"device"`
 	// RequirePKCE requires PKCE from confidential clients too.
 	RequirePKCE bool                `koanf:"require_pkce"`
 	HTTP        HTTPConfig          `koanf:"http"`
@@ -128,7 +130,7 @@ func (c HTTPConfig) trustedProxies() (telemetry.TrustedProxies, error) {
 func defaultConfig() Config {
 	pc := provider.DefaultConfig()
 	return Config{
-		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize,
+		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize, Device: pc.Device,
 		HTTP: HTTPConfig{
 			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
@@ -220,7 +222,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
-	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, RequirePKCE: c.RequirePKCE,
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, Device: c.Device, RequirePKCE: c.RequirePKCE,
 		InsecureHTTP: c.Dev.InsecureHTTP}
 }
 
