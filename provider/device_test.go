@@ -66,7 +66,7 @@ func (be *browserEnv) verifyDevice(userCode string) string {
 	now := be.clock.Now()
 	id := storage.DeviceAuthRequestPrefix + randomID()
 	if err := be.store.CreateAuthRequest(context.Background(), &storage.AuthRequest{ID: id, ClientID: d.ClientID,
-		Form: url.Values{"client_id": {d.ClientID}, "scope": {strings.Join(d.Scopes, " ")}, "user_code": {code}},
+		Form:      url.Values{"client_id": {d.ClientID}, "scope": {strings.Join(d.Scopes, " ")}, "user_code": {code}},
 		CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}, 0); err != nil {
 		be.t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestDeviceFlow(t *testing.T) {
 		}
 		be.expectPoll(tv.ID, da.DeviceCode, 400, "authorization_pending")
 		be.expectPoll(tv.ID, da.DeviceCode, 400, "slow_down") // at once: too fast
-		clk.Advance(6 * time.Second)                           // past 5 s, but the interval is now 10 s
+		clk.Advance(6 * time.Second)                          // past 5 s, but the interval is now 10 s
 		be.expectPoll(tv.ID, da.DeviceCode, 400, "slow_down")
 		clk.Advance(16 * time.Second) // the interval is 15 s now
 		be.expectPoll(tv.ID, da.DeviceCode, 400, "authorization_pending")
@@ -237,6 +237,23 @@ func TestDeviceErrors(t *testing.T) {
 			if codes[200] != 1 || codes[400] != 5 {
 				t.Fatalf("concurrent redemptions answered %v, want one 200 and five 400", codes)
 			}
+		})
+		t.Run("approved in a session that ended since: invalid_grant", func(t *testing.T) {
+			be := be.withT(t)
+			clk.Advance(time.Minute)
+			da := be.startDevice(tv.ID, "openid")
+			arID := be.verifyDevice(da.UserCode)
+			be.signIn(arID, "alice")
+			be.consent(arID, true, "openid")
+			expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), be.issuer+PathDeviceDone+"?result=approved")
+			sess, err := be.sessions.Current(be.request())
+			if err != nil || sess == nil {
+				t.Fatalf("current session: %v %v", sess, err)
+			}
+			if err := be.sessions.End(context.Background(), sess); err != nil {
+				t.Fatal(err)
+			}
+			be.expectPoll(tv.ID, da.DeviceCode, 400, "invalid_grant")
 		})
 		t.Run("repeated parameter: invalid_request", func(t *testing.T) {
 			be := be.withT(t)

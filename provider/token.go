@@ -86,10 +86,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 // session that has ended since (signed out, or ended from the account
 // page): the session's revocation entry covers only tokens issued before
 // it, so without this check a code still unspent at sign-out would mint
-// tokens that outlive the session. A session ends once and its id is never
-// reused, so any entry for it means the code predates the end.
+// tokens that outlive the session. The same holds for a device code
+// approved in the session and not yet redeemed. A session ends once and
+// its id is never reused, so any entry for it means the code predates the
+// end.
 func (p *Provider) refuseEndedSession(ar fosite.AccessRequester) error {
-	if p.revoked == nil || !ar.GetGrantTypes().ExactOne("authorization_code") {
+	if p.revoked == nil || !ar.GetGrantTypes().ExactOne("authorization_code") && !ar.GetGrantTypes().ExactOne(GrantDeviceCode) {
 		return nil
 	}
 	sess, ok := ar.GetSession().(*Session)
