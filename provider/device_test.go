@@ -328,3 +328,36 @@ func TestDeviceDiscovery(t *testing.T) {
 		t.Fatalf("discovery: %v", m)
 	}
 }
+
+// TestDeviceCORS: a device client running in a browser (a web TV app) may
+// call the device authorization endpoint from an origin it registered, as
+// at the token endpoint; other origins get no CORS grant.
+func TestDeviceCORS(t *testing.T) {
+	be := newBrowserEnv(t)
+	tv, _ := be.createClient(ClientSpec{ID: "web-tv", Public: true, GrantTypes: []string{GrantDeviceCode},
+		WebOrigins: []string{"http://localhost:3000"}})
+	call := func(method, origin string) *http.Response {
+		req, _ := http.NewRequest(method, be.issuer+PathDeviceAuthorization,
+			strings.NewReader(url.Values{"client_id": {tv.ID}, "scope": {"openid"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := call(http.MethodOptions, "http://localhost:3000"); resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Methods") != "POST" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := call(http.MethodPost, "http://localhost:3000"); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
+		t.Errorf("registered origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := call(http.MethodPost, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("unregistered origin granted: %v", resp.Header)
+	}
+}
