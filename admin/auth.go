@@ -27,10 +27,17 @@ type Principal struct {
 }
 
 // TokenVerifier checks OAuth access tokens (the provider): the client the
-// token was issued to and its scopes, or an error when it is not an
-// active access token of this issuer.
+// token r presents under scheme (Bearer, or DPoP with a proof) was issued
+// to and its scopes, or an error when it is not an active access token of
+// this issuer, which may carry the challenge to answer with.
 type TokenVerifier interface {
-	VerifyAccessToken(ctx context.Context, token string) (clientID string, scopes []string, err error)
+	VerifyAccessToken(r *http.Request, scheme, token string) (clientID string, scopes []string, err error)
+}
+
+// challenger is a refused token's error that knows its WWW-Authenticate
+// challenge (provider.TokenRefusal).
+type challenger interface {
+	Challenge(realm string) http.Header
 }
 
 // Tier is a rate limit tier; a zero Rate is unlimited.
@@ -49,8 +56,10 @@ func (a *API) authenticate(r *http.Request, scope string) (*Principal, error) {
 	if auth == "" {
 		return nil, unauthorized("send an API key or access token: Authorization: Bearer <key>")
 	}
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return nil, unauthorized("the Authorization header must be: Bearer <key>")
+	dpop := strings.EqualFold(scheme, "DPoP")
+	if !ok || (!strings.EqualFold(scheme, "Bearer") && !dpop) || token == "" || strings.ContainsAny(token, " \t") ||
+		(dpop && strings.HasPrefix(token, apikey.Prefix)) {
+		return nil, unauthorized("the Authorization header must be: Bearer <key>, or DPoP <access token> with a DPoP proof")
 	}
 	ctx := r.Context()
 	var p *Principal
@@ -73,9 +82,14 @@ func (a *API) authenticate(r *http.Request, scope string) (*Principal, error) {
 		if a.tokens == nil {
 			return nil, unauthorized("the bearer token is not an authd API key")
 		}
-		client, scopes, err := a.tokens.VerifyAccessToken(ctx, token)
+		client, scopes, err := a.tokens.VerifyAccessToken(r, scheme, token)
 		if err != nil {
-			return nil, unauthorized("the access token is not active")
+			pe := unauthorized("the access token is not active")
+			if c := challenger(nil); errors.As(err, &c) {
+				pe.p.Detail = err.Error()
+				pe.headers = c.Challenge("authd admin API")
+			}
+			return nil, pe
 		}
 		p = &Principal{Actor: "client:" + client, Scopes: scopes, Tier: a.clientTier}
 	}

@@ -35,6 +35,7 @@ type OAuthClient struct {
 	AllowedIntrospectors        []string  `json:"allowed_introspectors,omitempty"`
 	WebOrigins                  []string  `json:"web_origins,omitempty" jsonschema:"description=Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
 	RequirePAR                  bool      `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests (RFC 9126)."`
+	RequireDPoP                 bool      `json:"dpop_bound_access_tokens,omitempty" jsonschema:"description=Every token request of the client carries a DPoP proof, so its access tokens are DPoP-bound (RFC 9449)."`
 	AccessTokenTTL              int       `json:"access_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.access_token_ttl."`
 	RefreshTokenTTL             int       `json:"refresh_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.refresh_token_ttl."`
 	CreatedAt                   time.Time `json:"created_at" jsonschema:"required"`
@@ -78,6 +79,7 @@ type NewOAuthClient struct {
 	AllowedIntrospectors        []string `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
 	WebOrigins                  []string `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
 	RequirePAR                  bool     `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests to the PAR endpoint (RFC 9126)."`
+	RequireDPoP                 bool     `json:"dpop_bound_access_tokens,omitempty" jsonschema:"description=Every token request must carry a DPoP proof, so every access token is DPoP-bound (RFC 9449)."`
 	AccessTokenTTL              int      `json:"access_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 	RefreshTokenTTL             int      `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 }
@@ -95,7 +97,7 @@ func toClient(c *storage.Client) OAuthClient {
 		Audience: nonNil(c.Audience), Public: c.Public, ApplicationType: c.ApplicationType, FirstParty: c.FirstParty,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI, AllowedIntrospectors: c.AllowedIntrospectors,
-		WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
+		WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if c.JWKS != nil {
 		raw, _ := json.Marshal(c.JWKS)
@@ -160,7 +162,7 @@ func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (Cr
 		BackchannelLogoutURI: b.BackchannelLogoutURI, AuthSigningAlg: b.TokenEndpointAuthSigningAlg,
 		AccessTokenTTL: time.Duration(b.AccessTokenTTL) * time.Second, RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second,
 		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors, WebOrigins: b.WebOrigins,
-		RequirePAR: b.RequirePAR}
+		RequirePAR: b.RequirePAR, RequireDPoP: b.RequireDPoP}
 	if b.JWKS != nil {
 		var err error
 		if spec.JWKS, err = toJoseJWKS(b.JWKS); err != nil {
@@ -239,6 +241,7 @@ type OAuthClientPatch struct {
 	AllowedIntrospectors        *[]string  `json:"allowed_introspectors,omitempty" jsonschema:"maxItems=100"`
 	WebOrigins                  *[]string  `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Replaces the list; [] goes back to the origins of the redirect URIs."`
 	RequirePAR                  *bool      `json:"require_pushed_authorization_requests,omitempty"`
+	RequireDPoP                 *bool      `json:"dpop_bound_access_tokens,omitempty"`
 	AccessTokenTTL              *int       `json:"access_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.access_token_ttl."`
 	RefreshTokenTTL             *int       `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.refresh_token_ttl."`
 }
@@ -280,6 +283,7 @@ func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (Upda
 		setIf(&s.AllowedIntrospectors, b.AllowedIntrospectors)
 		setIf(&s.WebOrigins, b.WebOrigins)
 		setIf(&s.RequirePAR, b.RequirePAR)
+		setIf(&s.RequireDPoP, b.RequireDPoP)
 		if b.AccessTokenTTL != nil {
 			s.AccessTokenTTL = time.Duration(*b.AccessTokenTTL) * time.Second
 		}

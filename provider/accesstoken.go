@@ -40,12 +40,27 @@ type accessClaims struct {
 	AuthTime  int64    `json:"auth_time,omitempty"`
 	ACR       string   `json:"acr,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1, RFC 7800).
+	Cnf *confirmation `json:"cnf,omitempty"`
 	// Extra holds any other claims; marshalled inline.
 	Extra map[string]any `json:"-"`
 }
 
 var registeredClaims = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
-	"jti": true, "client_id": true, "scope": true, "sid": true, "grant_id": true, "auth_time": true, "acr": true, "amr": true}
+	"jti": true, "client_id": true, "scope": true, "sid": true, "grant_id": true, "auth_time": true, "acr": true, "amr": true, "cnf": true}
+
+// confirmation is the cnf claim of a DPoP-bound token.
+type confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// dpopKey returns the thumbprint the token is bound to, or "".
+func (c *accessClaims) dpopKey() string {
+	if c.Cnf == nil {
+		return ""
+	}
+	return c.Cnf.JKT
+}
 
 // foldsToRegistered reports whether encoding/json would decode the claim
 // name into a registered field: it matches names case-insensitively
@@ -173,7 +188,7 @@ func (s accessTokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.R
 	return err
 }
 
-func (p *Provider) signAccessToken(_ context.Context, r fosite.Requester) (string, string, error) {
+func (p *Provider) signAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
 	ks := p.keys.Load()
 	now := p.now().UTC()
 	jti := newJTI(now)
@@ -206,7 +221,13 @@ func (p *Provider) signAccessToken(_ context.Context, r fosite.Requester) (strin
 	if ar, ok := r.(fosite.AccessRequester); !ok || !ar.GetGrantTypes().ExactOne("client_credentials") {
 		c.GrantID = r.GetID()
 	}
+	if jkt := dpopBinding(ctx); jkt != "" {
+		c.Cnf = &confirmation{JKT: jkt}
+	}
 	if sess != nil {
+		// The grant's stored session (saved with the tokens after this)
+		// remembers the key: a public client's refresh must prove it.
+		sess.DPoPJKT, sess.DPoPCodeBound = dpopBinding(ctx), false
 		c.SID = sess.SID
 		c.Extra = sess.AccessClaims
 		if sess.Claims != nil {

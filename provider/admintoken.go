@@ -1,19 +1,22 @@
 package provider
 
 import (
-	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 )
 
-// VerifyAccessToken checks a bearer token for the admin API: an active
-// access token of this issuer (see verifyAccessToken; no I/O) issued by
-// the client_credentials grant, that is to a client acting for itself,
-// never on behalf of a person, and for the issuer's own audience. It
-// returns the client and the granted scopes.
-func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (string, []string, error) {
-	c, err := p.verifyAccessToken(ctx, token)
+// VerifyAccessToken checks the access token a request to one of the
+// issuer's APIs (the admin API, the SSF transmitter) presents under
+// scheme, Bearer or DPoP (resourceClaims: a DPoP-bound token needs its
+// proof): an active access token of this issuer (no I/O) issued by the
+// client_credentials grant, that is to a client acting for itself, never
+// on behalf of a person, and for the issuer's own audience. It returns the
+// client and the granted scopes. A refused token is a *TokenRefusal, whose
+// Challenge answers it.
+func (p *Provider) VerifyAccessToken(r *http.Request, scheme, token string) (string, []string, error) {
+	c, err := p.resourceClaims(r, scheme, token)
 	if err != nil {
 		return "", nil, err
 	}

@@ -122,6 +122,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if _, err := parseClaimsRequest(ar.GetRequestForm().Get("claims")); err != nil {
 		return err
 	}
+	if jkt := ar.GetRequestForm().Get("dpop_jkt"); jkt != "" && (len(jkt) != 43 || !canonicalBase64URL(jkt)) {
+		return fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key (RFC 9449 §10).")
+	}
 	switch f := ar.GetRequestForm(); {
 	case f.Get("request") != "":
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
@@ -345,6 +348,9 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
+	}
+	if jkt := ar.GetRequestForm().Get("dpop_jkt"); jkt != "" { // the code exchange must prove this key (RFC 9449 §10)
+		fs.DPoPJKT, fs.DPoPCodeBound = jkt, true
 	}
 	fs.Claims.RequestedAt = requestedAt.Truncate(time.Second)
 	fs.Claims.AuthTime = authTime.UTC().Truncate(time.Second)

@@ -53,6 +53,7 @@ var authorizeParams = map[string]int{
 	"display":               16,
 	"audience":              2048,
 	"claims":                4096,
+	"dpop_jkt":              64,
 	// Refused by checkAuthorizeRequest when present; kept short here.
 	"request":      8192,
 	"request_uri":  2048,

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
 	"net/http"
@@ -251,6 +252,10 @@ func assertionKeys(set *josev3.JSONWebKeySet, h jose.Header) []any {
 			}
 		case *ecdsa.PublicKey:
 			if strings.HasPrefix(h.Algorithm, "ES") {
+				out = append(out, k.Key)
+			}
+		case ed25519.PublicKey:
+			if h.Algorithm == string(jose.EdDSA) {
 				out = append(out, k.Key)
 			}
 		}

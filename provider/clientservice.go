@@ -136,7 +136,7 @@ func SpecOf(c *storage.Client) ClientSpec {
 		Public: c.Public, FirstParty: c.FirstParty, JWKS: c.JWKS, JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AuthSigningAlg: c.TokenEndpointAuthSigningAlg, AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
 		ApplicationType: c.ApplicationType, AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins,
-		RequirePAR: c.RequirePAR}
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP}
 }
 
 // keepSecret stands in for the stored secret while an update is

@@ -62,7 +62,7 @@ func (p *Provider) withCORS(methods string, clientOf func(w http.ResponseWriter,
 		if id := clientOf(w, r); id != "" {
 			if c, err := p.clients.GetStoredClient(r.Context(), id); err == nil && slices.Contains(webOrigins(c), origin) {
 				hd.Set("Access-Control-Allow-Origin", origin)
-				hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+				hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 			}
 		}
 		h(w, r)

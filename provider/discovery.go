@@ -45,10 +45,11 @@ type metadata struct {
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
 	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // clientAssertionAlgs are the algorithms accepted for private_key_jwt.
-var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 func (p *Provider) prepareDiscovery() error {
 	iss := p.cfg.Issuer
@@ -74,6 +75,7 @@ func (p *Provider) prepareDiscovery() error {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseISSParameterSupported: true,
 		AccessTokenSigningAlgValuesSupported:       []string{p.cfg.Keys.Algorithm},
+		DPoPSigningAlgValuesSupported:              dpopAlgNames(), // RFC 9449 §5.1
 	}
 	if p.browser != nil {
 		m.AuthorizationEndpoint = iss + PathAuthorize

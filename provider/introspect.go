@@ -33,6 +33,8 @@ type introspection struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
+	// Cnf is the DPoP key the token is bound to (RFC 9449 §6.2).
+	Cnf *confirmation `json:"cnf,omitempty"`
 	// Ext carries the token's extra claims.
 	Ext map[string]any `json:"ext,omitempty"`
 }
@@ -80,12 +82,16 @@ func (p *Provider) introspect(ctx context.Context, token, caller string) *intros
 		if err != nil {
 			return nil
 		}
-		return &introspection{
+		out := &introspection{
 			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: fosite.BearerAccessToken,
 			Exp: c.Expiry, Iat: c.IssuedAt, Nbf: c.NotBefore, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
 			JTI: c.JTI, TokenUse: string(fosite.AccessToken), SID: c.SID, AuthTime: c.AuthTime, ACR: c.ACR, AMR: c.AMR,
-			Ext: c.Extra,
+			Cnf: c.Cnf, Ext: c.Extra,
 		}
+		if c.Cnf != nil {
+			out.TokenType = tokenTypeDPoP
+		}
+		return out
 	}
 	return p.introspectRefreshToken(ctx, token, caller)
 }
@@ -121,6 +127,9 @@ func (p *Provider) introspectRefreshToken(ctx context.Context, token, caller str
 	}
 	if s, ok := sess.(*Session); ok {
 		out.SID = s.SID
+		if s.DPoPJKT != "" && req.GetClient().IsPublic() { // a public client's refresh token is bound (RFC 9449 §5)
+			out.Cnf = &confirmation{JKT: s.DPoPJKT}
+		}
 	}
 	return out
 }

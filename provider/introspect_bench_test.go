@@ -128,6 +128,14 @@ func basic(id, secret string) string {
 }
 
 func benchRedisSet(b *testing.B) *redis.RevocationSet {
+	s := redis.NewRevocationSet(benchRedis(b))
+	b.Cleanup(s.Close)
+	return s
+}
+
+// benchRedis connects to AUTHD_TEST_REDIS_URL (default
+// redis://127.0.0.1:6379) under a prefix of its own.
+func benchRedis(b *testing.B) *redis.Client {
 	u := os.Getenv("AUTHD_TEST_REDIS_URL")
 	if u == "" {
 		u = "redis://127.0.0.1:6379"
@@ -137,17 +145,13 @@ func benchRedisSet(b *testing.B) *redis.RevocationSet {
 	if err != nil {
 		b.Fatalf("Redis is required for this benchmark: %v", err)
 	}
-	s := redis.NewRevocationSet(c)
-	b.Cleanup(func() {
-		s.Close()
-		c.Close()
-	})
-	return s
+	b.Cleanup(c.Close)
+	return c
 }
 
 // benchProvider builds a provider on SQLite with set, and a
-// client_credentials client.
-func benchProvider(b *testing.B, set RevocationSet) (http.Handler, string, string) {
+// client_credentials client; opts change its Options.
+func benchProvider(b *testing.B, set RevocationSet, opts ...func(*Options)) (http.Handler, string, string) {
 	ctx := context.Background()
 	store, err := storesql.Open(testdb.SQLite(b), storesql.Options{OnRevoke: set.Add})
 	if err != nil {
@@ -160,8 +164,12 @@ func benchProvider(b *testing.B, set RevocationSet) (http.Handler, string, strin
 	kr := newTestKeyring(b)
 	cfg := DefaultConfig()
 	clients := cache.NewClients(store, cfg.Cache.ClientSize, cfg.Cache.ClientTTL)
-	p, err := New(ctx, cfg, Options{Logger: testLogger(b), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
-		Keyring: kr, Revoked: set})
+	o := Options{Logger: testLogger(b), Store: store.WithClientLookup(clients.GetStoredClient), Clients: clients,
+		Keyring: kr, Revoked: set}
+	for _, f := range opts {
+		f(&o)
+	}
+	p, err := New(ctx, cfg, o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,7 +43,11 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, nil, err)
 		return
 	}
+	p.setDPoPNonce(w)
 	params, err := p.pushedParams(ctx, client.GetID(), form)
+	if err == nil {
+		err = p.pushedDPoP(ctx, r, params)
+	}
 	if err != nil {
 		p.writeError(ctx, w, r, nil, err)
 		return
@@ -60,6 +64,24 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"request_uri": requestURIPrefix + rec.ID,
 		"expires_in": int(p.cfg.Authorize.PushedTTL.Seconds())})
+}
+
+// pushedDPoP binds the authorization code of a pushed request (its
+// validated params) to the key of the request's DPoP proof, if it has one
+// (RFC 9449 §10.1): as if the request had named it in dpop_jkt, which,
+// when also sent, must agree.
+func (p *Provider) pushedDPoP(ctx context.Context, r *http.Request, form url.Values) error {
+	proof, err := p.checkDPoP(ctx, r, p.cfg.Issuer+PathPAR, "")
+	switch {
+	case err != nil:
+		return err
+	case proof == nil:
+		return nil
+	case form.Get("dpop_jkt") != "" && form.Get("dpop_jkt") != proof.JKT:
+		return errInvalidDPoPProof.WithHint("dpop_jkt is not the thumbprint of the DPoP proof's key.")
+	}
+	form.Set("dpop_jkt", proof.JKT)
+	return nil
 }
 
 // pushedParams validates a pushed authorization request of clientID as

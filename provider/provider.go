@@ -72,6 +72,8 @@ type Config struct {
 	Authorize AuthorizeConfig `koanf:"authorize"`
 	// Device configures the device authorization grant (RFC 8628).
 	Device DeviceConfig `koanf:"device"`
+	// DPoP tunes the checking of DPoP proofs (RFC 9449).
+	DPoP DPoPConfig `koanf:"dpop"`
 	// RequirePKCE requires PKCE from confidential clients too (it is
 	// always required from public clients).
 	RequirePKCE bool `koanf:"require_pkce"`
@@ -120,6 +122,7 @@ func DefaultConfig() Config {
 		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
 		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100, PushedTTL: time.Minute},
 		Device:    DeviceConfig{CodeTTL: 10 * time.Minute, Interval: 5 * time.Second},
+		DPoP:      DPoPConfig{ProofLifetime: time.Minute},
 	}
 }
 
@@ -164,6 +167,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Device.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.DPoP.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -294,6 +300,7 @@ type Provider struct {
 	unknownKidAt time.Time
 	revoked      RevocationSet
 	limiter      Limiter // nil: no rate limits
+	oneTime      storage.OneTimeUses
 	clients      ClientCache
 	changes      *feed.Feed
 	verified     *lru.Cache[string, *accessClaims]
@@ -313,6 +320,9 @@ type Options struct {
 	Revoked RevocationSet
 	// Limiter, when set, rate-limits the token endpoint.
 	Limiter Limiter
+	// OneTimeUses records the jti of DPoP proofs: memory's in-process set
+	// (the default when nil) or storage/redis's, shared by every replica.
+	OneTimeUses storage.OneTimeUses
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// SessionClients is where the clients that got tokens in a browser
@@ -352,8 +362,11 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if o.Revoked == nil {
 		o.Revoked = memory.NewRevocationSet()
 	}
+	if o.OneTimeUses == nil {
+		o.OneTimeUses = memory.NewOneTimeUses(o.Now)
+	}
 	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked,
-		sessionClients: o.SessionClients, limiter: o.Limiter}
+		sessionClients: o.SessionClients, limiter: o.Limiter, oneTime: o.OneTimeUses}
 	var err error
 	if p.verified, err = lru.New[string, *accessClaims](cfg.Cache.VerifiedTokens); err != nil {
 		return nil, err

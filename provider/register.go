@@ -54,6 +54,8 @@ type ClientSpec struct {
 	WebOrigins []string
 	// RequirePAR: the client must push its authorization requests.
 	RequirePAR bool
+	// RequireDPoP: the client's token requests must carry a DPoP proof.
+	RequireDPoP bool
 }
 
 // DefaultScopes are what a client with the authorization_code grant may
@@ -110,7 +112,7 @@ func clientFromSpec(spec ClientSpec) *storage.Client {
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
-		WebOrigins: dedupe(spec.WebOrigins), RequirePAR: spec.RequirePAR,
+		WebOrigins: dedupe(spec.WebOrigins), RequirePAR: spec.RequirePAR, RequireDPoP: spec.RequireDPoP,
 	}
 }
 

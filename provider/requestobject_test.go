@@ -1,9 +1,12 @@
 package provider
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"net/url"
 	"strings"
@@ -120,6 +123,44 @@ func TestRequestObjects(t *testing.T) {
 			resp := be.get(u)
 			if resp.StatusCode < 400 || resp.Header.Get("Location") != "" {
 				t.Fatalf("%d Location %q, want an error page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestRequestObjectAlgorithms: request objects and private_key_jwt
+// assertions verify with RS256, PS256, ES256 and EdDSA keys.
+func TestRequestObjectAlgorithms(t *testing.T) {
+	be := newBrowserEnv(t)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	for _, tc := range []struct {
+		alg jose.SignatureAlgorithm
+		key crypto.Signer
+	}{{jose.RS256, rsaKey}, {jose.PS256, rsaKey}, {jose.ES256, ecKey}, {jose.EdDSA, edKey}} {
+		t.Run(string(tc.alg), func(t *testing.T) {
+			jwks := &josev3.JSONWebKeySet{Keys: []josev3.JSONWebKey{{Key: tc.key.Public(), KeyID: "k1", Algorithm: string(tc.alg), Use: "sig"}}}
+			c, _ := be.createClient(ClientSpec{RedirectURIs: []string{"http://127.0.0.1:9/cb"}, TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: jwks})
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: tc.alg, Key: tc.key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			object, err := jwt.Signed(s).Claims(map[string]any{"iss": c.ID, "aud": be.issuer, "client_id": c.ID, "exp": now.Add(time.Minute).Unix(),
+				"jti": "ro-" + string(tc.alg), "response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb", "scope": "openid",
+				"state": "state-0123456789", "code_challenge": challenge, "code_challenge_method": "S256"}).Serialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := be.issuer + PathAuthorize + "?" + url.Values{"client_id": {c.ID}, "request": {object}}.Encode()
+			expectRedirect(t, be.get(u), be.issuer+PathLogin)
+			assertion, _ := jwt.Signed(s).Claims(map[string]any{"iss": c.ID, "sub": c.ID, "aud": be.issuer, "jti": "as-" + string(tc.alg),
+				"exp": now.Add(time.Minute).Unix()}).Serialize()
+			resp := be.post(PathIntrospect, url.Values{"token": {"x"}, "client_assertion_type": {clientAssertionType}, "client_assertion": {assertion}}, "", "")
+			if m := decode(t, resp); resp.StatusCode != 200 || m["active"] != false {
+				t.Fatalf("private_key_jwt with %s: %d %v", tc.alg, resp.StatusCode, m)
 			}
 		})
 	}

@@ -18,6 +18,12 @@ type Session struct {
 	// AccessClaims are added to access tokens (never overriding the
 	// registered claims).
 	AccessClaims map[string]any `json:"access_claims,omitempty"`
+	// DPoPJKT is the thumbprint of the DPoP key the grant's latest access
+	// token is bound to (RFC 9449), or, with DPoPCodeBound, the key the
+	// authorization request named in dpop_jkt (§10), which the code
+	// exchange must prove.
+	DPoPJKT       string `json:"dpop_jkt,omitempty"`
+	DPoPCodeBound bool   `json:"dpop_code_bound,omitempty"`
 }
 
 var _ openid.Session = (*Session)(nil)
@@ -39,7 +45,7 @@ func (s *Session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
-	c := &Session{SID: s.SID, AccessClaims: maps.Clone(s.AccessClaims)}
+	c := &Session{SID: s.SID, AccessClaims: maps.Clone(s.AccessClaims), DPoPJKT: s.DPoPJKT, DPoPCodeBound: s.DPoPCodeBound}
 	if s.DefaultSession != nil {
 		c.DefaultSession = s.DefaultSession.Clone().(*openid.DefaultSession)
 	} else {

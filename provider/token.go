@@ -51,6 +51,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.writeError(ctx, w, r, ar, err)
 		return
 	}
+	p.setDPoPNonce(w)
+	ctx, err = p.bindDPoP(ctx, r, ar)
+	if err != nil {
+		p.writeError(ctx, w, r, ar, err)
+		return
+	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
@@ -78,6 +84,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		if err := p.recordDeviceTokens(ctx, r, ar, resp); err != nil {
 			p.log.ErrorContext(ctx, "append audit event", "type", storage.AuditDeviceTokens, "err", err)
 		}
+	}
+	if dpopBinding(ctx) != "" {
+		resp.SetTokenType(tokenTypeDPoP) // RFC 9449 §5
 	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }

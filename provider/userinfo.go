@@ -23,10 +23,11 @@ import (
 func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 	switch r.Method {
 	case http.MethodOptions:
 		w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case http.MethodGet, http.MethodPost:
@@ -37,21 +38,22 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		p.writeBearerError(w, r, e)
 		return
 	}
-	token, err := bearerToken(w, r)
+	scheme, token, err := presentedToken(w, r)
 	if err != nil {
 		p.writeBearerError(w, r, fosite.ErrInvalidRequest.WithHint(err.Error()))
 		return
 	}
 	if token == "" {
-		// RFC 6750 §3.1: no authentication at all gets the bare challenge,
-		// without an error code.
+		// RFC 6750 §3.1: no authentication at all gets the bare
+		// challenges, without an error code (RFC 9449 §7.2: one per scheme).
 		w.Header().Set("WWW-Authenticate", `Bearer realm="authd"`)
+		w.Header().Add("WWW-Authenticate", fmt.Sprintf(`DPoP realm="authd", algs=%q`, strings.Join(dpopAlgNames(), " ")))
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	c, err := p.verifyAccessToken(ctx, token)
+	c, err := p.resourceClaims(r, scheme, token)
 	if err != nil {
-		p.writeBearerError(w, r, errInvalidToken.WithHint("The access token is invalid, expired or revoked.").WithWrap(err))
+		p.writeBearerError(w, r, err)
 		return
 	}
 	if !c.hasAudience(p.cfg.Issuer) {
@@ -88,29 +90,31 @@ func (p *Provider) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(claims)
 }
 
-// bearerToken reads the access token from the Authorization header or, for
-// form POSTs, the access_token parameter; using both is an error.
-func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
-	var header string
+// presentedToken reads the access token from the Authorization header
+// (Bearer or DPoP) or, for form POSTs, the access_token parameter (a
+// bearer token); using both is an error.
+func presentedToken(w http.ResponseWriter, r *http.Request) (scheme, token string, err error) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			return "", errors.New("the Authorization header must be 'Bearer <token>'")
+		var ok bool
+		if scheme, token, ok = authorizationToken(h); !ok {
+			return "", "", errors.New("the Authorization header must be 'Bearer <token>' or 'DPoP <token>'")
 		}
-		header = strings.TrimSpace(tok)
 	}
 	var form string
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			return "", errors.New("unreadable form body")
+			return "", "", errors.New("unreadable form body")
 		}
 		form = r.PostForm.Get("access_token")
 	}
-	if header != "" && form != "" {
-		return "", errors.New("the token must be sent in one place only")
+	switch {
+	case token != "" && form != "":
+		return "", "", errors.New("the token must be sent in one place only")
+	case form != "":
+		return "Bearer", form, nil
 	}
-	return header + form, nil
+	return scheme, token, nil
 }
 
 // The RFC 6750 §3.1 error codes fosite has no sentinel for (its
@@ -125,13 +129,23 @@ var (
 
 // writeBearerError answers a protected resource request that failed as
 // the token endpoint answers: the error logged once and written by fosite
-// (RFC 6749 §5.2 JSON, its status), plus the RFC 6750 §3 challenge naming
-// the same error.
+// (RFC 6749 §5.2 JSON), plus the challenge (RFC 6750 §3, RFC 9449 §7.1)
+// naming the same error. A *TokenRefusal brings its own challenge and is
+// a 401.
 func (p *Provider) writeBearerError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
+	var refusal *TokenRefusal
+	if errors.As(err, &refusal) {
+		for k, v := range refusal.Challenge("authd") {
+			w.Header()[k] = v
+		}
+		err = &fosite.RFC6749Error{ErrorField: refusal.Code, DescriptionField: refusal.Description, CodeField: http.StatusUnauthorized}
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.logOAuthError(ctx, r, rfc)
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="authd", error=%q, error_description=%q`,
-		rfc.ErrorField, rfc.GetDescription()))
+	if refusal == nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="authd", error=%q, error_description=%q`,
+			rfc.ErrorField, rfc.GetDescription()))
+	}
 	p.oauth2.WriteAccessError(ctx, w, nil, rfc)
 }

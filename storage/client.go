@@ -69,6 +69,9 @@ type Client struct {
 	// RequirePAR: the client's authorization requests must be pushed
 	// (RFC 9126 require_pushed_authorization_requests).
 	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireDPoP: every token request must carry a DPoP proof, so every
+	// access token is DPoP-bound (RFC 9449 dpop_bound_access_tokens).
+	RequireDPoP bool `json:"dpop_bound_access_tokens,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when

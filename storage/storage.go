@@ -109,3 +109,14 @@ type Tokens interface {
 	// now, returning how many records it removed.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
+
+// OneTimeUses records values that may be used once (the jti of a DPoP
+// proof) for as long as they could be presented: a second use before the
+// value expires is a replay. Implementations keep them in memory or Redis,
+// never in the database, so the check costs no query.
+type OneTimeUses interface {
+	// Use records key until exp and reports whether it is the first use
+	// of key since it was last recorded (false: a replay). An error means
+	// the record could not be kept.
+	Use(ctx context.Context, key string, exp time.Time) (first bool, err error)
+}

@@ -187,7 +187,7 @@ type fakeTokens map[string]struct {
 	scopes []string
 }
 
-func (f fakeTokens) VerifyAccessToken(_ context.Context, token string) (string, []string, error) {
+func (f fakeTokens) VerifyAccessToken(_ *http.Request, _, token string) (string, []string, error) {
 	if v, ok := f[token]; ok {
 		return v.client, v.scopes, nil
 	}

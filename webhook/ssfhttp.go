@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,10 +34,12 @@ const (
 // deliveryPush is RFC 8935 push delivery, the one authd transmits.
 const deliveryPush = "urn:ietf:rfc:8935"
 
-// Tokens verifies the receivers' bearer tokens (provider.Provider): an
-// access token of the client_credentials grant, for this issuer.
+// Tokens verifies the receivers' access tokens (provider.Provider): an
+// access token of the client_credentials grant, for this issuer, that r
+// presents under scheme (Bearer, or DPoP with a proof for a DPoP-bound
+// token). A refused token's error may know its challenge (Challenge).
 type Tokens interface {
-	VerifyAccessToken(ctx context.Context, token string) (clientID string, scopes []string, err error)
+	VerifyAccessToken(r *http.Request, scheme, token string) (clientID string, scopes []string, err error)
 }
 
 // Transmitter serves the OpenID Shared Signals 1.0 transmitter: its
@@ -110,15 +111,23 @@ type call struct {
 func (t *Transmitter) authorized(h func(c *call)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !ok || token == "" || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP")) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
-			apiError(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required")
+			apiError(w, http.StatusUnauthorized, "invalid_token", "an access token is required (Bearer, or DPoP with a proof)")
 			return
 		}
-		client, scopes, err := t.tokens.VerifyAccessToken(r.Context(), strings.TrimSpace(token))
+		client, scopes, err := t.tokens.VerifyAccessToken(r, scheme, token)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ssf", error="invalid_token"`)
+			var c interface{ Challenge(realm string) http.Header }
+			if errors.As(err, &c) {
+				for k, v := range c.Challenge("ssf") {
+					w.Header()[k] = v
+				}
+			} else {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ssf", error="invalid_token"`)
+			}
 			apiError(w, http.StatusUnauthorized, "invalid_token", "the access token is not valid here")
 			return
 		}

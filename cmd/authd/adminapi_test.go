@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authd/authd/admin"
+	"github.com/authd/authd/internal/dpoptest"
 )
 
 // apiClient calls the admin API with a key and checks every response
@@ -703,5 +705,53 @@ func TestCLIUpdateSetPasswordRotateSecret(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("no %s event by the CLI in %+v", want, events)
 		}
+	}
+}
+
+// TestAdminAPIDPoP: a client created with --require-dpop gets only
+// DPoP-bound tokens (x/oauth2 through a DPoP transport), which the admin
+// API takes with a proof by the token's key and refuses as bearer tokens,
+// with a DPoP challenge.
+func TestAdminAPIDPoP(t *testing.T) {
+	env := sqliteEnv(t)
+	s := startServe(t, env, false)
+	var c struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+		DPoP   bool   `json:"dpop_bound_access_tokens"`
+	}
+	mustRun(t, s.env, "clients", "create", "--name", "dpop-sync", "--grant-type", "client_credentials",
+		"--scope", "users:read", "--require-dpop").decodeJSON(t, &c)
+	if !c.DPoP {
+		t.Fatalf("clients create --require-dpop printed %+v", c)
+	}
+	cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: c.Secret, TokenURL: s.base + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader,
+		Scopes: []string{"users:read"}}
+	if _, err := cc.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_dpop_proof") {
+		t.Fatalf("a token without a proof: %v, want invalid_dpop_proof", err)
+	}
+	dc := dpoptest.New(t, jose.ES256, nil)
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &dpoptest.Transport{C: dc}})
+	tok, err := cc.Token(ctx)
+	if err != nil || tok.TokenType != "DPoP" {
+		t.Fatalf("token with a proof: %v %+v", err, tok)
+	}
+	api := newAPIClient(t, s, "")
+	users := s.base + "/api/v1/users"
+	if r := api.do("GET", "/api/v1/users", nil, "Authorization", "DPoP "+tok.AccessToken, "DPoP", dc.Proof("GET", users, tok.AccessToken)); r.status != 200 {
+		t.Fatalf("with the proof: %d %s", r.status, r.body)
+	}
+	r := api.do("GET", "/api/v1/users", nil, "Authorization", "Bearer "+tok.AccessToken)
+	r.problem(t, 401)
+	if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "DPoP ") || !strings.Contains(ch, `error="invalid_token"`) {
+		t.Fatalf("bearer use of a bound token: challenge %q", ch)
+	}
+	other := dpoptest.New(t, jose.ES256, nil)
+	api.do("GET", "/api/v1/users", nil, "Authorization", "DPoP "+tok.AccessToken, "DPoP", other.Proof("GET", users, tok.AccessToken)).problem(t, 401)
+	api.do("GET", "/api/v1/users", nil, "Authorization", "DPoP "+tok.AccessToken).problem(t, 401)
+	var updated map[string]any
+	mustRun(t, s.env, "clients", "update", c.ID, "--require-dpop=false").decodeJSON(t, &updated)
+	if _, ok := updated["dpop_bound_access_tokens"]; ok || updated["client_id"] != c.ID {
+		t.Fatal("clients update --require-dpop=false kept the flag")
 	}
 }

@@ -131,6 +131,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&spec.ApplicationType, "application-type", "", "web (default: redirect URIs match exactly) or native (an app on the device: http://127.0.0.1 and http://[::1] redirect URIs match with any port, RFC 8252)")
 	fs.BoolVar(&spec.FirstParty, "first-party", false, "first-party client: consent is not asked")
 	fs.BoolVar(&spec.RequirePAR, "require-par", false, "the client must push its authorization requests to /oauth2/par (RFC 9126)")
+	fs.BoolVar(&spec.RequireDPoP, "require-dpop", false, "every token request must carry a DPoP proof, so every access token is DPoP-bound (RFC 9449)")
 	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives back-channel logout tokens")
 	fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's JWKS (private_key_jwt)")
 	fs.StringVar(&jwksArg, "jwks", "", "the client's JWKS, inline JSON or @file (private_key_jwt)")
@@ -214,6 +215,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	method := fs.String("token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
 	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
 	requirePAR := fs.Bool("require-par", false, "the client must push its authorization requests (--require-par=false: need not)")
+	requireDPoP := fs.Bool("require-dpop", false, "every token request must carry a DPoP proof (--require-dpop=false: need not)")
 	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
 	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWKS (empty: none)")
 	accessTTL := fs.Duration("access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
@@ -239,7 +241,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 				s.WebOrigins = slices.DeleteFunc(slices.Clone(origins), func(o string) bool { return o == "" })
 			},
 			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
-			"require-par":            func() { s.RequirePAR = *requirePAR },
+			"require-par": func() { s.RequirePAR = *requirePAR }, "require-dpop": func() { s.RequireDPoP = *requireDPoP },
 			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
 			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },
 		} {

@@ -43,7 +43,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 			"issuer", cfg.Issuer, "insecure_issuer", cfg.provider().InsecureIssuer())
 	}
 	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients, Changes: d.changes,
-		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Limiter: d.rateLimits(cfg)})
+		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Limiter: d.rateLimits(cfg), OneTimeUses: d.oneTime})
 	if err != nil {
 		return err
 	}

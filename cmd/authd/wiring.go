@@ -45,6 +45,9 @@ type deps struct {
 	// limiter backs the rate limits: in process, or Redis falling back
 	// to in process.
 	limiter storage.Limiter
+	// oneTime remembers the jti of DPoP proofs: in process, or Redis
+	// falling back to in process.
+	oneTime storage.OneTimeUses
 	// redis is the shared Redis; nil for the in-process default.
 	redis *redis.Client
 	// closers run in reverse order on Close, before the store closes.
@@ -112,9 +115,11 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		d.closers = append(d.closers, rs.Close)
 		d.revoked = rs
 		d.limiter = redis.NewRateLimiter(d.redis)
+		d.oneTime = redis.NewOneTimeUses(d.redis)
 	} else {
 		d.revoked = memory.NewRevocationSet()
 		d.limiter = memory.NewRateLimiter(nil)
+		d.oneTime = memory.NewOneTimeUses(nil)
 	}
 	opts := cfg.Database.Options()
 	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer, opts.AuditKeys = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr, kr

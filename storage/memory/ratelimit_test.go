@@ -169,3 +169,34 @@ func BenchmarkRateLimiter(b *testing.B) {
 func TestRateLimiterContract(t *testing.T) {
 	storagetest.RunLimiterTests(t, NewRateLimiter(nil))
 }
+
+func TestOneTimeUses(t *testing.T) {
+	storagetest.RunOneTimeUsesTests(t, NewOneTimeUses(nil))
+}
+
+// TestOneTimeUsesSweep: expired keys are forgotten by a sweep, live ones
+// kept.
+func TestOneTimeUsesSweep(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	o := NewOneTimeUses(clock.Now)
+	ctx := context.Background()
+	for i := range 100 {
+		exp := clock.Now().Add(time.Minute)
+		if i%2 == 0 {
+			exp = clock.Now().Add(time.Hour)
+		}
+		if first, _ := o.Use(ctx, fmt.Sprint(i), exp); !first {
+			t.Fatalf("key %d: not first", i)
+		}
+	}
+	clock.Advance(2 * time.Minute)
+	if n := o.Sweep(clock.Now()); n != 50 {
+		t.Fatalf("Sweep = %d, want the 50 expired keys", n)
+	}
+	if n := o.Len(); n != 50 {
+		t.Fatalf("Len = %d after the sweep, want 50", n)
+	}
+	if first, _ := o.Use(ctx, "0", clock.Now().Add(time.Hour)); first {
+		t.Fatal("a live key was forgotten")
+	}
+}

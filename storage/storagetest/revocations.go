@@ -3,6 +3,8 @@ package storagetest
 import (
 	"context"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,5 +138,49 @@ func RunLimiterTests(t *testing.T, l storage.Limiter) {
 	cancel()
 	if _, err := l.Allow(ended, key+":ended", limit); err == nil {
 		t.Error("Allow with an ended context: no error")
+	}
+}
+
+// RunOneTimeUsesTests runs the storage.OneTimeUses contract on o, on the
+// real clock: a key is used once until it expires, keys are independent,
+// an expired record does not count, and of concurrent uses exactly one is
+// the first.
+func RunOneTimeUsesTests(t *testing.T, o storage.OneTimeUses) {
+	ctx := context.Background()
+	key := "dpop:" + t.Name()
+	later := time.Now().Add(time.Minute)
+	if first, err := o.Use(ctx, key, later); err != nil || !first {
+		t.Fatalf("first use = %v, %v; want true", first, err)
+	}
+	if first, err := o.Use(ctx, key, later); err != nil || first {
+		t.Fatalf("second use = %v, %v; want false (a replay)", first, err)
+	}
+	if first, _ := o.Use(ctx, key+":other", later); !first {
+		t.Fatal("another key counted as used")
+	}
+	past := key + ":expired"
+	if first, err := o.Use(ctx, past, time.Now().Add(-time.Second)); err != nil || !first {
+		t.Fatalf("use with a past expiry = %v, %v; want true", first, err)
+	}
+	if first, _ := o.Use(ctx, past, later); !first {
+		t.Fatal("an expired record still counted as a use")
+	}
+	var wg sync.WaitGroup
+	var firsts atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			if first, err := o.Use(ctx, key+":race", later); err == nil && first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := firsts.Load(); n != 1 {
+		t.Fatalf("16 concurrent uses: %d were first, want exactly 1", n)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := o.Use(ended, key+":ended", later); err == nil {
+		t.Error("Use with an ended context: no error")
 	}
 }

@@ -2521,6 +2521,12 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.DpopBoundAccessTokens.Set {
+			e.FieldStart("dpop_bound_access_tokens")
+			s.DpopBoundAccessTokens.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -2548,7 +2554,7 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfCreatedOAuthClient = [23]string{
+var jsonFieldsNameOfCreatedOAuthClient = [24]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -2567,11 +2573,12 @@ var jsonFieldsNameOfCreatedOAuthClient = [23]string{
 	15: "allowed_introspectors",
 	16: "web_origins",
 	17: "require_pushed_authorization_requests",
-	18: "access_token_ttl",
-	19: "refresh_token_ttl",
-	20: "created_at",
-	21: "updated_at",
-	22: "client_secret",
+	18: "dpop_bound_access_tokens",
+	19: "access_token_ttl",
+	20: "refresh_token_ttl",
+	21: "created_at",
+	22: "updated_at",
+	23: "client_secret",
 }
 
 // Decode decodes CreatedOAuthClient from json.
@@ -2841,6 +2848,16 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
 			}
+		case "dpop_bound_access_tokens":
+			if err := func() error {
+				s.DpopBoundAccessTokens.Reset()
+				if err := s.DpopBoundAccessTokens.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -2862,7 +2879,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 4
+			requiredBitSet[2] |= 1 << 5
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -2874,7 +2891,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 5
+			requiredBitSet[2] |= 1 << 6
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -2907,7 +2924,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00110000,
+		0b01100000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -9299,6 +9316,12 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.DpopBoundAccessTokens.Set {
+			e.FieldStart("dpop_bound_access_tokens")
+			s.DpopBoundAccessTokens.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -9312,7 +9335,7 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfNewOAuthClient = [21]string{
+var jsonFieldsNameOfNewOAuthClient = [22]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "client_secret",
@@ -9332,8 +9355,9 @@ var jsonFieldsNameOfNewOAuthClient = [21]string{
 	16: "allowed_introspectors",
 	17: "web_origins",
 	18: "require_pushed_authorization_requests",
-	19: "access_token_ttl",
-	20: "refresh_token_ttl",
+	19: "dpop_bound_access_tokens",
+	20: "access_token_ttl",
+	21: "refresh_token_ttl",
 }
 
 // Decode decodes NewOAuthClient from json.
@@ -9599,6 +9623,16 @@ func (s *NewOAuthClient) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
+			}
+		case "dpop_bound_access_tokens":
+			if err := func() error {
+				s.DpopBoundAccessTokens.Reset()
+				if err := s.DpopBoundAccessTokens.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {
@@ -10358,6 +10392,12 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.DpopBoundAccessTokens.Set {
+			e.FieldStart("dpop_bound_access_tokens")
+			s.DpopBoundAccessTokens.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10379,7 +10419,7 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClient = [22]string{
+var jsonFieldsNameOfOAuthClient = [23]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -10398,10 +10438,11 @@ var jsonFieldsNameOfOAuthClient = [22]string{
 	15: "allowed_introspectors",
 	16: "web_origins",
 	17: "require_pushed_authorization_requests",
-	18: "access_token_ttl",
-	19: "refresh_token_ttl",
-	20: "created_at",
-	21: "updated_at",
+	18: "dpop_bound_access_tokens",
+	19: "access_token_ttl",
+	20: "refresh_token_ttl",
+	21: "created_at",
+	22: "updated_at",
 }
 
 // Decode decodes OAuthClient from json.
@@ -10671,6 +10712,16 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
 			}
+		case "dpop_bound_access_tokens":
+			if err := func() error {
+				s.DpopBoundAccessTokens.Reset()
+				if err := s.DpopBoundAccessTokens.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -10692,7 +10743,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 4
+			requiredBitSet[2] |= 1 << 5
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -10704,7 +10755,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 5
+			requiredBitSet[2] |= 1 << 6
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -10727,7 +10778,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b00110000,
+		0b01100000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -11036,6 +11087,12 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.DpopBoundAccessTokens.Set {
+			e.FieldStart("dpop_bound_access_tokens")
+			s.DpopBoundAccessTokens.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -11049,7 +11106,7 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClientPatch = [19]string{
+var jsonFieldsNameOfOAuthClientPatch = [20]string{
 	0:  "client_name",
 	1:  "redirect_uris",
 	2:  "post_logout_redirect_uris",
@@ -11067,8 +11124,9 @@ var jsonFieldsNameOfOAuthClientPatch = [19]string{
 	14: "allowed_introspectors",
 	15: "web_origins",
 	16: "require_pushed_authorization_requests",
-	17: "access_token_ttl",
-	18: "refresh_token_ttl",
+	17: "dpop_bound_access_tokens",
+	18: "access_token_ttl",
+	19: "refresh_token_ttl",
 }
 
 // Decode decodes OAuthClientPatch from json.
@@ -11311,6 +11369,16 @@ func (s *OAuthClientPatch) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"require_pushed_authorization_requests\"")
+			}
+		case "dpop_bound_access_tokens":
+			if err := func() error {
+				s.DpopBoundAccessTokens.Reset()
+				if err := s.DpopBoundAccessTokens.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
 		case "access_token_ttl":
 			if err := func() error {

@@ -875,6 +875,8 @@ type CreatedOAuthClient struct {
 	WebOrigins []string `json:"web_origins"`
 	// The client must push its authorization requests (RFC 9126).
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
+	// Every token request of the client carries a DPoP proof.
+	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -972,6 +974,11 @@ func (s *CreatedOAuthClient) GetWebOrigins() []string {
 // GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
 func (s *CreatedOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 	return s.RequirePushedAuthorizationRequests
+}
+
+// GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
+func (s *CreatedOAuthClient) GetDpopBoundAccessTokens() OptBool {
+	return s.DpopBoundAccessTokens
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -1087,6 +1094,11 @@ func (s *CreatedOAuthClient) SetWebOrigins(val []string) {
 // SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
 func (s *CreatedOAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
 	s.RequirePushedAuthorizationRequests = val
+}
+
+// SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
+func (s *CreatedOAuthClient) SetDpopBoundAccessTokens(val OptBool) {
+	s.DpopBoundAccessTokens = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3278,6 +3290,8 @@ type NewOAuthClient struct {
 	WebOrigins []string `json:"web_origins"`
 	// The client must push its authorization requests to the PAR endpoint (RFC 9126).
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
+	// Every token request must carry a DPoP proof.
+	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
 	// Seconds.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds.
@@ -3377,6 +3391,11 @@ func (s *NewOAuthClient) GetWebOrigins() []string {
 // GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
 func (s *NewOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 	return s.RequirePushedAuthorizationRequests
+}
+
+// GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
+func (s *NewOAuthClient) GetDpopBoundAccessTokens() OptBool {
+	return s.DpopBoundAccessTokens
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3482,6 +3501,11 @@ func (s *NewOAuthClient) SetWebOrigins(val []string) {
 // SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
 func (s *NewOAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
 	s.RequirePushedAuthorizationRequests = val
+}
+
+// SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
+func (s *NewOAuthClient) SetDpopBoundAccessTokens(val OptBool) {
+	s.DpopBoundAccessTokens = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -3770,6 +3794,8 @@ type OAuthClient struct {
 	WebOrigins []string `json:"web_origins"`
 	// The client must push its authorization requests (RFC 9126).
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
+	// Every token request of the client carries a DPoP proof.
+	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -3866,6 +3892,11 @@ func (s *OAuthClient) GetWebOrigins() []string {
 // GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
 func (s *OAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 	return s.RequirePushedAuthorizationRequests
+}
+
+// GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
+func (s *OAuthClient) GetDpopBoundAccessTokens() OptBool {
+	return s.DpopBoundAccessTokens
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3976,6 +4007,11 @@ func (s *OAuthClient) SetWebOrigins(val []string) {
 // SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
 func (s *OAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
 	s.RequirePushedAuthorizationRequests = val
+}
+
+// SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
+func (s *OAuthClient) SetDpopBoundAccessTokens(val OptBool) {
+	s.DpopBoundAccessTokens = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -4133,6 +4169,7 @@ type OAuthClientPatch struct {
 	// Replaces the list; [] goes back to the origins of the redirect URIs.
 	WebOrigins                         []string `json:"web_origins"`
 	RequirePushedAuthorizationRequests OptBool  `json:"require_pushed_authorization_requests"`
+	DpopBoundAccessTokens              OptBool  `json:"dpop_bound_access_tokens"`
 	// Seconds; 0: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; 0: tokens.refresh_token_ttl.
@@ -4222,6 +4259,11 @@ func (s *OAuthClientPatch) GetWebOrigins() []string {
 // GetRequirePushedAuthorizationRequests returns the value of RequirePushedAuthorizationRequests.
 func (s *OAuthClientPatch) GetRequirePushedAuthorizationRequests() OptBool {
 	return s.RequirePushedAuthorizationRequests
+}
+
+// GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
+func (s *OAuthClientPatch) GetDpopBoundAccessTokens() OptBool {
+	return s.DpopBoundAccessTokens
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -4317,6 +4359,11 @@ func (s *OAuthClientPatch) SetWebOrigins(val []string) {
 // SetRequirePushedAuthorizationRequests sets the value of RequirePushedAuthorizationRequests.
 func (s *OAuthClientPatch) SetRequirePushedAuthorizationRequests(val OptBool) {
 	s.RequirePushedAuthorizationRequests = val
+}
+
+// SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
+func (s *OAuthClientPatch) SetDpopBoundAccessTokens(val OptBool) {
+	s.DpopBoundAccessTokens = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.

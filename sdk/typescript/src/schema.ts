@@ -972,6 +972,8 @@ export interface components {
             web_origins?: string[];
             /** @description The client must push its authorization requests (RFC 9126). */
             require_pushed_authorization_requests?: boolean;
+            /** @description Every token request of the client carries a DPoP proof */
+            dpop_bound_access_tokens?: boolean;
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1075,6 +1077,8 @@ export interface components {
             web_origins?: string[];
             /** @description The client must push its authorization requests to the PAR endpoint (RFC 9126). */
             require_pushed_authorization_requests?: boolean;
+            /** @description Every token request must carry a DPoP proof */
+            dpop_bound_access_tokens?: boolean;
             /** @description Seconds. */
             access_token_ttl?: number;
             /** @description Seconds. */
@@ -1121,6 +1125,8 @@ export interface components {
             web_origins?: string[];
             /** @description The client must push its authorization requests (RFC 9126). */
             require_pushed_authorization_requests?: boolean;
+            /** @description Every token request of the client carries a DPoP proof */
+            dpop_bound_access_tokens?: boolean;
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1155,6 +1161,7 @@ export interface components {
             /** @description Replaces the list; [] goes back to the origins of the redirect URIs. */
             web_origins?: string[];
             require_pushed_authorization_requests?: boolean;
+            dpop_bound_access_tokens?: boolean;
             /** @description Seconds; 0: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; 0: tokens.refresh_token_ttl. */
