@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/authd/authd/internal/dpoptest"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/storage"
 )
@@ -359,5 +362,48 @@ func TestDeviceCORS(t *testing.T) {
 	}
 	if resp := call(http.MethodPost, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("unregistered origin granted: %v", resp.Header)
+	}
+}
+
+// TestDeviceDPoP: a device that proves a key (RFC 9449) gets DPoP-bound
+// tokens for its approval, and its refresh token (a public client's) then
+// needs that key.
+func TestDeviceDPoP(t *testing.T) {
+	be, clk := newDeviceEnv(t, testdb.SQLite(t))
+	tv, _ := be.createClient(ClientSpec{ID: "tv", Public: true, GrantTypes: []string{GrantDeviceCode, "refresh_token"}})
+	_, rsSecret := be.resourceServer()
+	dc := dpoptest.New(t, jose.ES256, clk.Now)
+	da := be.startDevice(tv.ID, "openid offline_access")
+	arID := be.verifyDevice(da.UserCode)
+	be.signIn(arID, "alice")
+	be.consent(arID, true, "openid", "offline_access")
+	expectRedirect(t, be.get(be.issuer+PathResume+"?ar="+arID), be.issuer+PathDeviceDone+"?result=approved")
+
+	tokenRequest := func(form url.Values, proof bool) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, be.issuer+PathToken, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if proof {
+			req.Header.Set("DPoP", dc.Proof(http.MethodPost, be.issuer+PathToken, ""))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, decode(t, resp)
+	}
+	code, tok := tokenRequest(url.Values{"grant_type": {GrantDeviceCode}, "device_code": {da.DeviceCode}, "client_id": {tv.ID}}, true)
+	if code != 200 || tok["token_type"] != "DPoP" {
+		t.Fatalf("DPoP device token: %d %v", code, tok)
+	}
+	_, in := be.introspect(tok["access_token"].(string), resourceServerID, rsSecret)
+	if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || cnf["jkt"] != dc.JKT {
+		t.Fatalf("introspection %v, want active with cnf.jkt %s", in, dc.JKT)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {tv.ID}}
+	if code, m := tokenRequest(refresh, false); code != 400 || m["error"] != "invalid_dpop_proof" {
+		t.Fatalf("refresh without the key: %d %v, want invalid_dpop_proof", code, m)
+	}
+	if code, m := tokenRequest(refresh, true); code != 200 || m["token_type"] != "DPoP" {
+		t.Fatalf("refresh with the key: %d %v", code, m)
 	}
 }
