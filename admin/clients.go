@@ -36,6 +36,7 @@ type OAuthClient struct {
 	WebOrigins                  []string  `json:"web_origins,omitempty" jsonschema:"description=Origins the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
 	RequirePAR                  bool      `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests (RFC 9126)."`
 	RequireDPoP                 bool      `json:"dpop_bound_access_tokens,omitempty" jsonschema:"description=Every token request of the client carries a DPoP proof, so its access tokens are DPoP-bound (RFC 9449)."`
+	Profile                     string    `json:"profile,omitempty" jsonschema:"enum=fapi2,description=The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile."`
 	AccessTokenTTL              int       `json:"access_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.access_token_ttl."`
 	RefreshTokenTTL             int       `json:"refresh_token_ttl,omitempty" jsonschema:"description=Seconds; absent: tokens.refresh_token_ttl."`
 	CreatedAt                   time.Time `json:"created_at" jsonschema:"required"`
@@ -80,6 +81,7 @@ type NewOAuthClient struct {
 	WebOrigins                  []string `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Origins (scheme://host[:port]) the client's browser code calls the token and revocation endpoints from (CORS); absent: the origins of its http(s) redirect URIs."`
 	RequirePAR                  bool     `json:"require_pushed_authorization_requests,omitempty" jsonschema:"description=The client must push its authorization requests to the PAR endpoint (RFC 9126)."`
 	RequireDPoP                 bool     `json:"dpop_bound_access_tokens,omitempty" jsonschema:"description=Every token request must carry a DPoP proof, so every access token is DPoP-bound (RFC 9449)."`
+	Profile                     string   `json:"profile,omitempty" jsonschema:"enum=fapi2,description=A security profile to hold the client to: fapi2 (FAPI 2.0 Security Profile: private_key_jwt with PS256, ES256 or EdDSA, PAR, PKCE and DPoP required; authd's keys must be ES256 or EdDSA)."`
 	AccessTokenTTL              int      `json:"access_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 	RefreshTokenTTL             int      `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=1,description=Seconds."`
 }
@@ -97,7 +99,7 @@ func toClient(c *storage.Client) OAuthClient {
 		Audience: nonNil(c.Audience), Public: c.Public, ApplicationType: c.ApplicationType, FirstParty: c.FirstParty,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI, AllowedIntrospectors: c.AllowedIntrospectors,
-		WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
+		WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, Profile: c.Profile, AccessTokenTTL: int(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int(c.RefreshTokenTTL / time.Second),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if c.JWKS != nil {
 		raw, _ := json.Marshal(c.JWKS)
@@ -162,7 +164,7 @@ func (a *API) createClient(ctx context.Context, c *call, in *createClientIn) (Cr
 		BackchannelLogoutURI: b.BackchannelLogoutURI, AuthSigningAlg: b.TokenEndpointAuthSigningAlg,
 		AccessTokenTTL: time.Duration(b.AccessTokenTTL) * time.Second, RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second,
 		ApplicationType: b.ApplicationType, AllowedIntrospectors: b.AllowedIntrospectors, WebOrigins: b.WebOrigins,
-		RequirePAR: b.RequirePAR, RequireDPoP: b.RequireDPoP}
+		RequirePAR: b.RequirePAR, RequireDPoP: b.RequireDPoP, Profile: b.Profile}
 	if b.JWKS != nil {
 		var err error
 		if spec.JWKS, err = toJoseJWKS(b.JWKS); err != nil {
@@ -242,6 +244,7 @@ type OAuthClientPatch struct {
 	WebOrigins                  *[]string  `json:"web_origins,omitempty" jsonschema:"maxItems=20,description=Replaces the list; [] goes back to the origins of the redirect URIs."`
 	RequirePAR                  *bool      `json:"require_pushed_authorization_requests,omitempty"`
 	RequireDPoP                 *bool      `json:"dpop_bound_access_tokens,omitempty"`
+	Profile                     nullString `json:"profile,omitzero" jsonschema:"description=fapi2, or null for none."`
 	AccessTokenTTL              *int       `json:"access_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.access_token_ttl."`
 	RefreshTokenTTL             *int       `json:"refresh_token_ttl,omitempty" jsonschema:"minimum=0,description=Seconds; 0: tokens.refresh_token_ttl."`
 }
@@ -284,6 +287,7 @@ func (a *API) patchClient(ctx context.Context, c *call, in *patchClientIn) (Upda
 		setIf(&s.WebOrigins, b.WebOrigins)
 		setIf(&s.RequirePAR, b.RequirePAR)
 		setIf(&s.RequireDPoP, b.RequireDPoP)
+		setIf(&s.Profile, b.Profile.ptr())
 		if b.AccessTokenTTL != nil {
 			s.AccessTokenTTL = time.Duration(*b.AccessTokenTTL) * time.Second
 		}

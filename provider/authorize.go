@@ -122,6 +122,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if _, err := parseClaimsRequest(ar.GetRequestForm().Get("claims")); err != nil {
 		return err
 	}
+	if isFAPI2(ar.GetClient()) && ar.GetRequestForm().Get("redirect_uri") == "" {
+		return fosite.ErrInvalidRequest.WithHint("A FAPI 2.0 client must send redirect_uri (FAPI 2.0 §5.3.2.2).")
+	}
 	if jkt := ar.GetRequestForm().Get("dpop_jkt"); jkt != "" && (len(jkt) != 43 || !canonicalBase64URL(jkt)) {
 		return fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key (RFC 9449 §10).")
 	}
@@ -146,7 +149,7 @@ func (p *Provider) checkPKCE(ar fosite.AuthorizeRequester) error {
 		if method != "" {
 			return fosite.ErrInvalidRequest.WithHint("code_challenge_method without code_challenge.")
 		}
-		if ar.GetClient().IsPublic() || p.cfg.RequirePKCE {
+		if ar.GetClient().IsPublic() || p.cfg.RequirePKCE || isFAPI2(ar.GetClient()) {
 			return fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge with code_challenge_method=S256.")
 		}
 		return nil
@@ -360,6 +363,9 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.A
 	// acr_values, login_hint and ui_locales stay recorded in the stored
 	// request form; with acr_values and no stronger method (MFA comes
 	// later), fosite reports acr "0" in the ID token (OIDC Core §2).
+	if isFAPI2(ar.GetClient()) {
+		ctx = context.WithValue(ctx, codeLifespanKey{}, storage.MaxFAPI2CodeTTL)
+	}
 	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, fs)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)

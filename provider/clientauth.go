@@ -142,6 +142,8 @@ func (p *Provider) authenticateAssertion(ctx context.Context, form url.Values) (
 		// oauth4webapi send by default).
 		return nil, fosite.ErrInvalidClient.WithHintf("The client_assertion's aud must include the issuer '%s' or the token endpoint '%s'.",
 			p.cfg.Issuer, p.cfg.Issuer+PathToken)
+	case client.Profile == storage.ProfileFAPI2 && (len(claims.Audience) != 1 || claims.Audience[0] != p.cfg.Issuer):
+		return nil, fosite.ErrInvalidClient.WithHintf("A FAPI 2.0 client's client_assertion must have aud '%s', the issuer, and nothing else (FAPI 2.0 §5.3.2.1).", p.cfg.Issuer)
 	case claims.ID == "":
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion has no jti.")
 	case !now.Before(exp.Add(assertionLeeway)):

@@ -32,6 +32,9 @@ type ClientService struct {
 	Hasher secrets.ClientSecretHasher
 	// MaxAccessTTL is tokens.max_access_token_ttl.
 	MaxAccessTTL time.Duration
+	// SigningAlg is keys.algorithm: a FAPI 2.0 client needs ES256 or
+	// EdDSA.
+	SigningAlg string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Changed, when set, hears the id of a client changed or deleted, after
@@ -46,6 +49,9 @@ type ClientService struct {
 // storage.ErrConflict when the id is taken.
 func (s ClientService) Create(ctx context.Context, spec ClientSpec, actor string) (*storage.Client, string, error) {
 	c, secret, err := NewClient(ctx, spec, s.Hasher, s.MaxAccessTTL)
+	if err == nil {
+		err = checkServerAlg(c, s.SigningAlg)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -136,7 +142,7 @@ func SpecOf(c *storage.Client) ClientSpec {
 		Public: c.Public, FirstParty: c.FirstParty, JWKS: c.JWKS, JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AuthSigningAlg: c.TokenEndpointAuthSigningAlg, AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
 		ApplicationType: c.ApplicationType, AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins,
-		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP}
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, Profile: c.Profile}
 }
 
 // keepSecret stands in for the stored secret while an update is
@@ -171,6 +177,9 @@ func (s ClientService) Update(ctx context.Context, id string, edit func(*ClientS
 			spec.Secret = keepSecret
 		}
 		c, generated, err := NewClient(ctx, spec, s.Hasher, s.MaxAccessTTL)
+		if err == nil {
+			err = checkServerAlg(c, s.SigningAlg)
+		}
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
@@ -68,6 +69,23 @@ func canonicalOpaqueToken(token string) bool {
 	return ok && key != "" && mac != "" && canonicalBase64URL(key) && canonicalBase64URL(mac)
 }
 
+// codeLifespanKey is the context key of a client's shorter authorization
+// code lifetime (a FAPI 2.0 client's), set where the code is issued.
+type codeLifespanKey struct{}
+
+// codeLifespan is fosite's config for the authorization code handler,
+// with the code lifetime of the request's context when it is shorter:
+// fosite v0.49 reads only the global one.
+type codeLifespan struct{ *fosite.Config }
+
+func (c codeLifespan) GetAuthorizeCodeLifespan(ctx context.Context) time.Duration {
+	life := c.Config.GetAuthorizeCodeLifespan(ctx)
+	if d, ok := ctx.Value(codeLifespanKey{}).(time.Duration); ok && d < life {
+		return d
+	}
+	return life
+}
+
 // composeHandlers registers the grant, introspection and revocation
 // handlers, typed and in order. Refresh tokens and authorization codes are
 // fosite's opaque HMAC tokens; access tokens are our JWTs.
@@ -81,7 +99,7 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 		AuthorizeCodeStrategy:  opaque,
 		CoreStorage:            store,
 		TokenRevocationStorage: store,
-		Config:                 p.fcfg,
+		Config:                 codeLifespan{p.fcfg},
 	}
 	clientCredentials := &oauth2.ClientCredentialsGrantHandler{
 		HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: access, AccessTokenStorage: store, Config: p.fcfg},
@@ -96,7 +114,7 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 	pkceHandler := &pkceHandler{
 		Handler: &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: store, Config: p.fcfg},
 		codes:   opaque, store: store, log: p.log,
-		require: func(c fosite.Client) bool { return p.cfg.RequirePKCE || c.IsPublic() },
+		require: func(c fosite.Client) bool { return p.cfg.RequirePKCE || c.IsPublic() || isFAPI2(c) },
 	}
 	idTokens := &openid.DefaultStrategy{Signer: idTokenSigner{p: p}, Config: p.fcfg}
 	idHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens}

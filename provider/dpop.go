@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +86,17 @@ var (
 type dpopProof struct {
 	// JKT is the base64url SHA-256 JWK thumbprint of the proof's key.
 	JKT string
+	// Alg is the proof's signature algorithm.
+	Alg string
+}
+
+// allowedFor refuses a proof whose algorithm the client's profile does
+// not allow (FAPI 2.0 §5.4).
+func (d *dpopProof) allowedFor(c fosite.Client) error {
+	if isFAPI2(c) && !slices.Contains(fapiAlgs, d.Alg) {
+		return errInvalidDPoPProof.WithHintf("A FAPI 2.0 client's DPoP proofs must be signed with %s (FAPI 2.0 §5.4).", strings.Join(fapiAlgs, ", "))
+	}
+	return nil
 }
 
 // dpopClaims are a proof's claims (RFC 9449 §4.2).
@@ -182,7 +194,7 @@ func (p *Provider) checkDPoP(ctx context.Context, r *http.Request, htu, accessTo
 	if !first {
 		return nil, errInvalidDPoPProof.WithHint("The DPoP proof was already used (jti).")
 	}
-	return &dpopProof{JKT: jkt}, nil
+	return &dpopProof{JKT: jkt, Alg: h.Algorithm}, nil
 }
 
 // dpopStale refuses a proof made too long ago or in the future: with
@@ -237,7 +249,7 @@ func normalURL(u *url.URL) string {
 // and accepts the same nonces without sharing state.
 func (p *Provider) dpopNonce(t time.Time) string {
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(t.Unix()/int64(dpopNonceWindow/time.Second)))
+	binary.BigEndian.PutUint64(b[:], uint64(t.Unix()/int64(dpopNonceWindow/time.Second))) // #nosec G115 -- a window number; its bits are only MACed
 	mac := p.keyring.MAC("dpop-nonce", b[:])[:16]
 	return base64.RawURLEncoding.EncodeToString(append(b[:], mac...))
 }
@@ -268,7 +280,7 @@ func (p *Provider) setDPoPNonce(w http.ResponseWriter) {
 // requiresDPoP reports whether the client registered dpop_bound_access_tokens.
 func requiresDPoP(c fosite.Client) bool {
 	sc, ok := c.(*storage.Client)
-	return ok && sc.RequireDPoP
+	return ok && (sc.RequireDPoP || sc.Profile == storage.ProfileFAPI2)
 }
 
 // dpopBindingKey is the context key of the key a token request's tokens
@@ -319,6 +331,9 @@ func (p *Provider) bindDPoP(ctx context.Context, r *http.Request, ar fosite.Acce
 		return context.WithValue(ctx, dpopBindingKey{}, ""), nil
 	case keyBound != "" && keyBound != proof.JKT:
 		return ctx, errInvalidDPoPProof.WithHint("The DPoP proof's key is not the key the grant is bound to.")
+	}
+	if err := proof.allowedFor(client); err != nil {
+		return ctx, err
 	}
 	return context.WithValue(ctx, dpopBindingKey{}, proof.JKT), nil
 }

@@ -46,7 +46,7 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 	p.setDPoPNonce(w)
 	params, err := p.pushedParams(ctx, client.GetID(), form)
 	if err == nil {
-		err = p.pushedDPoP(ctx, r, params)
+		err = p.pushedDPoP(ctx, r, client, params)
 	}
 	if err != nil {
 		p.writeError(ctx, w, r, nil, err)
@@ -70,13 +70,15 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 // validated params) to the key of the request's DPoP proof, if it has one
 // (RFC 9449 §10.1): as if the request had named it in dpop_jkt, which,
 // when also sent, must agree.
-func (p *Provider) pushedDPoP(ctx context.Context, r *http.Request, form url.Values) error {
+func (p *Provider) pushedDPoP(ctx context.Context, r *http.Request, client fosite.Client, form url.Values) error {
 	proof, err := p.checkDPoP(ctx, r, p.cfg.Issuer+PathPAR, "")
 	switch {
 	case err != nil:
 		return err
 	case proof == nil:
 		return nil
+	case proof.allowedFor(client) != nil:
+		return proof.allowedFor(client)
 	case form.Get("dpop_jkt") != "" && form.Get("dpop_jkt") != proof.JKT:
 		return errInvalidDPoPProof.WithHint("dpop_jkt is not the thumbprint of the DPoP proof's key.")
 	}
@@ -162,5 +164,5 @@ func (p *Provider) pushedForm(ctx context.Context, form url.Values) (url.Values,
 // mustPush reports whether client must push its authorization requests.
 func (p *Provider) mustPush(client fosite.Client) bool {
 	c, ok := client.(*storage.Client)
-	return p.cfg.Authorize.RequirePushed || ok && c.RequirePAR
+	return p.cfg.Authorize.RequirePushed || ok && (c.RequirePAR || c.Profile == storage.ProfileFAPI2)
 }

@@ -56,6 +56,9 @@ type ClientSpec struct {
 	RequirePAR bool
 	// RequireDPoP: the client's token requests must carry a DPoP proof.
 	RequireDPoP bool
+	// Profile is a security profile to hold the client to: "" or
+	// storage.ProfileFAPI2 (fapi.go).
+	Profile string
 }
 
 // DefaultScopes are what a client with the authorization_code grant may
@@ -79,6 +82,7 @@ func NewClient(ctx context.Context, spec ClientSpec, hasher secrets.ClientSecret
 	checkAuthMethod(c, spec.AuthSigningAlg, bad)
 	checkURIs(c, bad)
 	checkScopesAndLifetimes(c, maxAccessTTL, bad)
+	checkProfile(c, bad)
 	secret := clientSecret(c, spec.Secret, bad)
 	if len(errs) > 0 {
 		return nil, "", &InvalidClientError{Err: errors.Join(errs...)}
@@ -112,7 +116,7 @@ func clientFromSpec(spec ClientSpec) *storage.Client {
 		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		ResponseTypes: []string{"code"}, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedIntrospectors: dedupe(spec.AllowedIntrospectors), ApplicationType: spec.ApplicationType,
-		WebOrigins: dedupe(spec.WebOrigins), RequirePAR: spec.RequirePAR, RequireDPoP: spec.RequireDPoP,
+		WebOrigins: dedupe(spec.WebOrigins), RequirePAR: spec.RequirePAR, RequireDPoP: spec.RequireDPoP, Profile: spec.Profile,
 	}
 }
 

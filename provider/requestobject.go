@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ func (p *Provider) requestObjectForm(ctx context.Context, form url.Values) (url.
 	tok, err := jwt.ParseSigned(raw, assertionAlgs)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, invalid("The request object must be a JWS signed with one of " + strings.Join(clientAssertionAlgs, ", ") + "; unsigned ones are refused.")
+	}
+	if alg := tok.Headers[0].Algorithm; client.Profile == storage.ProfileFAPI2 && !slices.Contains(fapiAlgs, alg) {
+		return nil, invalid("A FAPI 2.0 client's request object must be signed with " + strings.Join(fapiAlgs, ", ") + ", not " + alg + ".")
 	}
 	var reg jwt.Claims
 	var all map[string]any

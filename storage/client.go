@@ -19,6 +19,8 @@ const (
 // Application types (OpenID Connect Dynamic Client Registration 1.0 §2,
 // application_type).
 const (
+	// ProfileFAPI2 is the FAPI 2.0 Security Profile.
+	ProfileFAPI2 = "fapi2"
 	// ApplicationWeb is the default: redirect URIs match exactly.
 	ApplicationWeb = "web"
 	// ApplicationNative is an app on the user's device: a registered http
@@ -72,6 +74,9 @@ type Client struct {
 	// RequireDPoP: every token request must carry a DPoP proof, so every
 	// access token is DPoP-bound (RFC 9449 dpop_bound_access_tokens).
 	RequireDPoP bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Profile is a security profile the client is held to: "" (none) or
+	// ProfileFAPI2.
+	Profile string `json:"profile,omitempty"`
 	// TokenEndpointAuthSigningAlg is the JWS alg its assertions must use.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// AccessTokenTTL and RefreshTokenTTL override the server defaults when
@@ -122,6 +127,10 @@ func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpo
 func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
 	return c.TokenEndpointAuthSigningAlg
 }
+
+// MaxFAPI2CodeTTL is the longest an authorization code of a FAPI 2.0
+// client lives (FAPI 2.0 Security Profile §5.3.2.2).
+const MaxFAPI2CodeTTL = time.Minute
 
 // GetEffectiveLifespan returns the client's own lifespan for tt when it has
 // one, else fallback.

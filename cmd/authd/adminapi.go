@@ -41,7 +41,7 @@ func openAdminAPI(cfg Config, d *deps, app *browserApp, p *provider.Provider, ke
 
 func clientService(cfg Config, d *deps) provider.ClientService {
 	return provider.ClientService{Store: d.store, Hasher: secrets.ClientSecretHasher{Keyring: d.keyring},
-		MaxAccessTTL: cfg.Tokens.MaxAccessTokenTTL, Changed: d.clients.Invalidate}
+		MaxAccessTTL: cfg.Tokens.MaxAccessTokenTTL, SigningAlg: cfg.Keys.Algorithm, Changed: d.clients.Invalidate}
 }
 
 // rotateSigningKey makes a new signing key and records keys.rotated.

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -753,5 +756,23 @@ func TestAdminAPIDPoP(t *testing.T) {
 	mustRun(t, s.env, "clients", "update", c.ID, "--require-dpop=false").decodeJSON(t, &updated)
 	if _, ok := updated["dpop_bound_access_tokens"]; ok || updated["client_id"] != c.ID {
 		t.Fatal("clients update --require-dpop=false kept the flag")
+	}
+}
+
+// TestClientsProfileFAPI2: clients create --profile fapi2 needs
+// private_key_jwt and keys.algorithm ES256 or EdDSA, and stores a client
+// that must use PAR and DPoP.
+func TestClientsProfileFAPI2(t *testing.T) {
+	env := sqliteEnv(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	args := []string{"clients", "create", "--name", "bank", "--redirect-uri", "https://rp.example/cb", "--profile", "fapi2",
+		"--token-endpoint-auth-method", "private_key_jwt", "--jwks", string(jwks)}
+	mustFail(t, env, 1, []string{"keys.algorithm"}, args...)
+	mustFail(t, append(env, "AUTHD_KEYS_ALGORITHM=ES256"), 1, []string{"private_key_jwt"}, args[:8]...)
+	var c map[string]any
+	mustRun(t, append(env, "AUTHD_KEYS_ALGORITHM=ES256"), args...).decodeJSON(t, &c)
+	if c["profile"] != "fapi2" || c["dpop_bound_access_tokens"] != true || c["require_pushed_authorization_requests"] != true {
+		t.Fatalf("clients create --profile fapi2 printed %v", c)
 	}
 }

@@ -132,6 +132,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&spec.FirstParty, "first-party", false, "first-party client: consent is not asked")
 	fs.BoolVar(&spec.RequirePAR, "require-par", false, "the client must push its authorization requests to /oauth2/par (RFC 9126)")
 	fs.BoolVar(&spec.RequireDPoP, "require-dpop", false, "every token request must carry a DPoP proof, so every access token is DPoP-bound (RFC 9449)")
+	fs.StringVar(&spec.Profile, "profile", "", "security profile: fapi2 (FAPI 2.0: private_key_jwt with PS256, ES256 or EdDSA, PAR, PKCE, DPoP; needs keys.algorithm ES256 or EdDSA)")
 	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives back-channel logout tokens")
 	fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's JWKS (private_key_jwt)")
 	fs.StringVar(&jwksArg, "jwks", "", "the client's JWKS, inline JSON or @file (private_key_jwt)")
@@ -216,6 +217,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
 	requirePAR := fs.Bool("require-par", false, "the client must push its authorization requests (--require-par=false: need not)")
 	requireDPoP := fs.Bool("require-dpop", false, "every token request must carry a DPoP proof (--require-dpop=false: need not)")
+	profile := fs.String("profile", "", "security profile: fapi2, or --profile= for none")
 	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
 	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWKS (empty: none)")
 	accessTTL := fs.Duration("access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
@@ -242,6 +244,7 @@ func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 			},
 			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
 			"require-par": func() { s.RequirePAR = *requirePAR }, "require-dpop": func() { s.RequireDPoP = *requireDPoP },
+			"profile":                func() { s.Profile = *profile },
 			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
 			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },
 		} {

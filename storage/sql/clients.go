@@ -40,6 +40,7 @@ type clientMetadata struct {
 	WebOrigins              []string        `json:"web_origins,omitempty"`
 	RequirePAR              bool            `json:"require_pushed_authorization_requests,omitempty"`
 	RequireDPoP             bool            `json:"dpop_bound_access_tokens,omitempty"`
+	Profile                 string          `json:"profile,omitempty"`
 	ApplicationType         string          `json:"application_type,omitempty"`
 	AccessTokenTTL          int64           `json:"access_token_ttl_ms,omitempty"`
 	RefreshTokenTTL         int64           `json:"refresh_token_ttl_ms,omitempty"`
@@ -51,7 +52,7 @@ func toClientRow(c *storage.Client) (*clientRow, error) {
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scopes: c.Scopes, Audience: c.Audience,
 		Public: c.Public, FirstParty: c.FirstParty, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKSURI: c.JWKSURI, AuthSigningAlg: c.TokenEndpointAuthSigningAlg, BackchannelLogoutURI: c.BackchannelLogoutURI,
-		AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, ApplicationType: c.ApplicationType, AccessTokenTTL: c.AccessTokenTTL.Milliseconds(), RefreshTokenTTL: c.RefreshTokenTTL.Milliseconds(),
+		AllowedIntrospectors: c.AllowedIntrospectors, WebOrigins: c.WebOrigins, RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, Profile: c.Profile, ApplicationType: c.ApplicationType, AccessTokenTTL: c.AccessTokenTTL.Milliseconds(), RefreshTokenTTL: c.RefreshTokenTTL.Milliseconds(),
 	}
 	if c.JWKS != nil {
 		b, err := json.Marshal(c.JWKS)
@@ -79,7 +80,7 @@ func (r *clientRow) toClient() (*storage.Client, error) {
 		GrantTypes: md.GrantTypes, ResponseTypes: md.ResponseTypes, Scopes: md.Scopes, Audience: md.Audience,
 		Public: md.Public, FirstParty: md.FirstParty, TokenEndpointAuthMethod: md.TokenEndpointAuthMethod,
 		JWKSURI: md.JWKSURI, TokenEndpointAuthSigningAlg: md.AuthSigningAlg, BackchannelLogoutURI: md.BackchannelLogoutURI,
-		AllowedIntrospectors: md.AllowedIntrospectors, WebOrigins: md.WebOrigins, RequirePAR: md.RequirePAR, RequireDPoP: md.RequireDPoP, ApplicationType: md.ApplicationType,
+		AllowedIntrospectors: md.AllowedIntrospectors, WebOrigins: md.WebOrigins, RequirePAR: md.RequirePAR, RequireDPoP: md.RequireDPoP, Profile: md.Profile, ApplicationType: md.ApplicationType,
 		AccessTokenTTL: msDuration(md.AccessTokenTTL), RefreshTokenTTL: msDuration(md.RefreshTokenTTL),
 		CreatedAt: fromMillis(r.CreatedAt), UpdatedAt: fromMillis(r.UpdatedAt),
 	}

@@ -2527,6 +2527,12 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.Profile.Set {
+			e.FieldStart("profile")
+			s.Profile.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -2554,7 +2560,7 @@ func (s *CreatedOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfCreatedOAuthClient = [24]string{
+var jsonFieldsNameOfCreatedOAuthClient = [25]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -2574,11 +2580,12 @@ var jsonFieldsNameOfCreatedOAuthClient = [24]string{
 	16: "web_origins",
 	17: "require_pushed_authorization_requests",
 	18: "dpop_bound_access_tokens",
-	19: "access_token_ttl",
-	20: "refresh_token_ttl",
-	21: "created_at",
-	22: "updated_at",
-	23: "client_secret",
+	19: "profile",
+	20: "access_token_ttl",
+	21: "refresh_token_ttl",
+	22: "created_at",
+	23: "updated_at",
+	24: "client_secret",
 }
 
 // Decode decodes CreatedOAuthClient from json.
@@ -2586,7 +2593,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 	if s == nil {
 		return errors.New("invalid: unable to decode CreatedOAuthClient to nil")
 	}
-	var requiredBitSet [3]uint8
+	var requiredBitSet [4]uint8
 
 	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		switch string(k) {
@@ -2858,6 +2865,16 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
+		case "profile":
+			if err := func() error {
+				s.Profile.Reset()
+				if err := s.Profile.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"profile\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -2879,7 +2896,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 5
+			requiredBitSet[2] |= 1 << 6
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -2891,7 +2908,7 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 6
+			requiredBitSet[2] |= 1 << 7
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -2921,10 +2938,11 @@ func (s *CreatedOAuthClient) Decode(d *jx.Decoder) error {
 	}
 	// Validate required fields.
 	var failures []validate.FieldError
-	for i, mask := range [3]uint8{
+	for i, mask := range [4]uint8{
 		0b11111111,
 		0b00000110,
-		0b01100000,
+		0b11000000,
+		0b00000000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -2966,6 +2984,44 @@ func (s *CreatedOAuthClient) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *CreatedOAuthClient) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes CreatedOAuthClientProfile as json.
+func (s CreatedOAuthClientProfile) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes CreatedOAuthClientProfile from json.
+func (s *CreatedOAuthClientProfile) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode CreatedOAuthClientProfile to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch CreatedOAuthClientProfile(v) {
+	case CreatedOAuthClientProfileFapi2:
+		*s = CreatedOAuthClientProfileFapi2
+	default:
+		*s = CreatedOAuthClientProfile(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s CreatedOAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *CreatedOAuthClientProfile) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -9322,6 +9378,12 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.Profile.Set {
+			e.FieldStart("profile")
+			s.Profile.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -9335,7 +9397,7 @@ func (s *NewOAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfNewOAuthClient = [22]string{
+var jsonFieldsNameOfNewOAuthClient = [23]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "client_secret",
@@ -9356,8 +9418,9 @@ var jsonFieldsNameOfNewOAuthClient = [22]string{
 	17: "web_origins",
 	18: "require_pushed_authorization_requests",
 	19: "dpop_bound_access_tokens",
-	20: "access_token_ttl",
-	21: "refresh_token_ttl",
+	20: "profile",
+	21: "access_token_ttl",
+	22: "refresh_token_ttl",
 }
 
 // Decode decodes NewOAuthClient from json.
@@ -9634,6 +9697,16 @@ func (s *NewOAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
+		case "profile":
+			if err := func() error {
+				s.Profile.Reset()
+				if err := s.Profile.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"profile\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -9748,6 +9821,44 @@ func (s NewOAuthClientApplicationType) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *NewOAuthClientApplicationType) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes NewOAuthClientProfile as json.
+func (s NewOAuthClientProfile) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes NewOAuthClientProfile from json.
+func (s *NewOAuthClientProfile) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode NewOAuthClientProfile to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch NewOAuthClientProfile(v) {
+	case NewOAuthClientProfileFapi2:
+		*s = NewOAuthClientProfileFapi2
+	default:
+		*s = NewOAuthClientProfile(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s NewOAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *NewOAuthClientProfile) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -10398,6 +10509,12 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.Profile.Set {
+			e.FieldStart("profile")
+			s.Profile.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -10419,7 +10536,7 @@ func (s *OAuthClient) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClient = [23]string{
+var jsonFieldsNameOfOAuthClient = [24]string{
 	0:  "client_id",
 	1:  "client_name",
 	2:  "redirect_uris",
@@ -10439,10 +10556,11 @@ var jsonFieldsNameOfOAuthClient = [23]string{
 	16: "web_origins",
 	17: "require_pushed_authorization_requests",
 	18: "dpop_bound_access_tokens",
-	19: "access_token_ttl",
-	20: "refresh_token_ttl",
-	21: "created_at",
-	22: "updated_at",
+	19: "profile",
+	20: "access_token_ttl",
+	21: "refresh_token_ttl",
+	22: "created_at",
+	23: "updated_at",
 }
 
 // Decode decodes OAuthClient from json.
@@ -10722,6 +10840,16 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
+		case "profile":
+			if err := func() error {
+				s.Profile.Reset()
+				if err := s.Profile.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"profile\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -10743,7 +10871,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"refresh_token_ttl\"")
 			}
 		case "created_at":
-			requiredBitSet[2] |= 1 << 5
+			requiredBitSet[2] |= 1 << 6
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.CreatedAt = v
@@ -10755,7 +10883,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"created_at\"")
 			}
 		case "updated_at":
-			requiredBitSet[2] |= 1 << 6
+			requiredBitSet[2] |= 1 << 7
 			if err := func() error {
 				v, err := json.DecodeDateTime(d)
 				s.UpdatedAt = v
@@ -10778,7 +10906,7 @@ func (s *OAuthClient) Decode(d *jx.Decoder) error {
 	for i, mask := range [3]uint8{
 		0b11111111,
 		0b00000110,
-		0b01100000,
+		0b11000000,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -11093,6 +11221,12 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.Profile.Set {
+			e.FieldStart("profile")
+			s.Profile.Encode(e)
+		}
+	}
+	{
 		if s.AccessTokenTTL.Set {
 			e.FieldStart("access_token_ttl")
 			s.AccessTokenTTL.Encode(e)
@@ -11106,7 +11240,7 @@ func (s *OAuthClientPatch) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfOAuthClientPatch = [20]string{
+var jsonFieldsNameOfOAuthClientPatch = [21]string{
 	0:  "client_name",
 	1:  "redirect_uris",
 	2:  "post_logout_redirect_uris",
@@ -11125,8 +11259,9 @@ var jsonFieldsNameOfOAuthClientPatch = [20]string{
 	15: "web_origins",
 	16: "require_pushed_authorization_requests",
 	17: "dpop_bound_access_tokens",
-	18: "access_token_ttl",
-	19: "refresh_token_ttl",
+	18: "profile",
+	19: "access_token_ttl",
+	20: "refresh_token_ttl",
 }
 
 // Decode decodes OAuthClientPatch from json.
@@ -11380,6 +11515,16 @@ func (s *OAuthClientPatch) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"dpop_bound_access_tokens\"")
 			}
+		case "profile":
+			if err := func() error {
+				s.Profile.Reset()
+				if err := s.Profile.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"profile\"")
+			}
 		case "access_token_ttl":
 			if err := func() error {
 				s.AccessTokenTTL.Reset()
@@ -11504,6 +11649,44 @@ func (s OAuthClientPatchTokenEndpointAuthMethod) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OAuthClientPatchTokenEndpointAuthMethod) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes OAuthClientProfile as json.
+func (s OAuthClientProfile) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes OAuthClientProfile from json.
+func (s *OAuthClientProfile) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode OAuthClientProfile to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch OAuthClientProfile(v) {
+	case OAuthClientProfileFapi2:
+		*s = OAuthClientProfileFapi2
+	default:
+		*s = OAuthClientProfile(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OAuthClientProfile) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -11635,6 +11818,39 @@ func (s OptBool) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptBool) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes CreatedOAuthClientProfile as json.
+func (o OptCreatedOAuthClientProfile) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes CreatedOAuthClientProfile from json.
+func (o *OptCreatedOAuthClientProfile) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptCreatedOAuthClientProfile to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptCreatedOAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptCreatedOAuthClientProfile) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -11808,6 +12024,39 @@ func (s *OptNewOAuthClientApplicationType) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes NewOAuthClientProfile as json.
+func (o OptNewOAuthClientProfile) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes NewOAuthClientProfile from json.
+func (o *OptNewOAuthClientProfile) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptNewOAuthClientProfile to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptNewOAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptNewOAuthClientProfile) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes NewOAuthClientTokenEndpointAuthMethod as json.
 func (o OptNewOAuthClientTokenEndpointAuthMethod) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -11954,6 +12203,39 @@ func (s OptOAuthClientPatchTokenEndpointAuthMethod) MarshalJSON() ([]byte, error
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptOAuthClientPatchTokenEndpointAuthMethod) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes OAuthClientProfile as json.
+func (o OptOAuthClientProfile) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes OAuthClientProfile from json.
+func (o *OptOAuthClientProfile) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptOAuthClientProfile to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptOAuthClientProfile) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptOAuthClientProfile) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

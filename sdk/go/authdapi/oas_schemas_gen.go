@@ -877,6 +877,8 @@ type CreatedOAuthClient struct {
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Every token request of the client carries a DPoP proof.
 	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
+	// The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+	Profile OptCreatedOAuthClientProfile `json:"profile"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -979,6 +981,11 @@ func (s *CreatedOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 // GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
 func (s *CreatedOAuthClient) GetDpopBoundAccessTokens() OptBool {
 	return s.DpopBoundAccessTokens
+}
+
+// GetProfile returns the value of Profile.
+func (s *CreatedOAuthClient) GetProfile() OptCreatedOAuthClientProfile {
+	return s.Profile
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -1101,6 +1108,11 @@ func (s *CreatedOAuthClient) SetDpopBoundAccessTokens(val OptBool) {
 	s.DpopBoundAccessTokens = val
 }
 
+// SetProfile sets the value of Profile.
+func (s *CreatedOAuthClient) SetProfile(val OptCreatedOAuthClientProfile) {
+	s.Profile = val
+}
+
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
 func (s *CreatedOAuthClient) SetAccessTokenTTL(val OptInt) {
 	s.AccessTokenTTL = val
@@ -1164,6 +1176,41 @@ func (s *CreatedOAuthClientHeaders) SetResponse(val CreatedOAuthClient) {
 }
 
 func (*CreatedOAuthClientHeaders) createClientRes() {}
+
+// The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+type CreatedOAuthClientProfile string
+
+const (
+	CreatedOAuthClientProfileFapi2 CreatedOAuthClientProfile = "fapi2"
+)
+
+// AllValues returns all CreatedOAuthClientProfile values.
+func (CreatedOAuthClientProfile) AllValues() []CreatedOAuthClientProfile {
+	return []CreatedOAuthClientProfile{
+		CreatedOAuthClientProfileFapi2,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CreatedOAuthClientProfile) MarshalText() ([]byte, error) {
+	switch s {
+	case CreatedOAuthClientProfileFapi2:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CreatedOAuthClientProfile) UnmarshalText(data []byte) error {
+	switch CreatedOAuthClientProfile(data) {
+	case CreatedOAuthClientProfileFapi2:
+		*s = CreatedOAuthClientProfileFapi2
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 // Ref: #/components/schemas/CreatedWebhook
 type CreatedWebhook struct {
@@ -3292,6 +3339,9 @@ type NewOAuthClient struct {
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Every token request must carry a DPoP proof.
 	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
+	// A security profile to hold the client to: fapi2 (FAPI 2.0 Security Profile: private_key_jwt with
+	// PS256.
+	Profile OptNewOAuthClientProfile `json:"profile"`
 	// Seconds.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds.
@@ -3396,6 +3446,11 @@ func (s *NewOAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 // GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
 func (s *NewOAuthClient) GetDpopBoundAccessTokens() OptBool {
 	return s.DpopBoundAccessTokens
+}
+
+// GetProfile returns the value of Profile.
+func (s *NewOAuthClient) GetProfile() OptNewOAuthClientProfile {
+	return s.Profile
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -3508,6 +3563,11 @@ func (s *NewOAuthClient) SetDpopBoundAccessTokens(val OptBool) {
 	s.DpopBoundAccessTokens = val
 }
 
+// SetProfile sets the value of Profile.
+func (s *NewOAuthClient) SetProfile(val OptNewOAuthClientProfile) {
+	s.Profile = val
+}
+
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
 func (s *NewOAuthClient) SetAccessTokenTTL(val OptInt) {
 	s.AccessTokenTTL = val
@@ -3553,6 +3613,42 @@ func (s *NewOAuthClientApplicationType) UnmarshalText(data []byte) error {
 		return nil
 	case NewOAuthClientApplicationTypeNative:
 		*s = NewOAuthClientApplicationTypeNative
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// A security profile to hold the client to: fapi2 (FAPI 2.0 Security Profile: private_key_jwt with
+// PS256.
+type NewOAuthClientProfile string
+
+const (
+	NewOAuthClientProfileFapi2 NewOAuthClientProfile = "fapi2"
+)
+
+// AllValues returns all NewOAuthClientProfile values.
+func (NewOAuthClientProfile) AllValues() []NewOAuthClientProfile {
+	return []NewOAuthClientProfile{
+		NewOAuthClientProfileFapi2,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s NewOAuthClientProfile) MarshalText() ([]byte, error) {
+	switch s {
+	case NewOAuthClientProfileFapi2:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *NewOAuthClientProfile) UnmarshalText(data []byte) error {
+	switch NewOAuthClientProfile(data) {
+	case NewOAuthClientProfileFapi2:
+		*s = NewOAuthClientProfileFapi2
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -3796,6 +3892,8 @@ type OAuthClient struct {
 	RequirePushedAuthorizationRequests OptBool `json:"require_pushed_authorization_requests"`
 	// Every token request of the client carries a DPoP proof.
 	DpopBoundAccessTokens OptBool `json:"dpop_bound_access_tokens"`
+	// The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+	Profile OptOAuthClientProfile `json:"profile"`
 	// Seconds; absent: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; absent: tokens.refresh_token_ttl.
@@ -3897,6 +3995,11 @@ func (s *OAuthClient) GetRequirePushedAuthorizationRequests() OptBool {
 // GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
 func (s *OAuthClient) GetDpopBoundAccessTokens() OptBool {
 	return s.DpopBoundAccessTokens
+}
+
+// GetProfile returns the value of Profile.
+func (s *OAuthClient) GetProfile() OptOAuthClientProfile {
+	return s.Profile
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -4012,6 +4115,11 @@ func (s *OAuthClient) SetRequirePushedAuthorizationRequests(val OptBool) {
 // SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
 func (s *OAuthClient) SetDpopBoundAccessTokens(val OptBool) {
 	s.DpopBoundAccessTokens = val
+}
+
+// SetProfile sets the value of Profile.
+func (s *OAuthClient) SetProfile(val OptOAuthClientProfile) {
+	s.Profile = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -4170,6 +4278,8 @@ type OAuthClientPatch struct {
 	WebOrigins                         []string `json:"web_origins"`
 	RequirePushedAuthorizationRequests OptBool  `json:"require_pushed_authorization_requests"`
 	DpopBoundAccessTokens              OptBool  `json:"dpop_bound_access_tokens"`
+	// Fapi2.
+	Profile OptNilString `json:"profile"`
 	// Seconds; 0: tokens.access_token_ttl.
 	AccessTokenTTL OptInt `json:"access_token_ttl"`
 	// Seconds; 0: tokens.refresh_token_ttl.
@@ -4264,6 +4374,11 @@ func (s *OAuthClientPatch) GetRequirePushedAuthorizationRequests() OptBool {
 // GetDpopBoundAccessTokens returns the value of DpopBoundAccessTokens.
 func (s *OAuthClientPatch) GetDpopBoundAccessTokens() OptBool {
 	return s.DpopBoundAccessTokens
+}
+
+// GetProfile returns the value of Profile.
+func (s *OAuthClientPatch) GetProfile() OptNilString {
+	return s.Profile
 }
 
 // GetAccessTokenTTL returns the value of AccessTokenTTL.
@@ -4364,6 +4479,11 @@ func (s *OAuthClientPatch) SetRequirePushedAuthorizationRequests(val OptBool) {
 // SetDpopBoundAccessTokens sets the value of DpopBoundAccessTokens.
 func (s *OAuthClientPatch) SetDpopBoundAccessTokens(val OptBool) {
 	s.DpopBoundAccessTokens = val
+}
+
+// SetProfile sets the value of Profile.
+func (s *OAuthClientPatch) SetProfile(val OptNilString) {
+	s.Profile = val
 }
 
 // SetAccessTokenTTL sets the value of AccessTokenTTL.
@@ -4472,6 +4592,41 @@ func (s *OAuthClientPatchTokenEndpointAuthMethod) UnmarshalText(data []byte) err
 	}
 }
 
+// The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+type OAuthClientProfile string
+
+const (
+	OAuthClientProfileFapi2 OAuthClientProfile = "fapi2"
+)
+
+// AllValues returns all OAuthClientProfile values.
+func (OAuthClientProfile) AllValues() []OAuthClientProfile {
+	return []OAuthClientProfile{
+		OAuthClientProfileFapi2,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s OAuthClientProfile) MarshalText() ([]byte, error) {
+	switch s {
+	case OAuthClientProfileFapi2:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *OAuthClientProfile) UnmarshalText(data []byte) error {
+	switch OAuthClientProfile(data) {
+	case OAuthClientProfileFapi2:
+		*s = OAuthClientProfileFapi2
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/OAuthClientSecret
 type OAuthClientSecret struct {
 	ClientSecret string `json:"client_secret"`
@@ -4566,6 +4721,52 @@ func (o OptBool) Get() (v bool, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptBool) Or(d bool) bool {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptCreatedOAuthClientProfile returns new OptCreatedOAuthClientProfile with value set to v.
+func NewOptCreatedOAuthClientProfile(v CreatedOAuthClientProfile) OptCreatedOAuthClientProfile {
+	return OptCreatedOAuthClientProfile{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptCreatedOAuthClientProfile is optional CreatedOAuthClientProfile.
+type OptCreatedOAuthClientProfile struct {
+	Value CreatedOAuthClientProfile
+	Set   bool
+}
+
+// IsSet returns true if OptCreatedOAuthClientProfile was set.
+func (o OptCreatedOAuthClientProfile) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptCreatedOAuthClientProfile) Reset() {
+	var v CreatedOAuthClientProfile
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptCreatedOAuthClientProfile) SetTo(v CreatedOAuthClientProfile) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptCreatedOAuthClientProfile) Get() (v CreatedOAuthClientProfile, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptCreatedOAuthClientProfile) Or(d CreatedOAuthClientProfile) CreatedOAuthClientProfile {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -4894,6 +5095,52 @@ func (o OptNewOAuthClientApplicationType) Or(d NewOAuthClientApplicationType) Ne
 	return d
 }
 
+// NewOptNewOAuthClientProfile returns new OptNewOAuthClientProfile with value set to v.
+func NewOptNewOAuthClientProfile(v NewOAuthClientProfile) OptNewOAuthClientProfile {
+	return OptNewOAuthClientProfile{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNewOAuthClientProfile is optional NewOAuthClientProfile.
+type OptNewOAuthClientProfile struct {
+	Value NewOAuthClientProfile
+	Set   bool
+}
+
+// IsSet returns true if OptNewOAuthClientProfile was set.
+func (o OptNewOAuthClientProfile) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNewOAuthClientProfile) Reset() {
+	var v NewOAuthClientProfile
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptNewOAuthClientProfile) SetTo(v NewOAuthClientProfile) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNewOAuthClientProfile) Get() (v NewOAuthClientProfile, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNewOAuthClientProfile) Or(d NewOAuthClientProfile) NewOAuthClientProfile {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptNewOAuthClientTokenEndpointAuthMethod returns new OptNewOAuthClientTokenEndpointAuthMethod with value set to v.
 func NewOptNewOAuthClientTokenEndpointAuthMethod(v NewOAuthClientTokenEndpointAuthMethod) OptNewOAuthClientTokenEndpointAuthMethod {
 	return OptNewOAuthClientTokenEndpointAuthMethod{
@@ -5094,6 +5341,52 @@ func (o OptOAuthClientPatchTokenEndpointAuthMethod) Get() (v OAuthClientPatchTok
 
 // Or returns value if set, or given parameter if does not.
 func (o OptOAuthClientPatchTokenEndpointAuthMethod) Or(d OAuthClientPatchTokenEndpointAuthMethod) OAuthClientPatchTokenEndpointAuthMethod {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptOAuthClientProfile returns new OptOAuthClientProfile with value set to v.
+func NewOptOAuthClientProfile(v OAuthClientProfile) OptOAuthClientProfile {
+	return OptOAuthClientProfile{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptOAuthClientProfile is optional OAuthClientProfile.
+type OptOAuthClientProfile struct {
+	Value OAuthClientProfile
+	Set   bool
+}
+
+// IsSet returns true if OptOAuthClientProfile was set.
+func (o OptOAuthClientProfile) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptOAuthClientProfile) Reset() {
+	var v OAuthClientProfile
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptOAuthClientProfile) SetTo(v OAuthClientProfile) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptOAuthClientProfile) Get() (v OAuthClientProfile, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptOAuthClientProfile) Or(d OAuthClientProfile) OAuthClientProfile {
 	if v, ok := o.Get(); ok {
 		return v
 	}

@@ -497,6 +497,24 @@ func (s *CreatedOAuthClient) Validate() error {
 			Error: err,
 		})
 	}
+	if err := func() error {
+		if value, ok := s.Profile.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "profile",
+			Error: err,
+		})
+	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
 	}
@@ -524,6 +542,15 @@ func (s *CreatedOAuthClientHeaders) Validate() error {
 		return &validate.Error{Fields: failures}
 	}
 	return nil
+}
+
+func (s CreatedOAuthClientProfile) Validate() error {
+	switch s {
+	case "fapi2":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
 }
 
 func (s *CreatedWebhook) Validate() error {
@@ -1875,6 +1902,24 @@ func (s *NewOAuthClient) Validate() error {
 		})
 	}
 	if err := func() error {
+		if value, ok := s.Profile.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "profile",
+			Error: err,
+		})
+	}
+	if err := func() error {
 		if value, ok := s.AccessTokenTTL.Get(); ok {
 			if err := func() error {
 				if err := (validate.Int{
@@ -1941,6 +1986,15 @@ func (s NewOAuthClientApplicationType) Validate() error {
 	case "web":
 		return nil
 	case "native":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s NewOAuthClientProfile) Validate() error {
+	switch s {
+	case "fapi2":
 		return nil
 	default:
 		return errors.Errorf("invalid value: %v", s)
@@ -2375,6 +2429,24 @@ func (s *OAuthClient) Validate() error {
 			Error: err,
 		})
 	}
+	if err := func() error {
+		if value, ok := s.Profile.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "profile",
+			Error: err,
+		})
+	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
 	}
@@ -2781,6 +2853,36 @@ func (s *OAuthClientPatch) Validate() error {
 		})
 	}
 	if err := func() error {
+		if value, ok := s.Profile.Get(); ok {
+			if err := func() error {
+				if err := (validate.String{
+					MinLength:     0,
+					MinLengthSet:  false,
+					MaxLength:     2048,
+					MaxLengthSet:  true,
+					Email:         false,
+					Hostname:      false,
+					Regex:         nil,
+					MinNumeric:    0,
+					MinNumericSet: false,
+					MaxNumeric:    0,
+					MaxNumericSet: false,
+				}).Validate(string(value)); err != nil {
+					return errors.Wrap(err, "string")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "profile",
+			Error: err,
+		})
+	}
+	if err := func() error {
 		if value, ok := s.AccessTokenTTL.Get(); ok {
 			if err := func() error {
 				if err := (validate.Int{
@@ -2862,6 +2964,15 @@ func (s OAuthClientPatchTokenEndpointAuthMethod) Validate() error {
 	case "private_key_jwt":
 		return nil
 	case "none":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s OAuthClientProfile) Validate() error {
+	switch s {
+	case "fapi2":
 		return nil
 	default:
 		return errors.Errorf("invalid value: %v", s)

@@ -974,6 +974,11 @@ export interface components {
             require_pushed_authorization_requests?: boolean;
             /** @description Every token request of the client carries a DPoP proof */
             dpop_bound_access_tokens?: boolean;
+            /**
+             * @description The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+             * @enum {string}
+             */
+            profile?: "fapi2";
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1079,6 +1084,11 @@ export interface components {
             require_pushed_authorization_requests?: boolean;
             /** @description Every token request must carry a DPoP proof */
             dpop_bound_access_tokens?: boolean;
+            /**
+             * @description A security profile to hold the client to: fapi2 (FAPI 2.0 Security Profile: private_key_jwt with PS256
+             * @enum {string}
+             */
+            profile?: "fapi2";
             /** @description Seconds. */
             access_token_ttl?: number;
             /** @description Seconds. */
@@ -1127,6 +1137,11 @@ export interface components {
             require_pushed_authorization_requests?: boolean;
             /** @description Every token request of the client carries a DPoP proof */
             dpop_bound_access_tokens?: boolean;
+            /**
+             * @description The security profile the client is held to: fapi2 is the FAPI 2.0 Security Profile.
+             * @enum {string}
+             */
+            profile?: "fapi2";
             /** @description Seconds; absent: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; absent: tokens.refresh_token_ttl. */
@@ -1162,6 +1177,8 @@ export interface components {
             web_origins?: string[];
             require_pushed_authorization_requests?: boolean;
             dpop_bound_access_tokens?: boolean;
+            /** @description fapi2 */
+            profile?: string | null;
             /** @description Seconds; 0: tokens.access_token_ttl. */
             access_token_ttl?: number;
             /** @description Seconds; 0: tokens.refresh_token_ttl. */
