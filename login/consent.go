@@ -12,6 +12,7 @@ import (
 
 	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/policy"
+	"github.com/authd/authd/provider"
 	"github.com/authd/authd/storage"
 )
 
@@ -102,9 +103,13 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "consent", render.ConsentData{
+	data := render.ConsentData{
 		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.ar.ID, ClientName: f.clientName(),
-		UserEmail: u.Email, Scopes: describeScopes(requestedScopes(f.ar))})
+		UserEmail: u.Email, Scopes: describeScopes(requestedScopes(f.ar))}
+	if strings.HasPrefix(f.ar.ID, storage.DeviceAuthRequestPrefix) {
+		data.DeviceUserCode = provider.FormatUserCode(f.ar.Form.Get("user_code"))
+	}
+	p.render.Render(w, r, http.StatusOK, "consent", data)
 }
 
 // consentSubmit records Allow or Deny and returns to the provider.

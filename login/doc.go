@@ -13,6 +13,12 @@
 //	provider ──303──▶ /consent?ar=ID  ──Allow────▶ ConsentGiven, GrantedScopes      ──303──▶ /oauth2/authorize/resume?ar=ID
 //	                                  ──Deny─────▶ ConsentDenied                    ──303──▶ /oauth2/authorize/resume?ar=ID
 //
+// A device's request (RFC 8628) starts on /device instead: the typed user
+// code names a pending device code, and the page stores a request with id
+// prefix storage.DeviceAuthRequestPrefix for the same steps; the provider
+// always asks consent for it and, once decided, sends the browser to
+// /device/done.
+//
 // An unknown or expired ar is an error page; nothing is changed. /consent
 // needs the browser's session (the one that signed in during this request,
 // when one did); without it the person is sent to /login?ar=ID.
@@ -31,6 +37,9 @@
 //	POST /reset-password        set the new password
 //	GET  /consent               consent form (?ar=)
 //	POST /consent               Allow or Deny
+//	GET  /device                device verification form (RFC 8628; ?user_code= prefills it)
+//	POST /device                take the code: store a dev.… request, hand it to the provider
+//	GET  /device/done           "You may return to your device" (?result=approved|denied)
 //	GET  /account               profile, password, sessions, applications
 //	POST /account/profile       save the profile
 //	POST /account/password      change the password

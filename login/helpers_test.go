@@ -407,7 +407,7 @@ func newEnv(t *testing.T, opts ...any) *env {
 		t.Fatal(err)
 	}
 	deps := Deps{
-		Accounts: e.accounts, Sessions: e.sessions, AuthRequests: store, Consents: store,
+		Accounts: e.accounts, Sessions: e.sessions, AuthRequests: store, Devices: store, Consents: store,
 		Clients: store, Users: e.accounts, Tokens: e.tokens, Audit: e.audit, Tx: store, Renderer: renderer, CSRF: protector,
 		IDTokenHints: e.hints, Logger: log, Now: clk.Now,
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/authd/authd/internal/csrf"
 	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
+	"github.com/authd/authd/provider"
 	"github.com/authd/authd/session"
 	"github.com/authd/authd/static"
 	"github.com/authd/authd/storage"
@@ -136,6 +137,21 @@ type Limiter interface {
 	// Reset counts a password reset request (email set) or submission
 	// (email "") from ip.
 	Reset(ctx context.Context, ip, email string) (retryAfter time.Duration, ok bool)
+	// Device counts a user code typed on the device verification page
+	// from ip.
+	Device(ctx context.Context, ip string) (retryAfter time.Duration, ok bool)
+}
+
+// Devices is what the device verification page needs of storage
+// (storage/sql.Store): a device's pending request by the code the person
+// types, and storing the authorization request the sign-in and consent
+// steps then work on.
+type Devices interface {
+	// GetPendingDeviceCode returns the pending, unexpired request of
+	// userCode (normalised), or storage.ErrNotFound.
+	GetPendingDeviceCode(ctx context.Context, userCode string, now time.Time) (*storage.DeviceCode, error)
+	// CreateAuthRequest stores r (storage.AuthRequests).
+	CreateAuthRequest(ctx context.Context, r *storage.AuthRequest, maxPerAddr int) error
 }
 
 // Deps are the pages' collaborators. All are required but Limiter and Now.
@@ -143,6 +159,7 @@ type Deps struct {
 	Accounts     Accounts
 	Sessions     *session.Manager
 	AuthRequests AuthRequests
+	Devices      Devices
 	Consents     Consents
 	Clients      Clients
 	Users        Users
@@ -167,6 +184,7 @@ type Pages struct {
 	accounts Accounts
 	sessions *session.Manager
 	ars      AuthRequests
+	devices  Devices
 	consents Consents
 	clients  Clients
 	users    Users
@@ -186,7 +204,7 @@ type Pages struct {
 // that is a wiring mistake, found at start-up.
 func New(cfg Config, d Deps) *Pages {
 	switch {
-	case d.Accounts == nil, d.Sessions == nil, d.AuthRequests == nil, d.Consents == nil,
+	case d.Accounts == nil, d.Sessions == nil, d.AuthRequests == nil, d.Devices == nil, d.Consents == nil,
 		d.Clients == nil, d.Users == nil, d.Tokens == nil, d.Audit == nil, d.Tx == nil, d.Renderer == nil, d.CSRF == nil, d.IDTokenHints == nil, d.Logger == nil:
 		panic("login: New: a required dependency is nil")
 	}
@@ -194,7 +212,7 @@ func New(cfg Config, d Deps) *Pages {
 		d.Now = time.Now
 	}
 	return &Pages{
-		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests,
+		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests, devices: d.Devices,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit, tx: d.Tx,
 		render: d.Renderer, csrf: d.CSRF, hints: d.IDTokenHints, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
 	}
@@ -232,6 +250,9 @@ func (p *Pages) Routes(mux *http.ServeMux) {
 	post("/reset-password", p.resetSubmit)
 	get("/consent", p.consentForm)
 	post("/consent", p.consentSubmit)
+	get(provider.PathDevice, p.deviceForm)
+	post(provider.PathDevice, p.deviceSubmit)
+	get(provider.PathDeviceDone, p.deviceDone)
 	get("/account", p.accountPage)
 	post("/account/profile", p.profileSubmit)
 	post("/account/password", p.passwordSubmit)

@@ -89,7 +89,8 @@ func TestPageHeaders(t *testing.T) {
 	b := e.browser()
 	var responses []response
 	for _, path := range []string{"/login", "/login?ar=" + ar, "/login?ar=bad", "/register", "/verify-email?token=x",
-		"/forgot-password", "/reset-password?token=x", "/consent?ar=" + ar, "/account", "/signed-out"} {
+		"/forgot-password", "/reset-password?token=x", "/consent?ar=" + ar, "/account", "/signed-out",
+		"/device", "/device?user_code=bcdf-ghjk", "/device/done?result=approved"} {
 		responses = append(responses, b.get(path))
 	}
 	b.get("/login?ar=" + ar)

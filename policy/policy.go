@@ -37,8 +37,13 @@ type State struct {
 	Prompts []string
 	MaxAge  *time.Duration
 
-	// FirstParty clients are granted without asking.
+	// FirstParty clients are granted without asking, but on a device.
 	FirstParty bool
+	// Device: the request is a device's (RFC 8628), approved on the
+	// verification page. The person always confirms on the consent page,
+	// first-party client or not, so that a code someone else sent them
+	// (remote phishing, RFC 8628 §5.4) is not approved unseen.
+	Device bool
 	// ConsentGiven or ConsentDenied: the person answered the consent page
 	// during this request.
 	ConsentGiven, ConsentDenied bool
@@ -134,10 +139,10 @@ func Next(s State) Step {
 	if s.ConsentDenied {
 		return Step{Kind: Deny, Error: ErrAccessDenied, Hint: "The person denied the request."}
 	}
-	if s.FirstParty {
+	if s.FirstParty && !s.Device {
 		return Step{Kind: Issue}
 	}
-	if (s.prompt("consent") && !s.ConsentGiven) || !s.ConsentCovers {
+	if ((s.prompt("consent") || s.Device) && !s.ConsentGiven) || !s.ConsentCovers {
 		return ask(Consent, ErrConsentRequired, "The person has not consented to these scopes.")
 	}
 	return Step{Kind: Issue}

@@ -72,6 +72,10 @@ func TestNext(t *testing.T) {
 		{"consent denied in this request", with(func(s *policy.State) { s.ConsentDenied = true }), deny(policy.ErrAccessDenied)},
 		{"first party, no stored consent", with(func(s *policy.State) { s.FirstParty, s.ConsentCovers = true, false }), issue},
 		{"first party, prompt=consent", with(func(s *policy.State) { s.FirstParty, s.Prompts = true, []string{"consent"} }), issue},
+		{"device, stored consent: consent all the same", with(func(s *policy.State) { s.Device = true }), consent},
+		{"device, first party: consent all the same", with(func(s *policy.State) { s.Device, s.FirstParty = true, true }), consent},
+		{"device, consent given in this request", with(func(s *policy.State) { s.Device, s.ConsentGiven = true, true }), issue},
+		{"device, consent denied in this request", with(func(s *policy.State) { s.Device, s.ConsentDenied = true, true }), deny(policy.ErrAccessDenied)},
 		{"no stored consent: consent", with(func(s *policy.State) { s.ConsentCovers = false }), consent},
 		{"no stored consent, prompt=none: consent_required", with(func(s *policy.State) {
 			s.ConsentCovers, s.Prompts = false, []string{"none"}

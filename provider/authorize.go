@@ -173,6 +173,10 @@ func (p *Provider) handleResume(w http.ResponseWriter, r *http.Request) {
 	if err == nil && strings.HasPrefix(id, pushedPrefix) {
 		err = storage.ErrNotFound // a pushed request starts at the authorization endpoint
 	}
+	if err == nil && strings.HasPrefix(id, storage.DeviceAuthRequestPrefix) {
+		p.resumeDevice(w, r, rec)
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
 			p.log.ErrorContext(ctx, "load authorization request", "err", err)

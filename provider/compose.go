@@ -137,6 +137,7 @@ func (p *Provider) composeHandlers(store *fositeStore) {
 	p.fcfg.TokenEndpointHandlers.Append(oidcExplicit)
 	p.fcfg.TokenEndpointHandlers.Append(oidcRefresh)
 	p.fcfg.TokenEndpointHandlers.Append(&tokenExchangeHandler{p: p, access: access})
+	p.fcfg.TokenEndpointHandlers.Append(&deviceGrantHandler{p: p, access: access, refresh: opaque, store: store, idToken: idHelper})
 
 	p.fcfg.RevocationHandlers.Append(&jwtRevoker{p: p})
 	p.fcfg.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{

@@ -41,6 +41,7 @@ type metadata struct {
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
 	RequestObjectSigningAlgValuesSupported     []string `json:"request_object_signing_alg_values_supported,omitempty"`
 	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests,omitempty"`
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported,omitempty"`
@@ -84,6 +85,8 @@ func (p *Provider) prepareDiscovery() error {
 		m.AuthorizationEndpoint = iss + PathAuthorize
 		m.PushedAuthorizationRequestEndpoint, m.RequirePushedAuthorizationRequests = iss+PathPAR, p.cfg.Authorize.RequirePushed
 		m.UserInfoEndpoint = iss + PathUserInfo
+		m.DeviceAuthorizationEndpoint = iss + PathDeviceAuthorization // RFC 8628 §4
+		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantDeviceCode)
 		m.EndSessionEndpoint = iss + PathLogout
 		m.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}
 		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true

@@ -20,6 +20,8 @@
 //	GET  /oauth2/authorize/resume               back from a hosted page
 //	GET|POST /userinfo                          OIDC Core §5.3
 //	GET|POST /oauth2/logout                     OIDC RP-Initiated Logout 1.0
+//	POST /oauth2/device_authorization           RFC 8628 §3.1 (the verification page,
+//	                                            /device, is the hosted pages')
 package provider
 
 import (
@@ -70,6 +72,8 @@ type Config struct {
 	// Authorize bounds the authorization requests kept for people on
 	// their way through the hosted pages.
 	Authorize AuthorizeConfig `koanf:"authorize"`
+	// Device configures the device authorization grant (RFC 8628).
+	Device DeviceConfig `koanf:"device"`
 	// DPoP tunes the checking of DPoP proofs (RFC 9449).
 	DPoP DPoPConfig `koanf:"dpop"`
 	// RequirePKCE requires PKCE from confidential clients too (it is
@@ -122,6 +126,7 @@ func DefaultConfig() Config {
 		Keys:      KeyConfig{Algorithm: RS256, RSABits: 2048},
 		Cache:     CacheConfig{PollInterval: time.Second, ClientTTL: 5 * time.Minute, ClientSize: 10000, VerifiedTokens: 100000},
 		Authorize: AuthorizeConfig{PendingTTL: 10 * time.Minute, MaxPendingPerAddress: 100, PushedTTL: time.Minute},
+		Device:    DeviceConfig{CodeTTL: 10 * time.Minute, Interval: 5 * time.Second},
 		DPoP:      DPoPConfig{ProofLifetime: time.Minute},
 		// On, but useless until an operator creates an initial access token.
 		ClientRegistration: RegistrationConfig{Enabled: true},
@@ -166,6 +171,9 @@ func (c Config) Validate() error {
 		bad("cache", "client_size and verified_tokens must be positive")
 	}
 	if err := c.Authorize.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Device.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.DPoP.validate(); err != nil {
@@ -218,6 +226,7 @@ type Store interface {
 	keyStore         // signing keys (keys.go)
 	syncStore        // the poll and the janitor (sync.go)
 	authRequestStore // the authorization endpoint (authorize.go)
+	deviceStore      // the device authorization grant (device.go)
 	// AddRevocation records a revocation entry (revoke.go).
 	AddRevocation(ctx context.Context, r storage.Revocation) error
 	// GetStoredClient reads a client (the client cache's source when
@@ -512,6 +521,7 @@ func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
 		mux.HandleFunc(PathAuthorize, p.handleAuthorize)
 		mux.HandleFunc(PathResume, p.handleResume)
 		mux.HandleFunc(PathPAR, p.withCORS("POST", p.formClient, p.handlePAR))
+		mux.HandleFunc(PathDeviceAuthorization, p.withCORS("POST", p.formClient, p.handleDeviceAuthorization))
 		mux.HandleFunc(PathUserInfo, p.handleUserInfo) // CORS for any origin: it takes bearer tokens only
 	}
 }

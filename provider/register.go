@@ -66,7 +66,7 @@ type ClientSpec struct {
 var DefaultScopes = []string{"openid", "profile", "email", "phone", "offline_access"}
 
 // Supported grant types.
-var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange}
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange, GrantDeviceCode}
 
 // NewClient validates spec and returns the client to store and, for a
 // confidential client authenticating with a secret, the secret in clear:
@@ -277,7 +277,7 @@ func validWebOrigin(o string) bool {
 // checkScopesAndLifetimes checks (and defaults) the scopes and the token
 // lifetimes.
 func checkScopesAndLifetimes(c *storage.Client, maxAccessTTL time.Duration, bad complaint) {
-	if len(c.Scopes) == 0 && c.HasGrant("authorization_code") {
+	if len(c.Scopes) == 0 && (c.HasGrant("authorization_code") || c.HasGrant(GrantDeviceCode)) {
 		c.Scopes = slices.Clone(DefaultScopes)
 	}
 	for _, s := range c.Scopes {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

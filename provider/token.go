@@ -80,6 +80,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if ar.GetGrantTypes().ExactOne(GrantDeviceCode) {
+		if err := p.recordDeviceTokens(ctx, r, ar, resp); err != nil {
+			p.log.ErrorContext(ctx, "append audit event", "type", storage.AuditDeviceTokens, "err", err)
+		}
+	}
 	if dpopBinding(ctx) != "" {
 		resp.SetTokenType(tokenTypeDPoP) // RFC 9449 §5
 	}
@@ -90,10 +95,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 // session that has ended since (signed out, or ended from the account
 // page): the session's revocation entry covers only tokens issued before
 // it, so without this check a code still unspent at sign-out would mint
-// tokens that outlive the session. A session ends once and its id is never
-// reused, so any entry for it means the code predates the end.
+// tokens that outlive the session. The same holds for a device code
+// approved in the session and not yet redeemed. A session ends once and
+// its id is never reused, so any entry for it means the code predates the
+// end.
 func (p *Provider) refuseEndedSession(ar fosite.AccessRequester) error {
-	if p.revoked == nil || !ar.GetGrantTypes().ExactOne("authorization_code") {
+	if p.revoked == nil || !ar.GetGrantTypes().ExactOne("authorization_code") && !ar.GetGrantTypes().ExactOne(GrantDeviceCode) {
 		return nil
 	}
 	sess, ok := ar.GetSession().(*Session)
@@ -152,7 +159,7 @@ func precheckTokenRequest(r *http.Request) error {
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "":
 		return fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing.")
-	case "authorization_code", "refresh_token", "client_credentials", GrantTokenExchange:
+	case "authorization_code", "refresh_token", "client_credentials", GrantTokenExchange, GrantDeviceCode:
 	default:
 		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", truncate(gt, 64))
 	}

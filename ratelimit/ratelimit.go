@@ -50,6 +50,10 @@ type Config struct {
 	// /reset-password by client address and by email address.
 	ResetPerIP      Rule `koanf:"reset_per_ip"`
 	ResetPerAccount Rule `koanf:"reset_per_account"`
+	// DevicePerIP limits POST /device (a user code typed on the device
+	// verification page) by client address: it bounds guessing the codes
+	// of devices waiting for approval.
+	DevicePerIP Rule `koanf:"device_per_ip"`
 }
 
 // DefaultConfig returns the defaults: generous limits on what people do
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		ResetPerIP:       Rule{PerMinute: 10, Burst: 10},
 		ResetPerAccount:  Rule{PerMinute: 1, Burst: 5},
 		AuthorizePerIP:   Rule{PerMinute: 120, Burst: 60},
+		DevicePerIP:      Rule{PerMinute: 10, Burst: 10},
 	}
 }
 
@@ -79,6 +84,7 @@ func (c Config) rules() []struct {
 		{"token_per_ip", c.TokenPerIP}, {"token_per_client", c.TokenPerClient}, {"authorize_per_ip", c.AuthorizePerIP},
 		{"register_per_ip", c.RegisterPerIP},
 		{"reset_per_ip", c.ResetPerIP}, {"reset_per_account", c.ResetPerAccount},
+		{"device_per_ip", c.DevicePerIP},
 	}
 }
 
@@ -174,6 +180,12 @@ func (l *Limiter) Reset(ctx context.Context, ip, email string) (time.Duration, b
 		keys = append(keys, ruleKey{"reset_account", l.cfg.ResetPerAccount, account(email)})
 	}
 	return l.check(ctx, keys...)
+}
+
+// Device counts a user code typed on the device verification page from ip
+// (login.Limiter).
+func (l *Limiter) Device(ctx context.Context, ip string) (time.Duration, bool) {
+	return l.check(ctx, ruleKey{"device_ip", l.cfg.DevicePerIP, ip})
 }
 
 // TokenByIP implements provider.Limiter.

@@ -58,6 +58,13 @@ const (
 	// (RFC 8693), by the client for the subject (details: scopes,
 	// audience, actor).
 	AuditTokenExchanged AuditType = "token.exchanged" // #nosec G101 -- an event name, not a credential
+	// AuditDeviceApproved and AuditDeviceDenied: a person approved or
+	// denied a device's request (RFC 8628) on the verification page
+	// (details: scopes, sid); AuditDeviceTokens: the device redeemed its
+	// approved device code for tokens (details: scopes, refresh_token).
+	AuditDeviceApproved AuditType = "device.approved"
+	AuditDeviceDenied   AuditType = "device.denied"
+	AuditDeviceTokens   AuditType = "device.token_issued" // #nosec G101 -- an event name, not a credential
 	// AuditAPIKeyNewAddress: an API key was used from an address it had
 	// not been used from before (details: ip, known addresses).
 	AuditAPIKeyNewAddress AuditType = "apikey.new_address" // #nosec G101 -- an event name, not a credential

@@ -125,7 +125,7 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&spec.Secret, "secret", "", "client secret (default: 256 random bits)")
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; required with authorization_code)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange (repeatable; default authorization_code refresh_token)")
+	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange or urn:ietf:params:oauth:grant-type:device_code (repeatable; default authorization_code refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request (repeatable or space-separated; default with authorization_code: openid profile email phone offline_access)")
 	fs.Var(&audience, "audience", "audience the client may request (repeatable)")
 	fs.Var(&introspectors, "allowed-introspector", "client id of a resource server that may introspect this client's refresh tokens (repeatable; the client itself always may)")

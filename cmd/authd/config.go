@@ -41,6 +41,8 @@ type Config struct {
 	// Authorize bounds the authorization requests kept for people on the
 	// hosted pages.
 	Authorize provider.AuthorizeConfig `koanf:"authorize"`
+	// Device configures the device authorization grant (RFC 8628).
+	Device provider.DeviceConfig `koanf:"device"`
 	// DPoP tunes DPoP proof checking (RFC 9449).
 	DPoP provider.DPoPConfig `koanf:"dpop"`
 	// RequirePKCE requires PKCE from confidential clients too.
@@ -132,7 +134,7 @@ func (c HTTPConfig) trustedProxies() (telemetry.TrustedProxies, error) {
 func defaultConfig() Config {
 	pc := provider.DefaultConfig()
 	return Config{
-		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize, DPoP: pc.DPoP,
+		Issuer: pc.Issuer, Tokens: pc.Tokens, Keys: pc.Keys, Cache: pc.Cache, Authorize: pc.Authorize, Device: pc.Device, DPoP: pc.DPoP,
 		ClientRegistration: pc.ClientRegistration,
 		HTTP: HTTPConfig{
 			Addr: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
@@ -225,7 +227,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 
 // provider returns the provider's part of the config.
 func (c Config) provider() provider.Config {
-	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, DPoP: c.DPoP, RequirePKCE: c.RequirePKCE,
+	return provider.Config{Issuer: c.Issuer, Tokens: c.Tokens, Keys: c.Keys, Cache: c.Cache, Authorize: c.Authorize, Device: c.Device, DPoP: c.DPoP, RequirePKCE: c.RequirePKCE,
 		ClientRegistration: c.ClientRegistration, InsecureHTTP: c.Dev.InsecureHTTP}
 }
 

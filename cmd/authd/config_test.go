@@ -283,6 +283,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "negative pool size", environ: []string{"AUTHD_DATABASE_MAX_OPEN_CONNS=-1"}, want: []string{"database.max_open_conns"}},
 		{name: "zero redis timeout", environ: []string{"AUTHD_REDIS_TIMEOUT=0s"}, want: []string{"redis.timeout"}},
 		{name: "negative log flush interval", environ: []string{"AUTHD_LOG_FLUSH_INTERVAL=-1s"}, want: []string{"log.flush_interval"}},
+		{name: "device code TTL too long", environ: []string{"AUTHD_DEVICE_CODE_TTL=2h"}, want: []string{"device.code_ttl", "30m"}},
+		{name: "device interval longer than the code lives", environ: []string{"AUTHD_DEVICE_INTERVAL=11m"}, want: []string{"device.interval", "device.code_ttl"}},
+		{name: "device interval zero", environ: []string{"AUTHD_DEVICE_INTERVAL=0s"}, want: []string{"device.interval"}},
 		{name: "log flush interval of a minute", yaml: "log:\n  flush_interval: 1m\n", want: []string{"log.flush_interval", "10s"}},
 		{
 			name: "every problem at once",

@@ -132,6 +132,20 @@ type ConsentData struct {
 	// UserEmail is who is signed in.
 	UserEmail string
 	Scopes    []Scope
+	// DeviceUserCode is set when a device asks (RFC 8628): the code it
+	// shows (XXXX-XXXX), which the page names so the person can check it.
+	DeviceUserCode string
+}
+
+// DeviceData is the device verification page (RFC 8628 §3.3): the form
+// for the code a device shows, or, with Result, how the request ended.
+type DeviceData struct {
+	Page
+	// UserCode prefills the field (?user_code=, or what was sent).
+	UserCode string
+	Errors   Errors
+	// Result is "" for the form, "approved" or "denied" once decided.
+	Result string
 }
 
 // SessionItem is one browser session on the account page.

@@ -15,11 +15,13 @@
 //	signed_out       SignedOutData
 //	error            ErrorData
 //	logout_confirm   LogoutConfirmData
+//	device           DeviceData
 //
 // The labels people and browser tests look for are part of the contract
 // (docs/architecture.md): login has "Email", "Password", "Sign in";
 // registration "Email", "Password", "Create account"; consent "Allow" and
-// "Deny"; logout confirmation "Sign out".
+// "Deny"; logout confirmation "Sign out"; the device verification page
+// "Device code" and "Continue".
 package render
 
 import (

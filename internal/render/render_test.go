@@ -61,7 +61,9 @@ var samples = map[string][]any{
 	"forgot_password": {ForgotPasswordData{}, ForgotPasswordData{Sent: true}, ForgotPasswordData{Errors: Errors{}.Add("email", "Enter your email address.")}},
 	"reset_password":  {ResetPasswordData{Token: "t"}, ResetPasswordData{Token: "t", Errors: Errors{}.Add("new_password", "Too short.")}},
 	"consent": {ConsentData{AuthRequestID: "ar1", ClientName: "Example App", UserEmail: "a@example.com",
-		Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}, {Name: "custom:read"}}}},
+		Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}, {Name: "custom:read"}}},
+		ConsentData{AuthRequestID: "ar1", ClientName: "Living Room TV", UserEmail: "a@example.com", DeviceUserCode: "BCDF-GHJK",
+			Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}}}},
 	"account": {
 		AccountData{Email: "a@example.com"},
 		AccountData{Email: "a@example.com", EmailVerified: true, Name: "A", Phone: "+1 555",
@@ -69,8 +71,10 @@ var samples = map[string][]any{
 			Sessions: []SessionItem{{ID: "s1", Device: "Firefox on Linux", IP: "192.0.2.1", LastSeen: time.Unix(0, 0), LastSeenText: "just now", Current: true}, {ID: "s2", Device: "Safari on iPhone"}},
 			Apps:     []AppItem{{ClientID: "c1", ClientName: "Example App", Scopes: []Scope{{Name: "openid"}, {Name: "email"}}}}},
 	},
-	"signed_out":     {SignedOutData{}, SignedOutData{Message: "Bye."}},
-	"error":          {ErrorData{Title: "Link expired", Message: "Start again.", Link: &Link{Href: "/login", Text: "Sign in"}}, ErrorData{}},
+	"signed_out": {SignedOutData{}, SignedOutData{Message: "Bye."}},
+	"error":      {ErrorData{Title: "Link expired", Message: "Start again.", Link: &Link{Href: "/login", Text: "Sign in"}}, ErrorData{}},
+	"device": {DeviceData{}, DeviceData{UserCode: "BCDF-GHJK", Errors: Errors{}.Add("user_code", "That code is not valid.")},
+		DeviceData{Result: "approved"}, DeviceData{Result: "denied"}},
 	"logout_confirm": {LogoutConfirmData{ClientName: "Example App", Hidden: map[string]string{"state": "s", "id_token_hint": "eyJ"}}},
 }
 

@@ -496,12 +496,12 @@ func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) err
 }
 
 // DeleteExpired implements storage.Tokens: it removes token state, replay
-// records, revocations, sessions, authorization requests, account tokens,
+// records, revocations, sessions, authorization requests, device codes, account tokens,
 // lockout records and change-feed entries that can no longer matter.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	ms := millis(now)
-	for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}, &jtiRow{}, &revocationRow{}, &sessionRow{}, &authRequestRow{}} {
+	for _, m := range []any{&codeRow{}, &refreshRow{}, &pkceRow{}, &oidcRow{}, &jtiRow{}, &revocationRow{}, &sessionRow{}, &authRequestRow{}, &deviceCodeRow{}} {
 		res := s.conn(ctx).Where("expires_at <= ?", ms).Delete(m)
 		if res.Error != nil {
 			return total, mapErr(res.Error)
