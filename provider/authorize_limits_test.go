@@ -114,7 +114,10 @@ func keys(v url.Values) []string {
 // another address's are untouched.
 func TestAuthorizePendingBound(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, dbURL string) {
-		be := newBrowserEnv(t, withDB(dbURL), withConfig(func(c *Config) { c.Authorize.MaxPendingPerAddress = 3 }))
+		// Each request a second after the last: "oldest" is then one
+		// request, not a tie within a millisecond broken by random ids.
+		clock := &testClock{t: time.Now()}
+		be := newBrowserEnv(t, withDB(dbURL), withClock(clock), withConfig(func(c *Config) { c.Authorize.MaxPendingPerAddress = 3 }))
 		r := be.newRP(ClientSpec{})
 		ctx := context.Background()
 		other := &storage.AuthRequest{ID: "from-elsewhere", ClientID: r.client.ID, Form: url.Values{}, ClientAddr: "192.0.2.7",
@@ -124,6 +127,7 @@ func TestAuthorizePendingBound(t *testing.T) {
 		}
 		var ids []string
 		for range 5 {
+			clock.Advance(time.Second)
 			ids = append(ids, be.storedRequest(be.get(r.authorizeURL(nil))).ID)
 		}
 		if n := be.pendingRequests(); n != 4 {
