@@ -22,6 +22,7 @@ import (
 // (AUTHD_TEST_REDIS_URL). Proofs are made before the timer starts, so
 // the benchmark measures the server's side: one more signature
 // verification and a thumbprint per request, against one RSA signature.
+// 8 goroutines per CPU send, as concurrent clients would.
 //
 //	go test ./provider -run '^$' -bench ClientCredentialsDPoP -cpu 2
 func BenchmarkClientCredentialsDPoP(b *testing.B) {
@@ -44,6 +45,7 @@ func BenchmarkClientCredentialsDPoP(b *testing.B) {
 			auth := "Basic " + basic(id, secret)
 			var next atomic.Int64
 			b.ReportAllocs()
+			b.SetParallelism(8) // concurrent clients, as a server has: a Redis round trip waits, it does not spin
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
