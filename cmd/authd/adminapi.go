@@ -94,21 +94,10 @@ func apikeysCmd(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		})
 	case "revoke":
-		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintln(env.stderr, "usage: authd apikeys revoke KEY_ID")
-			return usageError{errors.New("missing key id")}
-		}
-		return withAPIKeys(ctx, env, func(s *apikey.Service) error {
-			err := s.Revoke(ctx, args[1], cliActor)
-			if errors.Is(err, storage.ErrNotFound) {
-				return fmt.Errorf("no API key with id %q", args[1])
-			}
-			if err != nil {
-				return err
-			}
-			return printJSON(env, map[string]any{"id": args[1], "revoked": true,
-				"note": "running instances refuse the key within cache.poll_interval"})
-		})
+		return revokeByID(env, args, "usage: authd apikeys revoke KEY_ID", "API key",
+			"running instances refuse the key within cache.poll_interval", func(id string) error {
+				return withAPIKeys(ctx, env, func(s *apikey.Service) error { return s.Revoke(ctx, id, cliActor) })
+			})
 	}
 	fmt.Fprintln(env.stderr, apikeysUsage)
 	return usageError{fmt.Errorf("unknown apikeys subcommand %q", args[0])}
@@ -153,4 +142,21 @@ func withAPIKeys(ctx context.Context, env *cliEnv, fn func(s *apikey.Service) er
 		}
 		return fn(s)
 	})
+}
+
+// revokeByID runs a "<command> revoke ID": args are the subcommand and the
+// id; revoke does it, storage.ErrNotFound when there is no such what; the
+// answer is {"id", "revoked": true, "note"}.
+func revokeByID(env *cliEnv, args []string, usage, what, note string, revoke func(id string) error) error {
+	if len(args) != 2 || strings.HasPrefix(args[1], "-") {
+		fmt.Fprintln(env.stderr, usage)
+		return usageError{fmt.Errorf("missing %s id", what)}
+	}
+	switch err := revoke(args[1]); {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("no %s with id %q", what, args[1])
+	case err != nil:
+		return err
+	}
+	return printJSON(env, map[string]any{"id": args[1], "revoked": true, "note": note})
 }

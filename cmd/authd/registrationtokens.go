@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/authd/authd/provider"
@@ -78,21 +77,10 @@ func registrationTokenCmd(ctx context.Context, env *cliEnv, args []string) error
 			return printJSON(env, out)
 		})
 	case "revoke":
-		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintln(env.stderr, "usage: authd clients registration-token revoke TOKEN_ID")
-			return usageError{errors.New("missing token id")}
-		}
-		return withDeps(ctx, env, func(d *deps) error {
-			err := registrar(env.cfg, d).RevokeInitialToken(ctx, args[1], cliActor)
-			if errors.Is(err, storage.ErrNotFound) {
-				return fmt.Errorf("no registration token with id %q", args[1])
-			}
-			if err != nil {
-				return err
-			}
-			return printJSON(env, map[string]any{"id": args[1], "revoked": true,
-				"note": "clients it registered stay; remove them with `authd clients delete`"})
-		})
+		return revokeByID(env, args, "usage: authd clients registration-token revoke TOKEN_ID", "registration token",
+			"clients it registered stay; remove them with `authd clients delete`", func(id string) error {
+				return withDeps(ctx, env, func(d *deps) error { return registrar(env.cfg, d).RevokeInitialToken(ctx, id, cliActor) })
+			})
 	}
 	fmt.Fprintln(env.stderr, registrationTokenUsage)
 	return usageError{fmt.Errorf("unknown registration-token subcommand %q", args[0])}
