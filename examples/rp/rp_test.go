@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -64,29 +65,68 @@ func startAuthd(t *testing.T) *authd {
 	a.env = append(os.Environ(), "AUTHD_DATA_DIR="+t.TempDir(), "AUTHD_HTTP_ADDR="+addr, "AUTHD_ISSUER="+a.base)
 	cmd := exec.Command(authdBin, "serve")
 	cmd.Env = a.env
-	stderr, err := cmd.StderrPipe()
+	// Our own pipe, not StderrPipe: the log is read on after start-up,
+	// while Wait runs at cleanup.
+	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
+	var log syncBuffer
+	copied := make(chan struct{})
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
+		<-copied
+		r.Close()
+		if t.Failed() {
+			t.Logf("authd's log:\n%s", log.String())
+		}
 	})
 	// Read the log until "authd is serving"; EOF first means it exited.
-	sc := bufio.NewScanner(stderr)
-	var log strings.Builder
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), `"msg":"authd is serving"`) {
-			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		log.WriteString(line)
+		if strings.Contains(line, `"msg":"authd is serving"`) {
+			go func() {
+				defer close(copied)
+				_, _ = io.Copy(&log, br)
+			}()
 			return a
 		}
+		if err != nil {
+			break
+		}
 	}
+	close(copied)
 	t.Fatalf("authd exited before serving:\n%s", log.String())
 	return nil
+}
+
+// syncBuffer collects authd's log from the copying goroutine for the
+// test's goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) WriteString(s string) { _, _ = b.Write([]byte(s)) }
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // cli runs an authd command on the server's database and decodes its
