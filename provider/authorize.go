@@ -122,6 +122,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if _, err := parseClaimsRequest(ar.GetRequestForm().Get("claims")); err != nil {
 		return err
 	}
+	if err := p.fapiKeys(ar.GetClient()); err != nil {
+		return err
+	}
 	if isFAPI2(ar.GetClient()) && ar.GetRequestForm().Get("redirect_uri") == "" {
 		return fosite.ErrInvalidRequest.WithHint("A FAPI 2.0 client must send redirect_uri (FAPI 2.0 §5.3.2.2).")
 	}

@@ -310,11 +310,14 @@ func dpopBinding(ctx context.Context) string {
 // is signed (signAccessToken): fosite reloads the stored session between
 // here and there.
 func (p *Provider) bindDPoP(ctx context.Context, r *http.Request, ar fosite.AccessRequester) (context.Context, error) {
+	client := ar.GetClient()
+	if err := p.fapiKeys(client); err != nil {
+		return ctx, err
+	}
 	proof, err := p.checkDPoP(ctx, r, p.cfg.Issuer+PathToken, "")
 	if err != nil {
 		return ctx, err
 	}
-	client := ar.GetClient()
 	keyBound := ""
 	if sess, ok := ar.GetSession().(*Session); ok && sess.DPoPJKT != "" {
 		switch gt := ar.GetGrantTypes(); {

@@ -40,7 +40,8 @@ import (
 //     assertion alg (registration), request objects, DPoP proofs
 //     (fapiAlgs), and authd's own keys: a FAPI 2.0 client can be
 //     registered only while keys.algorithm is ES256 or EdDSA
-//     (ClientService).
+//     (ClientService), and is served only while the active key is one
+//     (fapiKeys; TestFAPI2Registration).
 //
 // One requirement authd does not meet: §5.3.2.1 8 asks not to rotate
 // refresh tokens; authd always rotates them and revokes the family on
@@ -76,6 +77,16 @@ func checkProfile(c *storage.Client, bad complaint) {
 			strings.Join(fapiAlgs, ", "), c.TokenEndpointAuthSigningAlg)
 	}
 	c.RequirePAR, c.RequireDPoP = true, true
+}
+
+// fapiKeys refuses to serve a FAPI 2.0 client while the active signing
+// key's algorithm is not one FAPI 2.0 allows (keys.algorithm changed, but
+// no `authd keys rotate` since): its tokens would be signed with it.
+func (p *Provider) fapiKeys(c fosite.Client) error {
+	if alg := string(p.keys.Load().active.alg); isFAPI2(c) && !slices.Contains(fapiAlgs, alg) {
+		return fosite.ErrServerError.WithHintf("authd signs with %s, which FAPI 2.0 does not allow: the operator must set keys.algorithm to ES256 or EdDSA and run `authd keys rotate`.", alg)
+	}
+	return nil
 }
 
 // checkServerAlg refuses a FAPI 2.0 client while authd signs with an

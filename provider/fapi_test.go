@@ -200,3 +200,24 @@ func TestFAPI2Registration(t *testing.T) {
 		t.Fatalf("leaving the profile: %v", err)
 	}
 }
+
+// TestFAPI2RefusedWithRS256Keys: a FAPI 2.0 client registered while the
+// active key is RS256 (keys.algorithm changed without a rotation) is not
+// served: its tokens would carry an algorithm FAPI 2.0 forbids.
+func TestFAPI2RefusedWithRS256Keys(t *testing.T) {
+	be := newBrowserEnv(t) // RS256 keys
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwks := &josev3.JSONWebKeySet{Keys: []josev3.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+	c, _ := be.createClient(ClientSpec{RedirectURIs: []string{"https://rp.example/cb"}, Scopes: []string{"openid"},
+		TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: jwks, Profile: storage.ProfileFAPI2})
+	es, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	assertion, _ := jwt.Signed(es).Claims(map[string]any{"iss": c.ID, "sub": c.ID, "aud": be.issuer, "jti": "a-1",
+		"exp": time.Now().Add(time.Minute).Unix()}).Serialize()
+	verifier := oauth2.GenerateVerifier()
+	form := url.Values{"response_type": {"code"}, "redirect_uri": {"https://rp.example/cb"}, "scope": {"openid"}, "state": {"state-0123456789"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+	resp := be.postDPoP(PathPAR, assertionForm(form, assertion), "", "")
+	if m := decode(t, resp); resp.StatusCode != 500 || m["error"] != "server_error" || !strings.Contains(m["error_description"].(string), "keys rotate") {
+		t.Fatalf("PAR for a FAPI 2.0 client with RS256 keys: %d %v", resp.StatusCode, m)
+	}
+}
