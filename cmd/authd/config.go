@@ -228,7 +228,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 	// default, so Validate does not report the same key a second time.
 	cfg := defaultConfig()
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
-		errs = append(errs, decodeErrors(err)...)
+		errs = append(errs, decodeErrors(err, k)...)
 	}
 	if cfg.Database.URL == "" {
 		cfg.Database.URL = "sqlite://" + filepath.Join(cfg.DataDir, "authd.db")
@@ -246,14 +246,16 @@ func loadConfig(path string, environ []string) (Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// decodeErrors splits koanf's decoding error into one error per key
-// ("config: 'tokens.access_token_ttl' time: invalid duration").
-func decodeErrors(err error) []error {
+// decodeErrors splits koanf's decoding error into one error per key, with
+// the value that did not parse ("config: tokens.access_token_ttl: time:
+// invalid duration (got "banana")"). Only non-string keys fail to decode,
+// so no secret is shown.
+func decodeErrors(err error, k *koanf.Koanf) []error {
 	var errs []error
 	var collect func(error)
 	collect = func(err error) {
 		if de, ok := err.(*mapstructure.DecodeError); ok {
-			errs = append(errs, fmt.Errorf("config: %s: %w", de.Name(), de.Unwrap()))
+			errs = append(errs, fmt.Errorf("config: %s: %w (got %q)", de.Name(), de.Unwrap(), k.String(de.Name())))
 			return
 		}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {

@@ -294,7 +294,7 @@ func TestConfigErrors(t *testing.T) {
 			name:    "unknown keys, parse errors and a bad env value at once",
 			yaml:    "foo: 1\ntokens:\n  acces_token_ttl: 5m\nhttp:\n  read_timeout: soon\n",
 			environ: []string{"AUTHD_TOKENS_ACCESS_TOKEN_TTL=banana", "AUTHD_LOG_LEVEL=loud"},
-			want:    []string{"foo", "tokens.acces_token_ttl", "http.read_timeout", "tokens.access_token_ttl", "log.level"},
+			want:    []string{"foo", "tokens.acces_token_ttl", "http.read_timeout", `"soon"`, "tokens.access_token_ttl", `"banana"`, "log.level"},
 		},
 		{name: "YAML syntax error and a bad env value", yaml: "issuer: [unclosed\n", environ: []string{"AUTHD_KEYS_RSA_BITS=many"},
 			want: []string{"config file", "keys.rsa_bits"}},
