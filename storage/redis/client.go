@@ -175,14 +175,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		// pings), instead of failing.
 		copt.ForceSingleClient = true
 		rc, err = rueidis.NewClient(copt)
-		if rc != nil && (err == nil || unreachable(err)) {
-			c.rc = rc
-			c.startDown(err)
-			return c, nil
-		}
-		if rc != nil {
+		if err != nil && rc != nil {
+			if unreachable(err) {
+				c.rc = rc
+				c.startDown(err)
+				return c, nil
+			}
 			rc.Close()
 		}
+		// No error: Redis came up meanwhile; checked below as usual.
 	}
 	if err != nil {
 		cancel()
