@@ -105,6 +105,11 @@ func openClient(t testing.TB, url string, opts Options) *Client {
 		t.Fatalf("Open(%s): %v\n"+redisHint, redactURL(url), err, redactURL(url))
 	}
 	t.Cleanup(c.Close)
+	// Open starts degraded on a Redis nobody answers for: the tests want
+	// one that answers, and say so loudly.
+	if err := c.Healthy(); err != nil {
+		t.Fatalf("Open(%s): %v\n"+redisHint, redactURL(url), err, redactURL(url))
+	}
 	return c
 }
 
