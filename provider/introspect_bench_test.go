@@ -142,6 +142,9 @@ func benchRedis(b *testing.B) *redis.Client {
 	}
 	prefix := fmt.Sprintf("authdbench:%d:", time.Now().UnixNano())
 	c, err := redis.Open(context.Background(), u, redis.Options{Prefix: prefix})
+	if err == nil {
+		err = c.Healthy() // Open starts degraded on a Redis that does not answer
+	}
 	if err != nil {
 		b.Fatalf("Redis is required for this benchmark: %v", err)
 	}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
@@ -70,6 +72,10 @@ type Config struct {
 	// the generated master key.
 	DataDir string    `koanf:"data_dir"`
 	Dev     DevConfig `koanf:"dev"`
+
+	// issuerNote, when set, says that Issuer was derived from http.addr
+	// for lack of an issuer setting; serve logs it at every start.
+	issuerNote string
 }
 
 // DevConfig holds settings that weaken security, for development only;
@@ -156,7 +162,9 @@ func defaultConfig() Config {
 const envPrefix = "AUTHD_"
 
 // loadConfig reads defaults, then the YAML file (if any), then AUTHD_*
-// environment variables, and validates the result.
+// environment variables, and validates the result. It reports every
+// problem at once: unknown keys, values that do not parse (each naming its
+// key) and what Validate finds.
 func loadConfig(path string, environ []string) (Config, error) {
 	k := koanf.New(".")
 	if err := k.Load(structs.Provider(defaultConfig(), "koanf"), nil); err != nil {
@@ -172,26 +180,29 @@ func loadConfig(path string, environ []string) (Config, error) {
 			lists[key] = true
 		}
 	}
+	var errs []error
+	issuerSet := false // by the file or the environment, not by default
 	if path != "" {
 		fk := koanf.New(".")
 		if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", path, err)
-		}
-		var unknown []string
-		for _, key := range fk.Keys() {
-			if !k.Exists(key) {
-				unknown = append(unknown, key)
+			errs = append(errs, fmt.Errorf("config file %s: %w", path, err))
+		} else {
+			var unknown []string
+			for _, key := range fk.Keys() {
+				if !k.Exists(key) {
+					unknown = append(unknown, key)
+				}
+			}
+			if len(unknown) > 0 {
+				slices.Sort(unknown)
+				errs = append(errs, fmt.Errorf("config file %s: unknown keys %s (see config.example.yaml)", path, strings.Join(unknown, ", ")))
+			}
+			issuerSet = fk.Exists("issuer")
+			if err := k.Merge(fk); err != nil {
+				return Config{}, err
 			}
 		}
-		if len(unknown) > 0 {
-			slices.Sort(unknown)
-			return Config{}, fmt.Errorf("config file %s: unknown keys %s (see config.example.yaml)", path, strings.Join(unknown, ", "))
-		}
-		if err := k.Merge(fk); err != nil {
-			return Config{}, err
-		}
 	}
-	var envErr error
 	err := k.Load(env.Provider(".", env.Opt{
 		Prefix:      envPrefix,
 		EnvironFunc: func() []string { return environ },
@@ -199,10 +210,11 @@ func loadConfig(path string, environ []string) (Config, error) {
 			key, ok := known[name]
 			if !ok {
 				if name != "AUTHD_CONFIG" && !strings.HasPrefix(name, "AUTHD_TEST_") {
-					envErr = errors.Join(envErr, fmt.Errorf("environment variable %s matches no config key", name))
+					errs = append(errs, fmt.Errorf("environment variable %s matches no config key", name))
 				}
 				return "", nil
 			}
+			issuerSet = issuerSet || key == "issuer"
 			if lists[key] {
 				return key, strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' })
 			}
@@ -212,17 +224,76 @@ func loadConfig(path string, environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if envErr != nil {
-		return Config{}, envErr
-	}
-	var cfg Config
+	// Decode over the defaults: a value that does not parse leaves its
+	// default, so Validate does not report the same key a second time.
+	cfg := defaultConfig()
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		errs = append(errs, decodeErrors(err, k)...)
 	}
 	if cfg.Database.URL == "" {
 		cfg.Database.URL = "sqlite://" + filepath.Join(cfg.DataDir, "authd.db")
 	}
-	return cfg, cfg.Validate()
+	if !issuerSet {
+		issuer, note, err := issuerFromAddr(cfg.HTTP.Addr)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case issuer != "":
+			cfg.Issuer, cfg.issuerNote = issuer, note
+		}
+	}
+	errs = append(errs, cfg.Validate())
+	return cfg, errors.Join(errs...)
+}
+
+// decodeErrors splits koanf's decoding error into one error per key, with
+// the value that did not parse ("config: tokens.access_token_ttl: time:
+// invalid duration (got "banana")"). Only non-string keys fail to decode,
+// so no secret is shown.
+func decodeErrors(err error, k *koanf.Koanf) []error {
+	var errs []error
+	var collect func(error)
+	collect = func(err error) {
+		if de, ok := err.(*mapstructure.DecodeError); ok {
+			errs = append(errs, fmt.Errorf("config: %s: %w (got %q)", de.Name(), de.Unwrap(), k.String(de.Name())))
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				collect(e)
+			}
+			return
+		}
+		if w := errors.Unwrap(err); w != nil {
+			collect(w)
+			return
+		}
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	collect(err)
+	return errs
+}
+
+// issuerFromAddr derives the default issuer from http.addr, for when
+// issuer is not set: the listener's own loopback address as written, or
+// 127.0.0.1 on the listener's port when it listens on every address
+// (":9000", "0.0.0.0:9000"), in which case note says so for serve to log.
+// Any other host is refused: authd cannot tell under which name clients
+// reach it. An unparsable addr returns nothing; Validate reports it.
+func issuerFromAddr(addr string) (issuer, note string, err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "", "", nil
+	}
+	if ip, perr := netip.ParseAddr(host); host == "" || perr == nil && ip.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", port),
+			"issuer is not set: derived from http.addr " + addr + "; set issuer (AUTHD_ISSUER) to the URL clients use for anything but local use", nil
+	}
+	if provider.IsLoopbackHost(host) {
+		return "http://" + net.JoinHostPort(host, port), "", nil
+	}
+	return "", "", fmt.Errorf("issuer: not set, and cannot be derived from http.addr %q, a host other than loopback: "+
+		"set issuer (AUTHD_ISSUER) to the https URL clients reach authd at, or listen on loopback or every address with http.addr (AUTHD_HTTP_ADDR)", addr)
 }
 
 // provider returns the provider's part of the config.

@@ -287,6 +287,17 @@ func TestConfigErrors(t *testing.T) {
 		{name: "device interval longer than the code lives", environ: []string{"AUTHD_DEVICE_INTERVAL=11m"}, want: []string{"device.interval", "device.code_ttl"}},
 		{name: "device interval zero", environ: []string{"AUTHD_DEVICE_INTERVAL=0s"}, want: []string{"device.interval"}},
 		{name: "log flush interval of a minute", yaml: "log:\n  flush_interval: 1m\n", want: []string{"log.flush_interval", "10s"}},
+		{name: "issuer not derivable from a LAN http.addr", environ: []string{"AUTHD_HTTP_ADDR=10.0.0.5:8080"},
+			want: []string{"issuer", "AUTHD_ISSUER", "http.addr", "AUTHD_HTTP_ADDR", "10.0.0.5:8080"}},
+		{name: "issuer not derivable from a host name", yaml: "http:\n  addr: auth.internal:8080\n", want: []string{"issuer", "http.addr"}},
+		{
+			name:    "unknown keys, parse errors and a bad env value at once",
+			yaml:    "foo: 1\ntokens:\n  acces_token_ttl: 5m\nhttp:\n  read_timeout: soon\n",
+			environ: []string{"AUTHD_TOKENS_ACCESS_TOKEN_TTL=banana", "AUTHD_LOG_LEVEL=loud"},
+			want:    []string{"foo", "tokens.acces_token_ttl", "http.read_timeout", `"soon"`, "tokens.access_token_ttl", `"banana"`, "log.level"},
+		},
+		{name: "YAML syntax error and a bad env value", yaml: "issuer: [unclosed\n", environ: []string{"AUTHD_KEYS_RSA_BITS=many"},
+			want: []string{"config file", "keys.rsa_bits"}},
 		{
 			name: "every problem at once",
 			yaml: "issuer: https://auth.example.com/\nkeys:\n  algorithm: HS256\n",
@@ -318,6 +329,50 @@ func TestConfigErrors(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "nope.yaml")
 		mustFail(t, []string{"AUTHD_DATA_DIR=" + t.TempDir(), "AUTHD_CONFIG=" + missing}, 1, []string{missing}, "keys", "list")
 	})
+}
+
+// TestIssuerFromAddr: without an issuer setting, the issuer follows
+// http.addr; an explicit issuer (file or env) always wins.
+func TestIssuerFromAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		yaml     string
+		environ  []string
+		want     string
+		wantNote bool
+	}{
+		{name: "default", want: "http://127.0.0.1:8080"},
+		{name: "IPv4 loopback port", environ: []string{"AUTHD_HTTP_ADDR=127.0.0.1:9000"}, want: "http://127.0.0.1:9000"},
+		{name: "other IPv4 loopback", environ: []string{"AUTHD_HTTP_ADDR=127.0.0.2:9000"}, want: "http://127.0.0.2:9000"},
+		{name: "IPv6 loopback", environ: []string{"AUTHD_HTTP_ADDR=[::1]:9000"}, want: "http://[::1]:9000"},
+		{name: "localhost", yaml: "http:\n  addr: localhost:9000\n", want: "http://localhost:9000"},
+		{name: "empty host", environ: []string{"AUTHD_HTTP_ADDR=:9000"}, want: "http://127.0.0.1:9000", wantNote: true},
+		{name: "IPv4 unspecified", environ: []string{"AUTHD_HTTP_ADDR=0.0.0.0:9000"}, want: "http://127.0.0.1:9000", wantNote: true},
+		{name: "IPv6 unspecified", environ: []string{"AUTHD_HTTP_ADDR=[::]:9000"}, want: "http://127.0.0.1:9000", wantNote: true},
+		{name: "issuer in env wins", environ: []string{"AUTHD_HTTP_ADDR=0.0.0.0:9000", "AUTHD_ISSUER=https://auth.example.com"},
+			want: "https://auth.example.com"},
+		{name: "issuer in file wins, even the default", yaml: "issuer: http://127.0.0.1:8080\n",
+			environ: []string{"AUTHD_HTTP_ADDR=127.0.0.1:9000"}, want: "http://127.0.0.1:8080"},
+		{name: "issuer in file with a LAN http.addr", yaml: "issuer: https://auth.example.com\nhttp:\n  addr: 10.0.0.5:8080\n",
+			want: "https://auth.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, "authd.yaml", tt.yaml)
+			}
+			cfg, err := loadConfig(path, append([]string{"AUTHD_DATA_DIR=" + t.TempDir()}, tt.environ...))
+			if err != nil {
+				t.Fatalf("yaml %q env %q: %v", tt.yaml, tt.environ, err)
+			}
+			if cfg.Issuer != tt.want || (cfg.issuerNote != "") != tt.wantNote {
+				t.Errorf("yaml %q env %q: issuer %q (note %q), want %q (note: %v)", tt.yaml, tt.environ, cfg.Issuer, cfg.issuerNote, tt.want, tt.wantNote)
+			}
+		})
+	}
 }
 
 // TestMasterKeyGenerated: the embedded default generates data_dir/master.key

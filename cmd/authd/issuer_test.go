@@ -20,10 +20,7 @@ func TestServeRefusesHTTPIssuer(t *testing.T) {
 			t.Parallel()
 			addr := freeAddr(t)
 			env := append(sqliteEnv(t), "AUTHD_HTTP_ADDR="+addr, "AUTHD_ISSUER="+issuer)
-			r := runCLI(t, env, "serve")
-			if r.err == nil || !strings.Contains(r.err.Error(), "issuer") || !strings.Contains(r.err.Error(), "dev.insecure_http") {
-				t.Fatalf("serve with issuer %s: got %v, want an error naming issuer and dev.insecure_http", issuer, r.err)
-			}
+			mustFail(t, env, 1, []string{"issuer", "https", "dev.insecure_http"}, "serve")
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				t.Fatalf("http.addr %s was opened by the refused serve: %v", addr, err)

@@ -37,6 +37,9 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer d.Close()
 	cfg := env.cfg
+	if cfg.issuerNote != "" {
+		d.log.WarnContext(ctx, cfg.issuerNote, "issuer", cfg.Issuer)
+	}
 	if cfg.Dev.InsecureHTTP {
 		d.log.WarnContext(ctx, "DEVELOPMENT SETTING dev.insecure_http IS ON: an http:// issuer is allowed on a host other than loopback; "+
 			"cookies lose Secure and __Host-, no HSTS is sent, and tokens and passwords cross the network in the clear. Never use it in production",

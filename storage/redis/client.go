@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -119,10 +122,16 @@ type Client struct {
 	wg     sync.WaitGroup
 }
 
-// Open connects to Redis at rawURL and checks that it answers. It fails
-// when Redis cannot be reached, so that a wrong URL or password surfaces at
-// start-up; once open, outages are survived (see the package
-// documentation).
+// Open connects to Redis at rawURL and checks that it answers. A setting
+// that cannot work fails here, so that it surfaces at start-up: a
+// malformed URL, a Redis that refuses our credentials (WRONGPASS, NOAUTH)
+// or lacks RESP3 and client tracking, a TLS handshake that fails, a
+// Sentinel that knows no such master. A single-node Redis (redis://,
+// rediss://) that cannot be reached at all (connection refused, the dial
+// timeout, a name that does not resolve yet) does not fail Open: the
+// client starts unreachable, logs so once, and the prober connects when
+// Redis comes up, as after any outage (see the package documentation).
+// A Sentinel or Cluster deployment must be reachable at start.
 func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -159,7 +168,23 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	c := &Client{prefix: opts.Prefix, timeout: opts.Timeout, cacheTTL: opts.CacheTTL, log: opts.Logger,
 		url: redacted, ctx: cctx, cancel: cancel}
 	copt.OnInvalidations = c.invalidated
+	single := strings.HasPrefix(rawURL, schemeRedis+"://") || strings.HasPrefix(rawURL, schemeRedisTLS+"://")
 	rc, err := rueidis.NewClient(copt)
+	if err != nil && single && unreachable(err) {
+		// Keep a client that dials again on every command (the prober's
+		// pings), instead of failing.
+		copt.ForceSingleClient = true
+		rc, err = rueidis.NewClient(copt)
+		if err != nil && rc != nil {
+			if unreachable(err) {
+				c.rc = rc
+				c.startDown(err)
+				return c, nil
+			}
+			rc.Close()
+		}
+		// No error: Redis came up meanwhile; checked below as usual.
+	}
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
@@ -168,10 +193,42 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
 	defer pcancel()
 	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {
+		if single && unreachable(err) && ctx.Err() == nil {
+			c.startDown(err)
+			return c, nil
+		}
 		c.Close()
 		return nil, fmt.Errorf("redis: %s does not answer: %w", redacted, err)
 	}
 	return c, nil
+}
+
+// unreachable reports whether err from connecting says that nobody
+// answered (the network, the dial timeout, a name that does not resolve,
+// a server still loading), rather than that Redis refused us: a wrong
+// password, a missing RESP3 or client tracking, a TLS failure must stop
+// start-up.
+func unreachable(err error) bool {
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		return re.IsLoading() || re.IsTryAgain() || strings.HasPrefix(re.Error(), "MASTERDOWN")
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// startDown marks a client that could not reach Redis in Open
+// unreachable, says so once, and starts the prober.
+func (c *Client) startDown(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down.Store(true)
+	c.downErr, c.downSince = err, time.Now()
+	c.log.Warn("redis unreachable at start-up; serving degraded (revocation checks and rate limits in this process, "+
+		"browser sessions unavailable) and connecting as soon as it answers", "redis", c.url, "err", err)
+	c.probing = true
+	c.wg.Add(1)
+	go c.probe()
 }
 
 // invalidated passes rueidis's invalidation messages on to onInval.

@@ -45,9 +45,13 @@
 // Redis holds nothing that the database does not (revocations, and
 // sessions only in that they make people sign in again) or that may not be
 // forgotten (rate limits), so authd keeps serving while Redis is down and
-// recovers by itself when it is back. Open fails if Redis cannot be reached
-// at all, so that a wrong URL or password surfaces at start-up. After
-// that:
+// recovers by itself when it is back. Open fails on a setting that cannot
+// work, so that it surfaces at start-up: a malformed URL, a Redis that
+// refuses our credentials (WRONGPASS, NOAUTH) or lacks RESP3 and client
+// tracking, a failed TLS handshake, a Sentinel or Cluster nobody answers
+// for. A single-node Redis that nobody answers for yet (connection refused,
+// the dial timeout, a name that does not resolve) opens unreachable
+// instead, logs so once, and is treated as an outage from the start:
 //
 //   - Detection. A command that fails for want of Redis (a network error,
 //     the deadline, a server loading, failing over or out of memory) marks

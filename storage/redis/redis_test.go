@@ -105,6 +105,11 @@ func openClient(t testing.TB, url string, opts Options) *Client {
 		t.Fatalf("Open(%s): %v\n"+redisHint, redactURL(url), err, redactURL(url))
 	}
 	t.Cleanup(c.Close)
+	// Open starts degraded on a Redis nobody answers for: the tests want
+	// one that answers, and say so loudly.
+	if err := c.Healthy(); err != nil {
+		t.Fatalf("Open(%s): %v\n"+redisHint, redactURL(url), err, redactURL(url))
+	}
 	return c
 }
 
@@ -324,24 +329,63 @@ func startSentinel(t testing.TB, master *server, name string) *server {
 
 // ---------------------------------------------------------------- Open
 
-func TestOpenFailsLoudly(t *testing.T) {
+// TestOpenUnreachable: a single-node Redis nobody answers for yet opens
+// degraded at once (Healthy says why, without the password), and the
+// client is healthy, and works, as soon as a server starts on that port.
+func TestOpenUnreachable(t *testing.T) {
 	port := freePort(t) // nobody listens there
 	start := time.Now()
-	_, err := Open(context.Background(), fmt.Sprintf("redis://:hunter2@127.0.0.1:%d", port), Options{DialTimeout: 500 * time.Millisecond})
-	if err == nil {
-		t.Fatal("Open of a port nobody listens on: no error")
+	c, err := Open(context.Background(), fmt.Sprintf("redis://:hunter2@127.0.0.1:%d", port), Options{DialTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open of a port nobody listens on: %v, want a degraded client", err)
 	}
-	if strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("the error shows the password: %v", err)
-	}
+	defer c.Close()
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Open took %v to fail", d)
+		t.Errorf("Open took %v", d)
 	}
+	herr := c.Healthy()
+	if herr == nil {
+		t.Fatal("Healthy of a client that never reached Redis: nil")
+	}
+	if strings.Contains(herr.Error(), "hunter2") {
+		t.Errorf("Healthy shows the password: %v", herr)
+	}
+	up := make(chan struct{})
+	c.onRecover(func() { close(up) })
+
+	srv := &server{t: t, port: port, dir: t.TempDir(), args: []string{"--requirepass", "hunter2"}}
+	srv.start()
+	t.Cleanup(srv.kill)
+	select {
+	case <-up:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("not healthy 15 s after Redis came up: %v", c.Healthy())
+	}
+	if err := c.Healthy(); err != nil {
+		t.Fatalf("Healthy after recovery: %v", err)
+	}
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping after recovery: %v", err)
+	}
+}
+
+// TestOpenFailsLoudly: settings that cannot work fail Open.
+func TestOpenFailsLoudly(t *testing.T) {
 	if _, err := Open(context.Background(), "http://127.0.0.1", Options{}); err == nil || !strings.Contains(err.Error(), "redis-cluster://") {
 		t.Errorf("Open(http://...) = %v, want an error listing the schemes", err)
 	}
+	if _, err := Open(context.Background(), "redis://", Options{}); err == nil || !strings.Contains(err.Error(), "host") {
+		t.Errorf("Open(redis://) = %v, want an error naming the missing host", err)
+	}
 	if _, err := Open(context.Background(), testURL(), Options{Timeout: -1}); err == nil {
 		t.Error("Open with a negative timeout: no error")
+	}
+	// Sentinel and Cluster must be reachable at start.
+	for _, u := range []string{fmt.Sprintf("redis-sentinel://127.0.0.1:%d/m", freePort(t)), fmt.Sprintf("redis-cluster://127.0.0.1:%d", freePort(t))} {
+		if c, err := Open(context.Background(), u, Options{DialTimeout: 500 * time.Millisecond}); err == nil {
+			c.Close()
+			t.Errorf("Open(%s) of a port nobody listens on: no error", u)
+		}
 	}
 }
 
@@ -361,12 +405,12 @@ func TestOpenAndPing(t *testing.T) {
 
 func TestOpenWithPasswordAndDB(t *testing.T) {
 	srv := startServer(t, "--requirepass", "s3cret")
-	if _, err := Open(context.Background(), srv.url(), Options{}); err == nil {
-		t.Fatal("Open without the password: no error")
+	if _, err := Open(context.Background(), srv.url(), Options{}); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("Open without the password = %v, want NOAUTH", err)
 	}
 	_, err := Open(context.Background(), "redis://:wrong@"+srv.addr(), Options{})
-	if err == nil || strings.Contains(err.Error(), "wrong") {
-		t.Fatalf("Open with a wrong password = %v, want an error without the password", err)
+	if err == nil || strings.Contains(err.Error(), "wrong") || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("Open with a wrong password = %v, want WRONGPASS without the password", err)
 	}
 	c := openClient(t, "redis://:s3cret@"+srv.addr()+"/3", Options{})
 	rs := newRevocationSet(t, c)
