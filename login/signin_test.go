@@ -86,7 +86,7 @@ func TestLoginErrors(t *testing.T) {
 			want: []string{"Incorrect email or password."}},
 		{name: "locked", setup: func(e *env) { e.accounts.users["ada@example.com"].locked = 14*time.Minute + 10*time.Second },
 			email: "ada@example.com", password: "correct horse battery", status: http.StatusTooManyRequests,
-			want: []string{"Too many attempts. Try again in 15 minutes, or reset your password.", `<a href="/forgot-password">Reset your password</a>`}, golden: "login_locked"},
+			want: []string{"Too many attempts. Try again in 15 minutes, or reset your password.", `<a href="/forgot-password?ar=ar-err">Reset your password</a>`}, golden: "login_locked"},
 		{name: "unverified", setup: func(e *env) { e.accounts.users["ada@example.com"].EmailVerified = false },
 			email: "ada@example.com", password: "correct horse battery", status: http.StatusForbidden,
 			want: []string{"Verify your email address first.", `action="/verify-email/resend"`, "Send a new verification link"}, golden: "login_unverified"},

@@ -101,8 +101,11 @@ type VerifyEmailData struct {
 // link to.
 type ForgotPasswordData struct {
 	Page
-	Email  string
-	Errors Errors
+	// AuthRequestID is the sign-in the person came from ("ar"), or "":
+	// the form carries it and "Back to sign in" continues it.
+	AuthRequestID string
+	Email         string
+	Errors        Errors
 	// Sent: the request was taken; the page says a link was sent if an
 	// account exists, and nothing more.
 	Sent bool
@@ -114,6 +117,9 @@ type ResetPasswordData struct {
 	// Token is the reset token from the link, carried in a hidden field.
 	Token  string
 	Errors Errors
+	// AuthRequestID is the sign-in this browser asked for the reset from,
+	// or "": "Back to sign in" continues it.
+	AuthRequestID string
 }
 
 // Scope is one requested scope in plain words.

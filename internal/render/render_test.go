@@ -359,7 +359,7 @@ func TestBasePath(t *testing.T) {
 		t.Errorf("BasePath() = %q, want /auth", rd.BasePath())
 	}
 	body := render(t, rd, "login", LoginData{AuthRequestID: "a1"}).Body.String()
-	for _, want := range []string{`action="/auth/login"`, `href="/auth/forgot-password"`, `href="/auth/register?ar=a1"`, `href="/auth/static/style.css?v=`} {
+	for _, want := range []string{`action="/auth/login"`, `href="/auth/forgot-password?ar=a1"`, `href="/auth/register?ar=a1"`, `href="/auth/static/style.css?v=`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
