@@ -66,7 +66,9 @@ func TestResetPassword(t *testing.T) {
 	// Too weak: the policy's words next to the field; the token still works.
 	r = b.post("/reset-password", url.Values{"token": {token}, "new_password": {"short"}})
 	wantStatus(t, r, http.StatusBadRequest)
-	wantBody(t, r, "Use at least 12 characters.", `aria-describedby="new_password-hint new_password-error"`)
+	wantBody(t, r, "Use at least 12 characters.", `aria-describedby="new_password-hint new_password-error"`,
+		`<li><a href="#new_password">New password: Use at least 12 characters.</a></li>`)
+	wantErrorSummary(t, r.body)
 
 	r = b.post("/reset-password", url.Values{"token": {token}, "new_password": {"a brand new passphrase"}})
 	wantRedirect(t, r, "/login?notice=password_reset")

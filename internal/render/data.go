@@ -26,8 +26,9 @@ type FieldError struct {
 }
 
 // Errors are a form's problems, in the order the fields appear. Pages list
-// them in a summary (role="alert") linking to the fields, and next to each
-// field, which is then marked aria-invalid and described by its messages.
+// them in a summary (role="alert") whose items link to their field
+// (href="#name") and name it by its label, and next to each field, which
+// is then marked aria-invalid and described by its messages.
 type Errors []FieldError
 
 // Add returns e with a problem added.

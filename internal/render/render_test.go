@@ -333,19 +333,39 @@ func TestLang(t *testing.T) {
 	}
 }
 
+func TestSummaryText(t *testing.T) {
+	for _, tc := range []struct {
+		name, field, message, want string
+	}{
+		{"names the field already", "email", "Enter your email address.", "Enter your email address."},
+		{"names it in other case", "new_password", "Enter a new password.", "Enter a new password."},
+		{"does not name it", "new_password", "Use at least 12 characters.", "New password: Use at least 12 characters."},
+		{"names another field only", "current_password", "Enter your new password.", "Current password: Enter your new password."},
+		{"the whole form", "", "Too many attempts.", "Too many attempts."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := summaryText(tc.field, tc.message); got != tc.want {
+				t.Errorf("summaryText(%q, %q) = %q, want %q", tc.field, tc.message, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInputArgs(t *testing.T) {
 	for _, args := range [][]any{
 		{"name"},
 		{"name", "x"},
 		{"name", "x", "label", "X", "bogus", "y"},
-		{"name", "x", "label", "X", "required", "yes", "size", 3},
+		{"name", "email", "label", "Email", "required", "yes", "size", 3},
+		{"name", "x", "label", "X"},                 // a field the error summary cannot name
+		{"name", "email", "label", "Email address"}, // labelled unlike the summary
 	} {
 		if _, err := newInput(args...); err == nil {
 			t.Errorf("newInput(%v) = nil error", args)
 		}
 	}
-	in, err := newInput("name", "x", "label", "X", "errors", []string(nil))
-	if err != nil || in.ID != "x" || in.Type != "text" || in.DescribedBy() != "" {
+	in, err := newInput("name", "email", "label", "Email", "errors", []string(nil))
+	if err != nil || in.ID != "email" || in.Type != "text" || in.DescribedBy() != "" {
 		t.Errorf("newInput defaults = %+v, %v", in, err)
 	}
 }
