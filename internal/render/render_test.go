@@ -125,6 +125,12 @@ func attr(n *html.Node, key string) (string, bool) {
 	return "", false
 }
 
+// attrOr is n's attribute key, or "".
+func attrOr(n *html.Node, key string) string {
+	v, _ := attr(n, key)
+	return v
+}
+
 func text(n *html.Node) string {
 	var b strings.Builder
 	var walk func(*html.Node)
@@ -178,9 +184,11 @@ func checkPage(doc *html.Node) []string {
 		if n.Data == "h1" {
 			h1++
 		}
-		switch n.Data {
-		case "script", "style":
-			bad("<%s> element (blocked by the CSP)", n.Data)
+		switch {
+		case n.Data == "style", n.Data == "script" && (n.FirstChild != nil || !strings.HasPrefix(attrOr(n, "src"), "/static/")):
+			bad("inline <%s> element (blocked by the CSP)", n.Data)
+		case n.Data == "button" && strings.Contains(" "+attrOr(n, "class")+" ", " password-toggle "):
+			bad("a show-password toggle in the HTML: password.js adds it, so that without JavaScript there is none")
 		}
 		for _, a := range n.Attr {
 			if a.Key == "style" || strings.HasPrefix(a.Key, "on") {
@@ -273,8 +281,9 @@ func TestRenderCommonData(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if strings.Contains(ContentSecurityPolicy, "form-action") || strings.Contains(ContentSecurityPolicy, "script-src") {
-		t.Errorf("CSP %q must not restrict form-action (breaks the redirect to the client) nor allow scripts", ContentSecurityPolicy)
+	if strings.Contains(ContentSecurityPolicy, "form-action") || !strings.Contains(ContentSecurityPolicy, "script-src 'self';") ||
+		strings.Contains(ContentSecurityPolicy, "unsafe-") {
+		t.Errorf("CSP %q must not restrict form-action (breaks the redirect to the client), and must allow scripts from 'self' only", ContentSecurityPolicy)
 	}
 
 	// A malformed language falls back to English.
