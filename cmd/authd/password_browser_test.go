@@ -94,3 +94,33 @@ func TestBrowserShowPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserResetPasswordContinues: someone who forgets their password
+// while an application is signing them in asks for a reset link, opens it
+// from their mail in another tab of the same browser, chooses a new
+// password, and lands on the same sign-in, which goes on to the
+// application.
+func TestBrowserResetPasswordContinues(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, sqliteEnv(t))
+	const email, newPassword = "mary@example.com", "a new passphrase for the reset"
+	e.user(email, "the password she forgot 1234", "Mary")
+	b := e.person("Mary's browser")
+
+	b.expectPage(b.open(e.rp.base+"/login"), 200, "Sign in")
+	b.expectText("to continue to Demo App")
+	b.expectPage(b.follow("Forgot password?"), 200, "Reset your password")
+	b.fill("Email", email)
+	b.expectPage(b.press("Send link"), 200, "Check your email")
+
+	mailTab := b.window("Mary's mail tab")
+	mailTab.expectPage(mailTab.open(e.link(email, "/reset-password")), 200, "Choose a new password")
+	mailTab.fill("New password", newPassword)
+	mailTab.expectPage(mailTab.press("Set new password"), 200, "Sign in")
+	mailTab.expectText("Your password has been changed.", "to continue to Demo App")
+	resp := signIn(mailTab, email, newPassword)
+	if mailTab.heading() == consentHeading {
+		resp = mailTab.press("Allow")
+	}
+	e.rp.expectSignedIn(mailTab, resp, email)
+}
