@@ -192,7 +192,7 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			data.Errors = data.Errors.Add("current_password", "Your current password is incorrect.")
 		case isLocked:
-			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+minutes(locked.RetryAfter)+".")
+			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+waitFor(locked.RetryAfter)+".")
 		case isPolicy:
 			for _, m := range policy.Messages() {
 				data.Errors = data.Errors.Add("new_password", m)

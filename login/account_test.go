@@ -116,11 +116,14 @@ func TestAccountPassword(t *testing.T) {
 
 	r = b.post("/account/password", url.Values{"current_password": {"correct horse battery"}, "new_password": {"short"}})
 	wantStatus(t, r, http.StatusBadRequest)
-	wantBody(t, r, "Use at least 12 characters.", `aria-describedby="new_password-hint new_password-error"`)
+	wantBody(t, r, "Use at least 12 characters.", `aria-describedby="new_password-hint new_password-error"`,
+		`<a href="#new_password">New password: Use at least 12 characters.</a>`)
+	wantErrorSummary(t, r.body)
 
 	r = b.post("/account/password", url.Values{})
 	wantStatus(t, r, http.StatusBadRequest)
-	wantBody(t, r, "Enter your current password.", "Enter a new password.")
+	wantBody(t, r, `<a href="#current_password">Enter your current password.</a>`, `<a href="#new_password">Enter a new password.</a>`)
+	wantErrorSummary(t, r.body)
 
 	r = b.post("/account/password", url.Values{"current_password": {"correct horse battery"}, "new_password": {"a brand new passphrase"}})
 	wantRedirect(t, r, "/account?notice=password_changed")

@@ -19,6 +19,11 @@
 // always asks consent for it and, once decided, sends the browser to
 // /device/done.
 //
+// Registration and "Forgot password?" leave the sign-in for a mail: the
+// browser remembers ar in the authd_flow cookie (the links carry only
+// their token), so that the link, opened in that browser while the
+// request is open, leads back to /login?ar=ID.
+//
 // An unknown or expired ar is an error page; nothing is changed. /consent
 // needs the browser's session (the one that signed in during this request,
 // when one did); without it the person is sent to /login?ar=ID.
@@ -31,10 +36,10 @@
 //	POST /register              register; "check your email"
 //	GET  /verify-email          verify the address (?token=)
 //	POST /verify-email/resend   send a new verification link
-//	GET  /forgot-password       reset request form
+//	GET  /forgot-password       reset request form (?ar=)
 //	POST /forgot-password       send a reset link (the same answer whether or not the address has an account)
 //	GET  /reset-password        new password form (?token=)
-//	POST /reset-password        set the new password
+//	POST /reset-password        set the new password; on to /login (?ar= of the remembered sign-in)
 //	GET  /consent               consent form (?ar=)
 //	POST /consent               Allow or Deny
 //	GET  /device                device verification form (RFC 8628; ?user_code= prefills it)

@@ -697,6 +697,49 @@ func wantLabels(t *testing.T, page string, fields, buttons, links []string) {
 	}
 }
 
+// wantErrorSummary checks the GOV.UK error summary pattern on page: every
+// item about a field links to it (href="#id" of a control on the page)
+// and names it by its label; other items are plain text.
+func wantErrorSummary(t *testing.T, page string) {
+	t.Helper()
+	doc := parse(t, page)
+	all := elements(doc)
+	for _, sum := range all {
+		if !strings.Contains(" "+attr(sum, "class")+" ", " error-summary ") {
+			continue
+		}
+		for _, li := range elements(sum) {
+			if li.Data != "li" {
+				continue
+			}
+			var link *html.Node
+			for _, n := range elements(li) {
+				if n.Data == "a" {
+					link = n
+				}
+			}
+			if link == nil {
+				continue // about the whole form
+			}
+			id, ok := strings.CutPrefix(attr(link, "href"), "#")
+			var label string
+			for _, l := range all {
+				if l.Data == "label" && attr(l, "for") == id {
+					label = textOf(l)
+				}
+			}
+			switch {
+			case !ok || id == "":
+				t.Errorf("error summary item %q links to %q, want #field-id", textOf(li), attr(link, "href"))
+			case label == "":
+				t.Errorf("error summary item %q links to #%s, which is no labelled field on the page", textOf(li), id)
+			case !strings.Contains(strings.ToLower(textOf(link)), strings.ToLower(label)):
+				t.Errorf("error summary item %q does not name its field %q", textOf(link), label)
+			}
+		}
+	}
+}
+
 // --- golden files ---
 
 var (
@@ -706,8 +749,10 @@ var (
 
 // golden compares page with testdata/name.html, rewriting it with -update.
 // Random values (CSRF tokens, session ids) are replaced by placeholders.
+// Every golden page's error summary is checked too (wantErrorSummary).
 func golden(t *testing.T, name, page string) {
 	t.Helper()
+	wantErrorSummary(t, page)
 	page = goldenCSRF.ReplaceAllString(page, `name="csrf_token" value="CSRF"`)
 	page = goldenSID.ReplaceAllString(page, "${1}SID")
 	path := filepath.Join("testdata", name+".html")

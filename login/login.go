@@ -305,7 +305,7 @@ func (p *Pages) tooMany(w http.ResponseWriter, r *http.Request, retry time.Durat
 	secs := retryAfterSeconds(retry)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	p.fail(w, r, http.StatusTooManyRequests, "Too many attempts",
-		"Too many requests came from here in a short time. Wait "+waitText(secs)+" and try again.", nil)
+		"Too many requests came from here in a short time. Wait "+waitFor(retry)+" and try again.", nil)
 }
 
 // retryAfterSeconds is d in whole seconds, rounded up, at least 1.
@@ -313,15 +313,27 @@ func retryAfterSeconds(d time.Duration) int64 {
 	return int64(max(time.Second, d+time.Second-1) / time.Second)
 }
 
-// waitText says secs in words: "1 second", "40 seconds", "3 minutes".
-func waitText(secs int64) string {
-	switch {
-	case secs <= 1:
-		return "1 second"
-	case secs < 120:
-		return strconv.FormatInt(secs, 10) + " seconds"
+// waitFor says how long d is in words, rounded up to a whole unit so the
+// wait is never understated: "1 second", "12 seconds", "2 minutes",
+// "1 hour". Under a minute it counts seconds, under an hour minutes.
+func waitFor(d time.Duration) string {
+	secs := retryAfterSeconds(d)
+	if secs < 60 {
+		return plural(secs, "second")
 	}
-	return minutes(time.Duration(secs) * time.Second)
+	mins := (secs + 59) / 60
+	if mins < 60 {
+		return plural(mins, "minute")
+	}
+	return plural((mins+59)/60, "hour")
+}
+
+// plural is n and unit, with an s unless n is 1.
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
 }
 
 // internal logs err once and renders the generic error page: 503 with

@@ -3,6 +3,7 @@ package login
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/authd/authd/account"
@@ -11,16 +12,27 @@ import (
 	"github.com/authd/authd/internal/telemetry"
 )
 
-// forgotForm asks for the address to send a reset link to.
+// forgotForm asks for the address to send a reset link to. Asked from a
+// sign-in (ar), it carries that authorization request on.
 func (p *Pages) forgotForm(w http.ResponseWriter, r *http.Request) {
-	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{})
+	f, ok := p.loadFlow(w, r, r.URL.Query().Get("ar"))
+	if !ok {
+		return
+	}
+	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{
+		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id()})
 }
 
 // forgotSubmit requests a reset link and gives the same answer whether or
-// not the address has an account.
+// not the address has an account. This browser remembers the sign-in it
+// came from, so that the reset link, opened here, leads back into it.
 func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
+	f, ok := p.loadFlow(w, r, r.PostForm.Get("ar"))
+	if !ok {
+		return
+	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	data := render.ForgotPasswordData{Email: truncate(email, maxEmailLen)}
+	data := render.ForgotPasswordData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), Email: truncate(email, maxEmailLen)}
 	if data.Errors = checkEmail(nil, email); len(data.Errors) > 0 {
 		p.render.Render(w, r, http.StatusBadRequest, "forgot_password", data)
 		return
@@ -31,13 +43,15 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := p.accounts.RequestPasswordReset(r.Context(), email, p.meta(r, "", "")); err != nil {
+	if err := p.accounts.RequestPasswordReset(r.Context(), email, p.meta(r, f.clientID(), "")); err != nil {
 		if !knownAccountError(err) {
 			p.internal(w, r, "request password reset", err)
 			return
 		}
 	}
-	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{Sent: true})
+	p.rememberFlow(w, f)
+	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{
+		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), Sent: true})
 }
 
 // badResetLink is the page for a reset token that does not work.
@@ -63,10 +77,11 @@ func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) {
 		p.badResetLink(w, r)
 		return
 	}
-	p.render.Render(w, r, http.StatusOK, "reset_password", render.ResetPasswordData{Token: token})
+	p.render.Render(w, r, http.StatusOK, "reset_password", render.ResetPasswordData{Token: token, AuthRequestID: p.rememberedFlow(r)})
 }
 
-// resetSubmit sets the new password and sends the person to sign in.
+// resetSubmit sets the new password and sends the person to sign in: into
+// the sign-in this browser asked for the reset from, while it is open.
 func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PostForm.Get("token")
 	password := r.PostForm.Get("new_password")
@@ -80,7 +95,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := render.ResetPasswordData{Token: token}
+	data := render.ResetPasswordData{Token: token, AuthRequestID: p.rememberedFlow(r)}
 	if password == "" {
 		data.Errors = data.Errors.Add("new_password", "Enter a new password.")
 		p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)
@@ -101,5 +116,9 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	p.redirect(w, r, pathLogin+"?notice=password_reset")
+	next := pathLogin + "?notice=password_reset"
+	if data.AuthRequestID != "" {
+		next += "&ar=" + url.QueryEscape(data.AuthRequestID)
+	}
+	p.redirect(w, r, next)
 }

@@ -72,17 +72,36 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Render(w, r, http.StatusBadRequest, "register", data)
 		return
 	}
-	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
-		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
-			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
-	}
+	p.rememberFlow(w, f) // so the verification link, opened in this browser, can lead back into the sign-in
 	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
 		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
 }
 
-// flowCookie remembers, in the browser that registered, the authorization
-// request the registration belongs to.
+// flowCookie remembers, in the browser that registered or asked for a
+// password reset, the authorization request it came from. The links in
+// the mail carry only their token: the request id stays out of mailboxes,
+// and a link opened elsewhere leads to a plain sign-in.
 const flowCookie = "authd_flow"
+
+// rememberFlow sets flowCookie to f, while f is open; nothing for no f.
+func (p *Pages) rememberFlow(w http.ResponseWriter, f *flow) {
+	if f == nil {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
+		Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
+}
+
+// rememberedFlow returns the id in flowCookie while that authorization
+// request is still open, else "".
+func (p *Pages) rememberedFlow(r *http.Request) string {
+	if c, err := r.Cookie(flowCookie); err == nil && validID(c.Value) {
+		if _, err := p.ars.GetAuthRequest(r.Context(), c.Value, p.now()); err == nil {
+			return c.Value
+		}
+	}
+	return ""
+}
 
 // secureCookies reports whether the issuer is https (the CSRF cookie then
 // carries the __Host- prefix).
@@ -91,10 +110,8 @@ func (p *Pages) secureCookies() bool { return strings.HasPrefix(p.csrf.CookieNam
 // continueURL is where "Continue" leads after verifying an email: back into
 // the sign-in this browser registered from, while it is still open.
 func (p *Pages) continueURL(r *http.Request) string {
-	if c, err := r.Cookie(flowCookie); err == nil && validID(c.Value) {
-		if _, err := p.ars.GetAuthRequest(r.Context(), c.Value, p.now()); err == nil {
-			return p.base + pathLogin + "?ar=" + url.QueryEscape(c.Value)
-		}
+	if id := p.rememberedFlow(r); id != "" {
+		return p.base + pathLogin + "?ar=" + url.QueryEscape(id)
 	}
 	return p.base + pathLogin
 }
@@ -142,10 +159,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f != nil { // so the verification link, opened in this browser, can lead back into the sign-in
-		http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: f.id(), Path: p.base + "/", HttpOnly: true, // #nosec G124 -- Secure whenever the issuer is https (plain http is for loopback only)
-			Secure: p.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: max(1, int(time.Until(f.ar.ExpiresAt).Seconds()))})
-	}
+	p.rememberFlow(w, f) // so the verification link, opened in this browser, can lead back into the sign-in
 	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
 		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
 }

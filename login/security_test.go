@@ -104,7 +104,7 @@ func TestPageHeaders(t *testing.T) {
 		if csp != render.ContentSecurityPolicy {
 			t.Errorf("response %d (%d): CSP %q, want %q", i, r.status, csp, render.ContentSecurityPolicy)
 		}
-		for _, want := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self' data: https:", "frame-ancestors 'none'", "base-uri 'none'"} {
+		for _, want := range []string{"default-src 'none'", "script-src 'self';", "style-src 'self'", "img-src 'self' data: https:", "frame-ancestors 'none'", "base-uri 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("CSP %q lacks %q", csp, want)
 			}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/render"
@@ -77,7 +76,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		if retry, ok := p.limiter.SignIn(ctx, telemetry.ClientIP(r), email); !ok {
 			secs := retryAfterSeconds(retry)
 			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			data.Errors = data.Errors.Add("", "Too many sign-in attempts. Wait "+waitText(secs)+" and try again.")
+			data.Errors = data.Errors.Add("", "Too many sign-in attempts. Wait "+waitFor(retry)+" and try again.")
 			p.render.Render(w, r, http.StatusTooManyRequests, "login", data)
 			return
 		}
@@ -112,8 +111,8 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data render.
 	case isLocked:
 		status = http.StatusTooManyRequests
 		data.Locked = true
-		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", minutes(locked.RetryAfter)))
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(locked.RetryAfter.Round(time.Second), time.Second)/time.Second)))
+		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", waitFor(locked.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(locked.RetryAfter), 10))
 	case errors.Is(err, account.ErrUnverified):
 		status = http.StatusForbidden
 		data.Unverified = true
@@ -126,15 +125,6 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data render.
 		return
 	}
 	p.render.Render(w, r, status, "login", data)
-}
-
-// minutes says d in whole minutes, rounded up: "1 minute", "15 minutes".
-func minutes(d time.Duration) string {
-	n := int((d + time.Minute - 1) / time.Minute)
-	if n <= 1 {
-		return "1 minute"
-	}
-	return strconv.Itoa(n) + " minutes"
 }
 
 // signedOut is the page after signing out.

@@ -79,6 +79,7 @@ func TestLoginErrors(t *testing.T) {
 		status   int
 		want     []string
 		golden   string
+		retry    string // Retry-After, for 429
 	}{
 		{name: "wrong password", email: "ada@example.com", password: "nope", status: http.StatusUnauthorized,
 			want: []string{"Incorrect email or password.", `aria-invalid="true" aria-describedby="password-error"`, `value="ada@example.com"`}, golden: "login_error"},
@@ -86,7 +87,13 @@ func TestLoginErrors(t *testing.T) {
 			want: []string{"Incorrect email or password."}},
 		{name: "locked", setup: func(e *env) { e.accounts.users["ada@example.com"].locked = 14*time.Minute + 10*time.Second },
 			email: "ada@example.com", password: "correct horse battery", status: http.StatusTooManyRequests,
-			want: []string{"Too many attempts. Try again in 15 minutes, or reset your password.", `<a href="/forgot-password">Reset your password</a>`}, golden: "login_locked"},
+			want: []string{"Too many attempts. Try again in 15 minutes, or reset your password.", `<a href="/forgot-password?ar=ar-err">Reset your password</a>`}, golden: "login_locked", retry: "850"},
+		{name: "locked for a second", setup: func(e *env) { e.accounts.users["ada@example.com"].locked = 800 * time.Millisecond },
+			email: "ada@example.com", password: "correct horse battery", status: http.StatusTooManyRequests,
+			want: []string{"Too many attempts. Try again in 1 second, or reset your password."}, retry: "1"},
+		{name: "locked for seconds", setup: func(e *env) { e.accounts.users["ada@example.com"].locked = 12 * time.Second },
+			email: "ada@example.com", password: "correct horse battery", status: http.StatusTooManyRequests,
+			want: []string{"Too many attempts. Try again in 12 seconds, or reset your password."}, retry: "12"},
 		{name: "unverified", setup: func(e *env) { e.accounts.users["ada@example.com"].EmailVerified = false },
 			email: "ada@example.com", password: "correct horse battery", status: http.StatusForbidden,
 			want: []string{"Verify your email address first.", `action="/verify-email/resend"`, "Send a new verification link"}, golden: "login_unverified"},
@@ -123,8 +130,8 @@ func TestLoginErrors(t *testing.T) {
 			if tc.golden != "" {
 				golden(t, tc.golden, r.body)
 			}
-			if tc.status == http.StatusTooManyRequests && r.header.Get("Retry-After") != "850" {
-				t.Errorf("Retry-After = %q, want 850", r.header.Get("Retry-After"))
+			if tc.status == http.StatusTooManyRequests && r.header.Get("Retry-After") != tc.retry {
+				t.Errorf("Retry-After = %q, want %s", r.header.Get("Retry-After"), tc.retry)
 			}
 		})
 	}
@@ -234,14 +241,33 @@ func TestSafeReturnTo(t *testing.T) {
 	}
 }
 
-func TestMinutes(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "1 minute", 30 * time.Second: "1 minute", time.Minute: "1 minute",
-		61 * time.Second: "2 minutes", 15 * time.Minute: "15 minutes",
+func TestWaitFor(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    time.Duration
+		want string
+	}{
+		{"nothing left", 0, "1 second"},
+		{"negative", -time.Second, "1 second"},
+		{"a fraction of a second", 300 * time.Millisecond, "1 second"},
+		{"about a second", 1100 * time.Millisecond, "2 seconds"},
+		{"exactly one second", time.Second, "1 second"},
+		{"seconds round up", 11*time.Second + time.Millisecond, "12 seconds"},
+		{"just under a minute", 59 * time.Second, "59 seconds"},
+		{"a minute", time.Minute, "1 minute"},
+		{"a minute and a bit", 61 * time.Second, "2 minutes"},
+		{"lockout", 14*time.Minute + 10*time.Second, "15 minutes"},
+		{"just under an hour", 59 * time.Minute, "59 minutes"},
+		{"minutes round up to the hour", 59*time.Minute + time.Second, "1 hour"},
+		{"an hour", time.Hour, "1 hour"},
+		{"an hour and a bit", time.Hour + time.Second, "2 hours"},
+		{"a day", 24 * time.Hour, "24 hours"},
 	} {
-		if got := minutes(d); got != want {
-			t.Errorf("minutes(%v) = %q, want %q", d, got, want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := waitFor(tc.d); got != tc.want {
+				t.Errorf("waitFor(%v) = %q, want %q", tc.d, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -1,4 +1,5 @@
-// Package static holds the hosted pages' stylesheet (and any small assets),
+// Package static holds the hosted pages' stylesheet, their one script
+// (password.js: show-password toggles) and any small assets,
 // embedded into the binary, and serves them under /static/.
 //
 // URLs carry a content hash (Path("style.css") is
@@ -19,7 +20,7 @@ import (
 // Prefix is the URL path the assets are served under.
 const Prefix = "/static/"
 
-//go:embed *.css *.svg
+//go:embed *.css *.svg *.js
 var files embed.FS
 
 // FS holds the assets.

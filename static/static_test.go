@@ -35,4 +35,10 @@ func TestHandler(t *testing.T) {
 			t.Errorf("GET %s: Content-Type %q", tc.url, rec.Header().Get("Content-Type"))
 		}
 	}
+	// The script is served as JavaScript (nosniff would refuse it otherwise).
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path("password.js"), nil))
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET %s: %d %q, want 200 text/javascript", Path("password.js"), rec.Code, rec.Header().Get("Content-Type"))
+	}
 }

@@ -942,6 +942,8 @@ func TestBrowserPages(t *testing.T) {
 		t.Errorf("the error page has no heading")
 	}
 	capture("error", resp, 400, h)
+	capture("not-found", b.open(e.srv.base+"/no-such-page"), 404, "Page not found")
+	b.expectText("If you contact support, quote request ID")
 
 	if dir != "" {
 		t.Logf("saved %d screenshots in %s: %s", len(shot), dir, strings.Join(shot, " "))

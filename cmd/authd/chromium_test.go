@@ -469,7 +469,9 @@ const auditJS = `(() => {
   }
   const w = document.documentElement.scrollWidth;
   if (w > window.innerWidth) problems.push("the page is " + w + "px wide in a " + window.innerWidth + "px window: it scrolls sideways");
-  if (document.querySelectorAll("script").length) problems.push("the page has script elements");
+  for (const s of document.querySelectorAll("script")) {
+    if (!s.src.startsWith(location.origin + "/static/") || s.textContent.trim()) problems.push("the page has a script element not from /static/: " + (s.src || "inline"));
+  }
   for (const el of document.querySelectorAll("*")) {
     for (const a of el.attributes) if (a.name.startsWith("on")) problems.push("inline event handler " + a.name + " on " + el.tagName.toLowerCase());
     if (el.hasAttribute("style")) problems.push("inline style attribute on " + el.tagName.toLowerCase());

@@ -109,6 +109,7 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
 	})
+	mux.Handle("/", notFound(mux, app.pages))
 	ops := opsMux(cfg, d, app, p)
 	site := newServer(cfg.HTTP, cfg.HTTP.Addr,
 		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))

@@ -26,8 +26,9 @@ type FieldError struct {
 }
 
 // Errors are a form's problems, in the order the fields appear. Pages list
-// them in a summary (role="alert") linking to the fields, and next to each
-// field, which is then marked aria-invalid and described by its messages.
+// them in a summary (role="alert") whose items link to their field
+// (href="#name") and name it by its label, and next to each field, which
+// is then marked aria-invalid and described by its messages.
 type Errors []FieldError
 
 // Add returns e with a problem added.
@@ -101,8 +102,11 @@ type VerifyEmailData struct {
 // link to.
 type ForgotPasswordData struct {
 	Page
-	Email  string
-	Errors Errors
+	// AuthRequestID is the sign-in the person came from ("ar"), or "":
+	// the form carries it and "Back to sign in" continues it.
+	AuthRequestID string
+	Email         string
+	Errors        Errors
 	// Sent: the request was taken; the page says a link was sent if an
 	// account exists, and nothing more.
 	Sent bool
@@ -114,6 +118,9 @@ type ResetPasswordData struct {
 	// Token is the reset token from the link, carried in a hidden field.
 	Token  string
 	Errors Errors
+	// AuthRequestID is the sign-in this browser asked for the reset from,
+	// or "": "Back to sign in" continues it.
+	AuthRequestID string
 }
 
 // Scope is one requested scope in plain words.

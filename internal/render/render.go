@@ -98,9 +98,10 @@ func New(o Options) (*Renderer, error) {
 		return nil, fmt.Errorf("templates: BasePath %q must start with a slash", o.BasePath)
 	}
 	funcs := template.FuncMap{
-		"asset": func(name string) string { return base + static.Path(name) },
-		"path":  func(p string) string { return base + p },
-		"input": newInput,
+		"asset":   func(name string) string { return base + static.Path(name) },
+		"path":    func(p string) string { return base + p },
+		"input":   newInput,
+		"summary": summaryText,
 	}
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(templates.FS, "layout.html")
 	if err != nil {
@@ -173,11 +174,12 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, n
 	w.Write(buf.Bytes())
 }
 
-// ContentSecurityPolicy is the hosted pages' policy. There is no
+// ContentSecurityPolicy is the hosted pages' policy. Scripts come only
+// from our own files (static/password.js), never inline. There is no
 // form-action directive on purpose: Chrome applies form-action to the
 // redirects that follow a form POST, and sign-in ends in a redirect to the
 // client's redirect_uri on another origin.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; " +
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // SetHeaders sets the headers every hosted page and redirect carries:
@@ -210,6 +212,34 @@ func (in Input) DescribedBy() string {
 		ids = append(ids, in.ID+"-error")
 	}
 	return strings.Join(ids, " ")
+}
+
+// fieldLabels are the labels of every form field, by name (which is also
+// its id): the error summary names the field each problem is about with
+// them, and input refuses a field missing here or labelled otherwise, so
+// the summary and the form cannot drift apart.
+var fieldLabels = map[string]string{
+	"email":            "Email",
+	"password":         "Password",
+	"name":             "Name",
+	"current_password": "Current password",
+	"new_password":     "New password",
+	"picture":          "Picture URL",
+	"locale":           "Locale",
+	"phone":            "Phone",
+	"user_code":        "Device code",
+}
+
+// summaryText is how the error summary words a problem with field: the
+// message, after the field's label unless the message names it already
+// ("Enter your email address." but "New password: Use at least 12
+// characters."). A problem with the whole form ("") is its message.
+func summaryText(field, message string) string {
+	label, ok := fieldLabels[field]
+	if !ok || strings.Contains(strings.ToLower(message), strings.ToLower(label)) {
+		return message
+	}
+	return label + ": " + message
 }
 
 // newInput builds an Input from key/value pairs: {{input "name" "email"
@@ -267,6 +297,9 @@ func newInput(kv ...any) (Input, error) {
 	}
 	if in.Name == "" || in.Label == "" {
 		return in, fmt.Errorf("input: name and label are required")
+	}
+	if want, ok := fieldLabels[in.Name]; !ok || want != in.Label {
+		return in, fmt.Errorf("input: field %q is labelled %q, but the error summary knows it as %q (fieldLabels)", in.Name, in.Label, want)
 	}
 	if in.ID == "" {
 		in.ID = in.Name

@@ -125,6 +125,12 @@ func attr(n *html.Node, key string) (string, bool) {
 	return "", false
 }
 
+// attrOr is n's attribute key, or "".
+func attrOr(n *html.Node, key string) string {
+	v, _ := attr(n, key)
+	return v
+}
+
 func text(n *html.Node) string {
 	var b strings.Builder
 	var walk func(*html.Node)
@@ -178,9 +184,11 @@ func checkPage(doc *html.Node) []string {
 		if n.Data == "h1" {
 			h1++
 		}
-		switch n.Data {
-		case "script", "style":
-			bad("<%s> element (blocked by the CSP)", n.Data)
+		switch {
+		case n.Data == "style", n.Data == "script" && (n.FirstChild != nil || !strings.HasPrefix(attrOr(n, "src"), "/static/")):
+			bad("inline <%s> element (blocked by the CSP)", n.Data)
+		case n.Data == "button" && strings.Contains(" "+attrOr(n, "class")+" ", " password-toggle "):
+			bad("a show-password toggle in the HTML: password.js adds it, so that without JavaScript there is none")
 		}
 		for _, a := range n.Attr {
 			if a.Key == "style" || strings.HasPrefix(a.Key, "on") {
@@ -273,8 +281,9 @@ func TestRenderCommonData(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if strings.Contains(ContentSecurityPolicy, "form-action") || strings.Contains(ContentSecurityPolicy, "script-src") {
-		t.Errorf("CSP %q must not restrict form-action (breaks the redirect to the client) nor allow scripts", ContentSecurityPolicy)
+	if strings.Contains(ContentSecurityPolicy, "form-action") || !strings.Contains(ContentSecurityPolicy, "script-src 'self';") ||
+		strings.Contains(ContentSecurityPolicy, "unsafe-") {
+		t.Errorf("CSP %q must not restrict form-action (breaks the redirect to the client), and must allow scripts from 'self' only", ContentSecurityPolicy)
 	}
 
 	// A malformed language falls back to English.
@@ -333,19 +342,39 @@ func TestLang(t *testing.T) {
 	}
 }
 
+func TestSummaryText(t *testing.T) {
+	for _, tc := range []struct {
+		name, field, message, want string
+	}{
+		{"names the field already", "email", "Enter your email address.", "Enter your email address."},
+		{"names it in other case", "new_password", "Enter a new password.", "Enter a new password."},
+		{"does not name it", "new_password", "Use at least 12 characters.", "New password: Use at least 12 characters."},
+		{"names another field only", "current_password", "Enter your new password.", "Current password: Enter your new password."},
+		{"the whole form", "", "Too many attempts.", "Too many attempts."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := summaryText(tc.field, tc.message); got != tc.want {
+				t.Errorf("summaryText(%q, %q) = %q, want %q", tc.field, tc.message, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInputArgs(t *testing.T) {
 	for _, args := range [][]any{
 		{"name"},
 		{"name", "x"},
 		{"name", "x", "label", "X", "bogus", "y"},
-		{"name", "x", "label", "X", "required", "yes", "size", 3},
+		{"name", "email", "label", "Email", "required", "yes", "size", 3},
+		{"name", "x", "label", "X"},                 // a field the error summary cannot name
+		{"name", "email", "label", "Email address"}, // labelled unlike the summary
 	} {
 		if _, err := newInput(args...); err == nil {
 			t.Errorf("newInput(%v) = nil error", args)
 		}
 	}
-	in, err := newInput("name", "x", "label", "X", "errors", []string(nil))
-	if err != nil || in.ID != "x" || in.Type != "text" || in.DescribedBy() != "" {
+	in, err := newInput("name", "email", "label", "Email", "errors", []string(nil))
+	if err != nil || in.ID != "email" || in.Type != "text" || in.DescribedBy() != "" {
 		t.Errorf("newInput defaults = %+v, %v", in, err)
 	}
 }
@@ -359,7 +388,7 @@ func TestBasePath(t *testing.T) {
 		t.Errorf("BasePath() = %q, want /auth", rd.BasePath())
 	}
 	body := render(t, rd, "login", LoginData{AuthRequestID: "a1"}).Body.String()
-	for _, want := range []string{`action="/auth/login"`, `href="/auth/forgot-password"`, `href="/auth/register?ar=a1"`, `href="/auth/static/style.css?v=`} {
+	for _, want := range []string{`action="/auth/login"`, `href="/auth/forgot-password?ar=a1"`, `href="/auth/register?ar=a1"`, `href="/auth/static/style.css?v=`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
