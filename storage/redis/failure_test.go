@@ -12,13 +12,19 @@ import (
 // testTimeout is the command timeout of the failure tests' clients.
 const testTimeout = 100 * time.Millisecond
 
-// bounded fails t if f takes longer than the command timeout plus slack
-// for a loaded, race-instrumented test machine.
+// stallBound is how long a call may take while Redis is down or stalled:
+// its command timeout, with slack for a loaded, race-instrumented 2-core
+// machine. What it catches is a call that waits on Redis without a
+// deadline (it would hang until Redis is back) or retries; the slack is
+// wide so that a busy machine never fails it.
+const stallBound = testTimeout + time.Second
+
+// bounded fails t if f takes longer than stallBound.
 func bounded(t *testing.T, what string, f func()) {
 	t.Helper()
 	start := time.Now()
 	f()
-	if d := time.Since(start); d > testTimeout+150*time.Millisecond {
+	if d := time.Since(start); d > stallBound {
 		t.Errorf("%s took %v while Redis was down (timeout %v)", what, d, testTimeout)
 	}
 }
@@ -200,7 +206,7 @@ func TestRedisStall(t *testing.T) {
 		}
 		worst = max(worst, time.Since(start))
 	}
-	if worst > testTimeout+150*time.Millisecond {
+	if worst > stallBound {
 		t.Errorf("worst check during the stall took %v (timeout %v)", worst, testTimeout)
 	}
 	t.Logf("worst check during the stall: %v (timeout %v)", worst, testTimeout)
