@@ -443,6 +443,12 @@ func TestUsage(t *testing.T) {
 		{name: "help", args: []string{"help"}, stdout: "usage: authd"},
 		{name: "-h", args: []string{"-h"}, want: []string{"usage: authd"}},
 		{name: "--help", args: []string{"--help"}, want: []string{"usage: authd"}},
+		{name: "--version", args: []string{"--version"}, stdout: "authd "},
+		{name: "version", args: []string{"version"}, stdout: `"go": "go1.`},
+		// version and help need no configuration: a broken one does not hide them.
+		{name: "version, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"version"}, stdout: `"version": `},
+		{name: "--version, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"--version"}, stdout: "authd "},
+		{name: "help, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"help"}, stdout: "usage: authd"},
 		// The configuration is loaded before the command is looked at.
 		{name: "unknown command, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"frobnicate"}, code: 1, want: []string{"log.level"}},
 	}

@@ -6,6 +6,7 @@
 //	authd keys rotate|list
 //	authd users create|list|get|disable|enable|delete|import
 //	authd audit list|verify
+//	authd version, authd --version
 //
 // Every command reads the same configuration: the YAML file named by
 // -config (or AUTHD_CONFIG), then AUTHD_* environment variables.
@@ -13,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,9 +49,11 @@ func exitCode(err error) int {
 }
 
 const usage = `usage: authd [-config FILE] COMMAND [ARGS]
+       authd --version
 
 commands:
   serve                      run the authorization server
+  version                    what this binary was built from (JSON)
   migrate up|status          apply or list database migrations
   clients create|update|list|get|delete|rotate-secret
   clients registration-token create|list|revoke
@@ -73,17 +77,31 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	configPath := fs.String("config", lookupEnv(environ, "AUTHD_CONFIG"), "YAML config file")
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) { // -h, --help: the usage was asked for
 			return nil
 		}
 		return usageError{err}
 	}
+	if *version {
+		fmt.Fprintln(stdout, readBuildInfo())
+		return nil
+	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return usageError{errors.New("no command")}
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	switch cmd { // these need no configuration: a broken one must not hide them
+	case "version":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(readBuildInfo())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	cfg, err := loadConfig(*configPath, environ)
 	if err != nil {
 		return err
@@ -108,9 +126,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return webhooksCmd(ctx, env, rest)
 	case "streams":
 		return streamsCmd(ctx, env, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	}
 	fs.Usage()
 	return usageError{fmt.Errorf("unknown command %q", cmd)}
