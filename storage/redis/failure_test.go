@@ -20,6 +20,11 @@ const testTimeout = 100 * time.Millisecond
 // busy machine cannot fail it.
 const stallBound = 30 * time.Second
 
+// propagationBound bounds the wait for a change made through one client to
+// be seen through another ("within seconds"); the delays are logged, the
+// bound only keeps a lost change from hanging the test.
+const propagationBound = 10 * time.Second
+
 // bounded runs f, which must return while Redis is still unreachable.
 // f may report with t.Errorf (it runs on another goroutine).
 func bounded(t *testing.T, what string, f func()) {

@@ -334,15 +334,17 @@ func startSentinel(t testing.TB, master *server, name string) *server {
 // client is healthy, and works, as soon as a server starts on that port.
 func TestOpenUnreachable(t *testing.T) {
 	port := freePort(t) // nobody listens there
-	start := time.Now()
-	c, err := Open(context.Background(), fmt.Sprintf("redis://:hunter2@127.0.0.1:%d", port), Options{DialTimeout: 500 * time.Millisecond})
+	var (
+		c   *Client
+		err error
+	)
+	bounded(t, "Open of a port nobody listens on", func() { // nobody will: it must not wait for one
+		c, err = Open(context.Background(), fmt.Sprintf("redis://:hunter2@127.0.0.1:%d", port), Options{DialTimeout: 500 * time.Millisecond})
+	})
 	if err != nil {
 		t.Fatalf("Open of a port nobody listens on: %v, want a degraded client", err)
 	}
 	defer c.Close()
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Open took %v", d)
-	}
 	herr := c.Healthy()
 	if herr == nil {
 		t.Fatal("Healthy of a client that never reached Redis: nil")

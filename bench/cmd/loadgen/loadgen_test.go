@@ -368,13 +368,9 @@ func TestClosedLoopIsBounded(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	var marks, seenAtMark atomic.Int64
 	cfg.OnMeasure = func() { marks.Add(1); seenAtMark.Store(f.discovery.Load()) }
-	start := time.Now()
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if el := time.Since(start); el > 10*time.Second {
-		t.Errorf("run took %v", el)
 	}
 	if marks.Load() != 1 || seenAtMark.Load() == 0 {
 		t.Errorf("OnMeasure called %d times, the server had seen %d requests then; want once, after the warm-up's",
