@@ -184,7 +184,9 @@ func runServers(ctx context.Context, cfg Config, log *slog.Logger, servers []*ht
 		"database", dialectOf(cfg.Database.URL), "discovery", cfg.Issuer+provider.PathDiscovery)
 	if cfg.embedded() {
 		log.InfoContext(ctx, "first steps: create a client with `authd clients create --name demo --grant-type client_credentials`, "+
-			"then POST grant_type=client_credentials to "+cfg.Issuer+provider.PathToken)
+			"then POST grant_type=client_credentials to "+cfg.Issuer+provider.PathToken+
+			"; create a first user with `authd users create --email you@example.com --password-file FILE --verified`, "+
+			"who signs in at "+cfg.Issuer+"/account")
 	}
 	var err error
 	select {
