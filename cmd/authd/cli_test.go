@@ -543,7 +543,7 @@ func TestHelpEveryCommand(t *testing.T) {
 				}
 				desc, _, _ := strings.Cut(cmp.Or(cmd.Long, cmd.Short), "\n")
 				use := cmd.UseLine()
-				if !cmd.Runnable() {
+				if cmd.HasAvailableSubCommands() {
 					use = cmd.CommandPath() + " [command]"
 				}
 				want := []string{"Usage:", "Example", use, desc}

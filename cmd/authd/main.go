@@ -165,6 +165,9 @@ extra argument, bad flag value).`,
 	root.PersistentFlags().String("config", "", "YAML config file (default: $AUTHD_CONFIG; none: defaults and AUTHD_* variables only)")
 	root.Flags().Bool("version", false, "print the version in one line and exit")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// A group runs only to refuse a missing or unknown subcommand: its
+	// usage is "authd X [command]" alone.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	root.AddCommand(
 		serveCommand(env),
 		versionCommand(env),
@@ -191,6 +194,11 @@ extra argument, bad flag value).`,
 	}
 	walk(root, func(c *cobra.Command) {
 		c.SuggestionsMinimumDistance = 2
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() == "stringArray" { // repeatable: the usage says so
+				f.Value, f.DefValue = typeName{f.Value, "string"}, ""
+			}
+		})
 		// Argument mistakes are usage errors (exit 2); a command that
 		// names no rule takes no arguments.
 		switch orig := c.Args; {
@@ -286,6 +294,14 @@ func needArgs(names ...string) cobra.PositionalArgs {
 	}
 }
 
+// typeName shows a flag's value as name in the help.
+type typeName struct {
+	pflag.Value
+	name string
+}
+
+func (t typeName) Type() string { return t.name }
+
 func walk(c *cobra.Command, fn func(*cobra.Command)) {
 	fn(c)
 	for _, sub := range c.Commands() {
@@ -332,7 +348,8 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) {
 	case errors.As(err, &h):
 		fmt.Fprintln(w, h.hint)
 	default:
-		if m := configKey.FindStringSubmatch(err.Error()); m != nil {
+		// One setting at fault (a list of problems names each itself).
+		if m := configKey.FindStringSubmatch(err.Error()); m != nil && !strings.Contains(err.Error(), "\n") {
 			fmt.Fprintf(w, "The setting is %s in the config file (--config), or %s in the environment.\n",
 				m[1], envPrefix+strings.ToUpper(strings.ReplaceAll(m[1], ".", "_")))
 		}
