@@ -451,7 +451,7 @@ func TestUsage(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, want: []string{`unknown command "frobnicate"`, "usage: authd", "Run 'authd --help' for more."}},
 		{name: "misspelt command", args: []string{"clinets", "list"}, code: 2, want: []string{`unknown command "clinets"`, "did you mean clients?"}},
 		{name: "misspelt subcommand", args: []string{"clients", "lsit"}, code: 2, want: []string{`unknown clients subcommand "lsit"`, "did you mean list?"}},
-		{name: "unknown global flag", args: []string{"-verbose", "serve"}, code: 2, want: []string{"-verbose"}},
+		{name: "unknown global flag", args: []string{"-verbose", "serve"}, code: 2, want: []string{"unknown flag: -verbose"}},
 		{name: "unknown flag", args: []string{"clients", "list", "--verbose"}, code: 2,
 			want: []string{"unknown flag: --verbose", "usage: authd clients list", "Run 'authd clients list --help' for more."}},
 		{name: "serve flag", args: []string{"serve", "-port", "1"}, code: 2, want: []string{"-port", "Run 'authd serve --help' for more."}},
@@ -613,7 +613,7 @@ func TestSingleDashLongFlags(t *testing.T) {
 		t.Errorf("clients create --name -public: name %q, public %v: the value was taken for a flag", c.ClientName, c.Public)
 	}
 	// Unknown single-dash words are not rewritten: pflag reports them.
-	mustFail(t, env, 2, []string{"-nme"}, "clients", "create", "-nme", "x")
+	mustFail(t, env, 2, []string{"unknown flag: -nme", "usage: authd clients create"}, "clients", "create", "-nme", "x")
 }
 
 // TestRuntimeErrorHints: a runtime error exits 1 and says what to do.

@@ -164,7 +164,14 @@ extra argument, bad flag value).`,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (default: $AUTHD_CONFIG; none: defaults and AUTHD_* variables only)")
 	root.Flags().Bool("version", false, "print the version in one line and exit")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// authd has no one-letter flags but -h: -bogus is a misspelt long
+		// flag, not a cluster of short ones.
+		if m := unknownShorthand.FindStringSubmatch(err.Error()); m != nil {
+			err = fmt.Errorf("unknown flag: %s", m[1])
+		}
+		return usageError{err}
+	})
 	// A group runs only to refuse a missing or unknown subcommand: its
 	// usage is "authd X [command]" alone.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
@@ -326,6 +333,8 @@ func usageLine(cmd *cobra.Command) string {
 	}
 	return cmd.CommandPath() + " " + strings.Join(names, "|")
 }
+
+var unknownShorthand = regexp.MustCompile(`^unknown shorthand flag: '.' in (-[^-=]{2,}\S*)$`)
 
 // configKey is an error that starts with the configuration key it is about.
 var configKey = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+)+): `)
