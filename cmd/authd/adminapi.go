@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/apikey"
@@ -61,66 +62,72 @@ func rotateSigningKey(ctx context.Context, cfg Config, d *deps, actor string) (*
 	return k, err
 }
 
-const apikeysUsage = "usage: authd apikeys create|list|revoke" // #nosec G101 -- a usage line, not a credential
-
-func apikeysCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, apikeysUsage)
-		return usageError{errors.New("missing apikeys subcommand")}
-	}
-	switch args[0] {
-	case "create":
-		return apikeysCreate(ctx, env, args[1:])
-	case "list":
-		if len(args) != 1 {
-			fmt.Fprintln(env.stderr, "usage: authd apikeys list")
-			return usageError{errors.New("unexpected arguments")}
-		}
-		return withAPIKeys(ctx, env, func(s *apikey.Service) error {
-			out := []admin.APIKey{}
-			after := ""
-			for {
-				ks, err := s.List(ctx, after, 500)
-				if err != nil {
-					return err
-				}
-				for _, k := range ks {
-					out = append(out, admin.ToAPIKey(k))
-				}
-				if len(ks) < 500 {
-					return printJSON(env, out)
-				}
-				after = ks[len(ks)-1].ID
+func apikeysCommand(env *cliEnv) *cobra.Command {
+	var spec apikey.Spec
+	var scopes []string
+	create := &cobra.Command{
+		Use:   "create --name N --scope S ... [flags]",
+		Short: "Create an admin API key; prints it once",
+		Long: `create makes a key for the admin API (Authorization: Bearer KEY) and prints
+it once; authd keeps only its hash. Scopes: <resource>:read or :write (users,
+clients, ...), scim, authz:check, admin (everything).`,
+		Example: `  authd apikeys create --name provisioning --scope users:write --scope clients:read
+  authd apikeys create --name scim-sync --scope scim --expires-in 2160h`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range scopes {
+				spec.Scopes = append(spec.Scopes, strings.Fields(s)...)
 			}
-		})
-	case "revoke":
-		return revokeByID(env, args, "usage: authd apikeys revoke KEY_ID", "API key",
-			"running instances refuse the key within cache.poll_interval", func(id string) error {
-				return withAPIKeys(ctx, env, func(s *apikey.Service) error { return s.Revoke(ctx, id, cliActor) })
-			})
+			return apikeysCreate(cmd.Context(), env, spec)
+		},
 	}
-	fmt.Fprintln(env.stderr, apikeysUsage)
-	return usageError{fmt.Errorf("unknown apikeys subcommand %q", args[0])}
+	create.Flags().StringVar(&spec.Name, "name", "", "what the key is for (required)")
+	create.Flags().StringArrayVar(&scopes, "scope", nil, "scope (repeatable or space-separated): <resource>:read|write, scim, authz:check, admin")
+	create.Flags().StringVar(&spec.Tier, "tier", admin.DefaultTier, "rate limit tier (admin.tiers)")
+	create.Flags().DurationVar(&spec.ExpiresIn, "expires-in", 0, "lifetime, e.g. 720h (default admin.api_keys.default_lifetime)")
+	return group(&cobra.Command{
+		Use:   "apikeys",
+		Short: "Create, list and revoke admin API keys",
+		Long: `apikeys manages the keys that authenticate calls to the admin API under
+/api/v1/. Revoked keys are refused by running instances within
+cache.poll_interval.`,
+		Example: `  authd apikeys create --name ops --scope admin
+  authd apikeys list
+  authd apikeys revoke ak_0123456789abcdef`,
+	},
+		create,
+		&cobra.Command{
+			Use:     "list",
+			Short:   "List the API keys (without the keys)",
+			Example: "  authd apikeys list",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ctx := cmd.Context()
+				return withAPIKeys(ctx, env, func(s *apikey.Service) error {
+					out := []admin.APIKey{}
+					after := ""
+					for {
+						ks, err := s.List(ctx, after, 500)
+						if err != nil {
+							return err
+						}
+						for _, k := range ks {
+							out = append(out, admin.ToAPIKey(k))
+						}
+						if len(ks) < 500 {
+							return printJSON(env, out)
+						}
+						after = ks[len(ks)-1].ID
+					}
+				})
+			},
+		},
+		revokeCommand(env, "KEY_ID", "API key", "authd apikeys list",
+			"running instances refuse the key within cache.poll_interval", func(ctx context.Context, id string) error {
+				return withAPIKeys(ctx, env, func(s *apikey.Service) error { return s.Revoke(ctx, id, cliActor) })
+			}),
+	)
 }
 
-func apikeysCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("apikeys create", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	var spec apikey.Spec
-	var scopes stringList
-	fs.StringVar(&spec.Name, "name", "", "what the key is for (required)")
-	fs.Var(&scopes, "scope", "scope (repeatable or space-separated): <resource>:read|write, scim, authz:check, admin")
-	fs.StringVar(&spec.Tier, "tier", admin.DefaultTier, "rate limit tier (admin.tiers)")
-	fs.DurationVar(&spec.ExpiresIn, "expires-in", 0, "lifetime, e.g. 720h (default admin.api_keys.default_lifetime)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	for _, s := range scopes {
-		spec.Scopes = append(spec.Scopes, strings.Fields(s)...)
-	}
+func apikeysCreate(ctx context.Context, env *cliEnv, spec apikey.Spec) error {
 	return withAPIKeys(ctx, env, func(s *apikey.Service) error {
 		key, k, err := s.Create(ctx, spec, cliActor)
 		var ie *apikey.InputError
@@ -144,19 +151,31 @@ func withAPIKeys(ctx context.Context, env *cliEnv, fn func(s *apikey.Service) er
 	})
 }
 
-// revokeByID runs a "<command> revoke ID": args are the subcommand and the
-// id; revoke does it, storage.ErrNotFound when there is no such what; the
-// answer is {"id", "revoked": true, "note"}.
-func revokeByID(env *cliEnv, args []string, usage, what, note string, revoke func(id string) error) error {
-	if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-		fmt.Fprintln(env.stderr, usage)
-		return usageError{fmt.Errorf("missing %s id", what)}
+// revokeCommand is a "<command> revoke ID": revoke does it,
+// storage.ErrNotFound when there is no such what (list is the command that
+// lists them); the answer is {"id", "revoked": true, "note"}.
+func revokeCommand(env *cliEnv, arg, what, list, note string, revoke func(ctx context.Context, id string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:     "revoke " + arg,
+		Short:   "Revoke " + article(what) + " " + what,
+		Long:    "revoke stops the " + what + " from working: " + note + ".",
+		Example: "  " + list + "\n  " + strings.TrimSuffix(list, " list") + " revoke 0123456789abcdef",
+		Args:    needArgs(what + " id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch err := revoke(cmd.Context(), args[0]); {
+			case errors.Is(err, storage.ErrNotFound):
+				return withHint(fmt.Errorf("no %s with id %q", what, args[0]), "List them with '"+list+"'.")
+			case err != nil:
+				return err
+			}
+			return printJSON(env, map[string]any{"id": args[0], "revoked": true, "note": note})
+		},
 	}
-	switch err := revoke(args[1]); {
-	case errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("no %s with id %q", what, args[1])
-	case err != nil:
-		return err
+}
+
+func article(noun string) string {
+	if strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an"
 	}
-	return printJSON(env, map[string]any{"id": args[1], "revoked": true, "note": note})
+	return "a"
 }

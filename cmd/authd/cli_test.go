@@ -1,11 +1,20 @@
 package main
 
 import (
+	"cmp"
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/authd/authd/internal/secrets"
 )
 
 // cliClient is the JSON `authd clients create|get|list` prints.
@@ -280,11 +289,11 @@ func TestClientsListGetDelete(t *testing.T) {
 			want []string
 		}{
 			{"get deleted", []string{"clients", "get", "a"}, 1, []string{`client "a" not found`}},
-			{"get unknown", []string{"clients", "get", "nope"}, 1, []string{`client "nope" not found`}},
+			{"get unknown", []string{"clients", "get", "nope"}, 1, []string{`client "nope" not found`, "authd clients list"}},
 			{"delete deleted", []string{"clients", "delete", "a"}, 1, []string{`client "a" not found`}},
 			{"delete unknown", []string{"clients", "delete", "nope"}, 1, []string{`client "nope" not found`}},
 			{"get without id", []string{"clients", "get"}, 2, []string{"missing client id"}},
-			{"delete two ids", []string{"clients", "delete", "a", "b"}, 2, []string{"missing client id"}},
+			{"delete two ids", []string{"clients", "delete", "a", "b"}, 2, []string{"unexpected arguments: [b]", "usage: authd clients delete CLIENT_ID"}},
 			{"no subcommand", []string{"clients"}, 2, []string{"usage: authd clients"}},
 			{"unknown subcommand", []string{"clients", "rename"}, 2, []string{`unknown clients subcommand "rename"`}},
 		}
@@ -362,9 +371,10 @@ func TestKeys(t *testing.T) {
 			t.Errorf("keys rotate with AUTHD_KEYS_ALGORITHM=ES256: got %s", r.stdout)
 		}
 
-		for _, args := range [][]string{{"keys"}, {"keys", "delete"}, {"keys", "list", "extra"}} {
-			mustFail(t, env, 2, []string{"usage: authd keys rotate|list"}, args...)
+		for _, args := range [][]string{{"keys"}, {"keys", "delete"}} {
+			mustFail(t, env, 2, []string{"usage: authd keys rotate|list", "Run 'authd keys --help' for more."}, args...)
 		}
+		mustFail(t, env, 2, []string{"unexpected arguments", "usage: authd keys list", "Run 'authd keys list --help'"}, "keys", "list", "extra")
 	})
 }
 
@@ -395,9 +405,10 @@ func TestMigrate(t *testing.T) {
 		if up.Applied != 0 {
 			t.Errorf("second migrate up: applied %d, want 0", up.Applied)
 		}
-		for _, args := range [][]string{{"migrate"}, {"migrate", "down"}, {"migrate", "up", "now"}} {
+		for _, args := range [][]string{{"migrate"}, {"migrate", "down"}} {
 			mustFail(t, env, 2, []string{"usage: authd migrate up|status"}, args...)
 		}
+		mustFail(t, env, 2, []string{"unexpected arguments", "usage: authd migrate up"}, "migrate", "up", "now")
 	})
 
 	t.Run("status before up", func(t *testing.T) {
@@ -426,6 +437,7 @@ func TestMigrate(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	tests := []struct {
 		name    string
 		environ []string
@@ -434,23 +446,46 @@ func TestUsage(t *testing.T) {
 		want    []string
 		stdout  string // wanted in stdout
 	}{
-		{name: "no command", code: 2, want: []string{"no command", "usage: authd"}},
+		{name: "no command", code: 2, want: []string{"no command", "usage: authd", "Run 'authd --help' for more."}},
 		{name: "only flags", args: []string{"-config", "x.yaml"}, code: 2, want: []string{"no command"}},
-		{name: "unknown command", args: []string{"frobnicate"}, code: 2, want: []string{`unknown command "frobnicate"`, "usage: authd"}},
-		{name: "unknown global flag", args: []string{"-verbose", "serve"}, code: 2, want: []string{"-verbose"}},
-		{name: "-config after the command", args: []string{"keys", "list", "-config", "x.yaml"}, code: 2, want: []string{"usage: authd keys"}},
-		{name: "serve flag", args: []string{"serve", "-port", "1"}, code: 2, want: []string{"-port"}},
-		{name: "help", args: []string{"help"}, stdout: "usage: authd"},
-		{name: "-h", args: []string{"-h"}, want: []string{"usage: authd"}},
-		{name: "--help", args: []string{"--help"}, want: []string{"usage: authd"}},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, want: []string{`unknown command "frobnicate"`, "usage: authd", "Run 'authd --help' for more."}},
+		{name: "misspelt command", args: []string{"clinets", "list"}, code: 2, want: []string{`unknown command "clinets"`, "did you mean clients?"}},
+		{name: "misspelt subcommand", args: []string{"clients", "lsit"}, code: 2, want: []string{`unknown clients subcommand "lsit"`, "did you mean list?"}},
+		{name: "unknown global flag", args: []string{"-verbose", "serve"}, code: 2, want: []string{"unknown flag: -verbose"}},
+		{name: "unknown flag", args: []string{"clients", "list", "--verbose"}, code: 2,
+			want: []string{"unknown flag: --verbose", "usage: authd clients list", "Run 'authd clients list --help' for more."}},
+		{name: "serve flag", args: []string{"serve", "-port", "1"}, code: 2, want: []string{"-port", "Run 'authd serve --help' for more."}},
+		{name: "bad flag value", args: []string{"users", "list", "--limit", "many"}, code: 2, want: []string{`invalid argument "many"`, "--limit", "usage: authd users list"}},
+		{name: "missing argument", args: []string{"clients", "get"}, code: 2,
+			want: []string{"missing client id", "usage: authd clients get CLIENT_ID", "Run 'authd clients get --help' for more."}},
+		{name: "extra argument", args: []string{"audit", "verify", "now"}, code: 2, want: []string{"unexpected arguments: [now]", "usage: authd audit verify"}},
+		// --config is persistent: before or after the command, with one
+		// dash or two, with = or a space. The file does not exist: the
+		// error proves it was read.
+		{name: "--config after the command", args: []string{"keys", "list", "--config", missing}, code: 1, want: []string{missing}},
+		{name: "--config before the command", args: []string{"--config", missing, "serve"}, code: 1, want: []string{missing}},
+		{name: "serve --config", args: []string{"serve", "--config", missing}, code: 1, want: []string{missing}},
+		{name: "serve -config", args: []string{"serve", "-config", missing}, code: 1, want: []string{missing}},
+		{name: "serve -config=", args: []string{"serve", "-config=" + missing}, code: 1, want: []string{missing}},
+		{name: "AUTHD_CONFIG", environ: []string{"AUTHD_CONFIG=" + missing}, args: []string{"serve"}, code: 1, want: []string{missing}},
+		{name: "help", args: []string{"help"}, stdout: "Usage:"},
+		{name: "help lists the commands", args: []string{"help"}, stdout: "streams     See and steer"},
+		{name: "-h", args: []string{"-h"}, stdout: "Usage:"},
+		{name: "--help", args: []string{"--help"}, stdout: "Usage:"},
+		{name: "-help", args: []string{"-help"}, stdout: "Usage:"},
+		{name: "unknown help topic", args: []string{"help", "frobnicate"}, code: 2, want: []string{`unknown help topic "frobnicate"`}},
 		{name: "--version", args: []string{"--version"}, stdout: "authd "},
+		{name: "-version", args: []string{"-version"}, stdout: "authd "},
 		{name: "version", args: []string{"version"}, stdout: `"go": "go1.`},
 		// version and help need no configuration: a broken one does not hide them.
 		{name: "version, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"version"}, stdout: `"version": `},
 		{name: "--version, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"--version"}, stdout: "authd "},
-		{name: "help, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"help"}, stdout: "usage: authd"},
-		// The configuration is loaded before the command is looked at.
-		{name: "unknown command, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"frobnicate"}, code: 1, want: []string{"log.level"}},
+		{name: "help, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"help"}, stdout: "Usage:"},
+		{name: "--help, missing config file", args: []string{"clients", "list", "--help", "--config", missing}, stdout: "authd clients list"},
+		// A usage mistake is reported before the configuration is read.
+		{name: "unknown command, bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"frobnicate"}, code: 2, want: []string{`unknown command "frobnicate"`}},
+		// A bad configuration is a runtime error (1), listing the problem.
+		{name: "bad config", environ: []string{"AUTHD_LOG_LEVEL=loud"}, args: []string{"keys", "list"}, code: 1, want: []string{"log.level"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,17 +493,157 @@ func TestUsage(t *testing.T) {
 			environ := append([]string{"AUTHD_DATA_DIR=" + t.TempDir()}, tt.environ...)
 			if tt.code == 0 {
 				r := mustRun(t, environ, tt.args...)
-				for _, w := range append(tt.want, tt.stdout) {
-					if !strings.Contains(r.stdout+r.stderr, w) {
-						t.Errorf("authd %q: output does not contain %q:\nstdout:\n%s\nstderr:\n%s", tt.args, w, r.stdout, r.stderr)
-					}
-				}
 				if !strings.Contains(r.stdout, tt.stdout) {
 					t.Errorf("authd %q: stdout does not contain %q:\n%s", tt.args, tt.stdout, r.stdout)
 				}
 				return
 			}
-			mustFail(t, environ, tt.code, tt.want, tt.args...)
+			r := mustFail(t, environ, tt.code, tt.want, tt.args...)
+			if !strings.HasPrefix(r.stderr, "authd: ") {
+				t.Errorf("authd %q: stderr does not start with the error:\n%s", tt.args, r.stderr)
+			}
 		})
 	}
+}
+
+// TestHelpEveryCommand: every command and subcommand answers --help (and
+// authd help PATH) with its usage, an example and each of its flags, exit
+// 0, and does nothing else: the configuration is not loaded (a broken one
+// does not matter) and the database is not opened (the embedded
+// default's data_dir is not created).
+func TestHelpEveryCommand(t *testing.T) {
+	t.Parallel()
+	var paths [][]string
+	var cmds []*cobra.Command
+	walk(rootCommand(&cliEnv{}, nil), func(c *cobra.Command) {
+		if c.Hidden {
+			return
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		paths, cmds = append(paths, path), append(cmds, c)
+	})
+	if len(paths) < 50 {
+		t.Fatalf("the command tree has %d commands, want every one (more than 50)", len(paths))
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	for i, path := range paths {
+		cmd := cmds[i]
+		t.Run(strings.Join(append([]string{"authd"}, path...), " "), func(t *testing.T) {
+			for _, tc := range []struct {
+				args    []string
+				environ []string
+			}{
+				{append(slices.Clone(path), "--help"), []string{"AUTHD_DATA_DIR=" + dataDir}},
+				{append(slices.Clone(path), "-h"), []string{"AUTHD_DATA_DIR=" + dataDir, "AUTHD_DATABASE_URL=postgres://127.0.0.1:1/nope"}},
+				{append([]string{"help"}, path...), []string{"AUTHD_DATA_DIR=" + dataDir, "AUTHD_LOG_LEVEL=loud"}},
+			} {
+				r := runCLI(t, tc.environ, tc.args...)
+				if r.err != nil {
+					t.Fatalf("authd %s: %v (exit %d)\nstderr:\n%s", strings.Join(tc.args, " "), r.err, exitCode(r.err), r.stderr)
+				}
+				desc, _, _ := strings.Cut(cmp.Or(cmd.Long, cmd.Short), "\n")
+				use := cmd.UseLine()
+				if cmd.HasAvailableSubCommands() {
+					use = cmd.CommandPath() + " [command]"
+				}
+				want := []string{"Usage:", "Example", use, desc}
+				cmd.Flags().VisitAll(func(f *pflag.Flag) { want = append(want, "--"+f.Name) })
+				cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) { want = append(want, "--"+f.Name) })
+				for _, w := range append(want, "--help", "--config") {
+					if !strings.Contains(r.stdout, w) {
+						t.Errorf("authd %s: the help does not show %q:\n%s", strings.Join(tc.args, " "), w, r.stdout)
+					}
+				}
+				if r.stderr != "" {
+					t.Errorf("authd %s: stderr %q, want nothing", strings.Join(tc.args, " "), r.stderr)
+				}
+			}
+			if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("after authd %s --help, data_dir %s exists (err %v): help did something", strings.Join(path, " "), dataDir, err)
+			}
+		})
+	}
+}
+
+// TestConfigFlagEitherSide: --config and its old single-dash form name the
+// file wherever they stand; the database it names is the one used.
+func TestConfigFlagEitherSide(t *testing.T) {
+	t.Parallel()
+	for _, form := range [][]string{
+		{"--config", "FILE", "clients", "list"},
+		{"clients", "--config", "FILE", "list"},
+		{"clients", "list", "--config", "FILE"},
+		{"clients", "list", "--config=FILE"},
+		{"-config", "FILE", "clients", "list"},
+		{"clients", "list", "-config", "FILE"},
+		{"clients", "list", "-config=FILE"},
+	} {
+		t.Run(strings.Join(form, " "), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			db := filepath.Join(dir, "chosen", "authd.db")
+			cfg := writeFile(t, "authd.yaml", "database:\n  url: sqlite://"+db+"\n")
+			args := slices.Clone(form)
+			for i := range args {
+				args[i] = strings.ReplaceAll(args[i], "FILE", cfg)
+			}
+			r := mustRun(t, []string{"AUTHD_DATA_DIR=" + filepath.Join(dir, "data")}, args...)
+			if strings.TrimSpace(r.stdout) != "[]" {
+				t.Errorf("authd %s: %q, want []", strings.Join(args, " "), r.stdout)
+			}
+			if _, err := os.Stat(db); err != nil {
+				t.Errorf("authd %s: the database the config file names was not used: %v", strings.Join(args, " "), err)
+			}
+		})
+	}
+}
+
+// TestSingleDashLongFlags: the Go flag package's -name form still works
+// for every known long flag, but a value that looks like a flag stays a
+// value.
+func TestSingleDashLongFlags(t *testing.T) {
+	t.Parallel()
+	env := sqliteEnv(t)
+	c := createClient(t, env, "-name", "old style", "-grant-type=client_credentials", "-id", "old")
+	if c.ClientName != "old style" || c.ClientID != "old" || !slices.Equal(c.GrantTypes, []string{"client_credentials"}) {
+		t.Errorf("clients create with single-dash flags: %+v", c)
+	}
+	c = createClient(t, env, "--name", "-public", "--grant-type", "client_credentials")
+	if c.ClientName != "-public" || c.Public {
+		t.Errorf("clients create --name -public: name %q, public %v: the value was taken for a flag", c.ClientName, c.Public)
+	}
+	// Unknown single-dash words are not rewritten: pflag reports them.
+	mustFail(t, env, 2, []string{"unknown flag: -nme", "usage: authd clients create"}, "clients", "create", "-nme", "x")
+}
+
+// TestRuntimeErrorHints: a runtime error exits 1 and says what to do.
+func TestRuntimeErrorHints(t *testing.T) {
+	t.Parallel()
+	env := sqliteEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"clients", "get", "nope"}, []string{`authd: client "nope" not found`, "'authd clients list'"}},
+		{[]string{"clients", "delete", "nope"}, []string{`client "nope" not found`, "'authd clients list'"}},
+		{[]string{"users", "get", "nobody@example.com"}, []string{`user "nobody@example.com" not found`, "'authd users list'"}},
+		{[]string{"apikeys", "revoke", "ak_nope"}, []string{`no API key with id "ak_nope"`, "'authd apikeys list'"}},
+		{[]string{"webhooks", "get", "wh_nope"}, []string{"no webhook wh_nope", "'authd webhooks list'"}},
+	} {
+		r := mustFail(t, env, 1, tc.want, tc.args...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("authd %s: stderr does not say %q:\n%s", strings.Join(tc.args, " "), w, r.stderr)
+			}
+		}
+	}
+	t.Run("database unreachable", func(t *testing.T) {
+		t.Parallel()
+		pgEnv := []string{"AUTHD_DATA_DIR=" + t.TempDir(), "AUTHD_DATABASE_URL=postgres://postgres@127.0.0.1:1/authd?sslmode=disable&connect_timeout=5",
+			"AUTHD_SECRETS_MASTER_KEY=" + secrets.GenerateMasterKey()}
+		r := mustFail(t, pgEnv, 1, []string{"database.url"}, "clients", "list")
+		if !strings.Contains(r.stderr, "AUTHD_DATABASE_URL") {
+			t.Errorf("unreachable database: stderr does not name AUTHD_DATABASE_URL:\n%s", r.stderr)
+		}
+	})
 }

@@ -4,23 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/storage"
 )
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, " ") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // clientJSON is how the CLI prints a client; client_secret appears only
 // when it was just created.
@@ -48,88 +44,117 @@ func toClientJSON(c *storage.Client, secret string) clientJSON {
 	return out
 }
 
-const clientsUsage = "usage: authd clients create|update|list|get|delete|rotate-secret|registration-token"
-
-func clientsCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, clientsUsage)
-		return usageError{errors.New("missing clients subcommand")}
-	}
-	switch args[0] {
-	case "registration-token":
-		return registrationTokenCmd(ctx, env, args[1:])
-	case "create":
-		return clientsCreate(ctx, env, args[1:])
-	case "update":
-		return clientsUpdate(ctx, env, args[1:])
-	case "list":
-		return withDeps(ctx, env, func(d *deps) error {
-			cs, err := d.store.ListClients(ctx)
-			if err != nil {
-				return err
-			}
-			out := make([]clientJSON, len(cs))
-			for i, c := range cs {
-				out[i] = toClientJSON(c, "")
-			}
-			return printJSON(env, out)
-		})
-	case "get", "delete", "rotate-secret":
-		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintf(env.stderr, "usage: authd clients %s CLIENT_ID\n", args[0])
-			return usageError{errors.New("missing client id")}
+func clientsCommand(env *cliEnv) *cobra.Command {
+	byID := func(use, short, long, example string, fn func(ctx context.Context, d *deps, id string) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " CLIENT_ID", Short: short, Long: long, Example: example,
+			Args: needArgs("client id"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withDeps(cmd.Context(), env, func(d *deps) error { return fn(cmd.Context(), d, args[0]) })
+			},
 		}
-		id := args[1]
-		return withDeps(ctx, env, func(d *deps) error {
-			svc := clientService(env.cfg, d)
-			switch args[0] {
-			case "delete":
-				if err := svc.Delete(ctx, id, cliActor); err != nil {
+	}
+	return group(&cobra.Command{
+		Use:   "clients",
+		Short: "Register and manage OAuth clients",
+		Long: `clients registers and manages the OAuth 2.0 / OpenID Connect clients
+(relying parties). Changes reach every running instance within
+cache.poll_interval.`,
+		Example: `  authd clients create --name demo --grant-type client_credentials
+  authd clients list
+  authd clients get 3f6c0d2e-2b7a-4a55-9a43-0c1f8f0b6a1e`,
+	},
+		clientsCreateCommand(env),
+		clientsUpdateCommand(env),
+		&cobra.Command{
+			Use:     "list",
+			Short:   "List the clients (without their secrets)",
+			Example: "  authd clients list\n  authd clients list | jq -r '.[].client_id'",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return withDeps(cmd.Context(), env, func(d *deps) error {
+					cs, err := d.store.ListClients(cmd.Context())
+					if err != nil {
+						return err
+					}
+					out := make([]clientJSON, len(cs))
+					for i, c := range cs {
+						out[i] = toClientJSON(c, "")
+					}
+					return printJSON(env, out)
+				})
+			},
+		},
+		byID("get", "Show one client (without its secret)", "", "  authd clients get 3f6c0d2e-2b7a-4a55-9a43-0c1f8f0b6a1e",
+			func(ctx context.Context, d *deps, id string) error {
+				c, err := d.store.GetStoredClient(ctx, id)
+				if err != nil {
+					return clientErr(id, err)
+				}
+				return printJSON(env, toClientJSON(c, ""))
+			}),
+		byID("delete", "Delete a client", "delete removes the client; its tokens stop working on running instances within cache.poll_interval.",
+			"  authd clients delete 3f6c0d2e-2b7a-4a55-9a43-0c1f8f0b6a1e",
+			func(ctx context.Context, d *deps, id string) error {
+				if err := clientService(env.cfg, d).Delete(ctx, id, cliActor); err != nil {
 					return clientErr(id, err)
 				}
 				return printJSON(env, map[string]any{"client_id": id, "deleted": true})
-			case "rotate-secret":
-				secret, err := svc.RotateSecret(ctx, id, cliActor)
+			}),
+		byID("rotate-secret", "Give a client a new secret (printed once)",
+			"rotate-secret generates a new client secret and prints it once; the old one stops working on running instances within cache.poll_interval.",
+			"  authd clients rotate-secret 3f6c0d2e-2b7a-4a55-9a43-0c1f8f0b6a1e",
+			func(ctx context.Context, d *deps, id string) error {
+				secret, err := clientService(env.cfg, d).RotateSecret(ctx, id, cliActor)
 				if err != nil {
 					return clientErr(id, err)
 				}
 				return printJSON(env, map[string]any{"client_id": id, "client_secret": secret,
 					"note": "the old secret stops working on running instances within cache.poll_interval"})
-			}
-			c, err := d.store.GetStoredClient(ctx, id)
-			if err != nil {
-				return clientErr(id, err)
-			}
-			return printJSON(env, toClientJSON(c, ""))
-		})
-	}
-	fmt.Fprintln(env.stderr, clientsUsage)
-	return usageError{fmt.Errorf("unknown clients subcommand %q", args[0])}
+			}),
+		registrationTokenCommand(env),
+	)
 }
 
 func clientErr(id string, err error) error {
 	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("client %q not found", id)
+		return withHint(fmt.Errorf("client %q not found", id), "List the clients with 'authd clients list'.")
 	}
 	return err
 }
 
-func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+func clientsCreateCommand(env *cliEnv) *cobra.Command {
 	var spec provider.ClientSpec
-	var redirects, postLogout, grants, scopes, audience, introspectors, origins stringList
+	var redirects, postLogout, grants, scopes, audience, introspectors, origins []string
 	var jwksArg string
+	cmd := &cobra.Command{
+		Use:   "create --name N [flags]",
+		Short: "Register a client; prints its secret once",
+		Long: `create registers a client and prints it as JSON, with its client_secret (shown
+only now). Defaults: grant types authorization_code and refresh_token (which
+need a --redirect-uri), auth method client_secret_basic (none with --public),
+a generated 256-bit secret, application type web (redirect URIs match
+exactly; native: http://127.0.0.1 and http://[::1] ones match with any port,
+RFC 8252). Every problem with the registration is reported at once.`,
+		Example: `  authd clients create --name "Web app" --redirect-uri https://app.example.com/callback
+  authd clients create --name SPA --public --redirect-uri http://localhost:3000/callback
+  authd clients create --name worker --grant-type client_credentials --scope api:read
+  authd clients create --name partner --grant-type client_credentials \
+      --token-endpoint-auth-method private_key_jwt --jwks @partner-jwks.json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return clientsCreate(cmd.Context(), env, spec, jwksArg, [][]string{redirects, postLogout, grants, scopes, audience, introspectors, origins})
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&spec.Name, "name", "", "display name (required)")
 	fs.StringVar(&spec.ID, "id", "", "client id (default: a random UUID)")
 	fs.StringVar(&spec.Secret, "secret", "", "client secret (default: 256 random bits)")
-	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; required with authorization_code)")
-	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange or urn:ietf:params:oauth:grant-type:device_code (repeatable; default authorization_code refresh_token)")
-	fs.Var(&scopes, "scope", "scope the client may request (repeatable or space-separated; default with authorization_code: openid profile email phone offline_access)")
-	fs.Var(&audience, "audience", "audience the client may request (repeatable)")
-	fs.Var(&introspectors, "allowed-introspector", "client id of a resource server that may introspect this client's refresh tokens (repeatable; the client itself always may)")
-	fs.Var(&origins, "web-origin", "origin (https://app.example.com) the client's browser code calls the token and revocation endpoints from, for CORS (repeatable; default: the origins of the http(s) redirect URIs)")
+	fs.StringArrayVar(&redirects, "redirect-uri", nil, "redirect URI (repeatable; required with authorization_code)")
+	fs.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
+	fs.StringArrayVar(&grants, "grant-type", nil, "authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange or urn:ietf:params:oauth:grant-type:device_code (repeatable; default authorization_code refresh_token)")
+	fs.StringArrayVar(&scopes, "scope", nil, "scope the client may request (repeatable or space-separated; default with authorization_code: openid profile email phone offline_access)")
+	fs.StringArrayVar(&audience, "audience", nil, "audience the client may request (repeatable)")
+	fs.StringArrayVar(&introspectors, "allowed-introspector", nil, "client id of a resource server that may introspect this client's refresh tokens (repeatable; the client itself always may)")
+	fs.StringArrayVar(&origins, "web-origin", nil, "origin (https://app.example.com) the client's browser code calls the token and revocation endpoints from, for CORS (repeatable; default: the origins of the http(s) redirect URIs)")
 	fs.StringVar(&spec.TokenEndpointAuthMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt or none")
 	fs.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
 	fs.StringVar(&spec.ApplicationType, "application-type", "", "web (default: redirect URIs match exactly) or native (an app on the device: http://127.0.0.1 and http://[::1] redirect URIs match with any port, RFC 8252)")
@@ -143,12 +168,11 @@ func clientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&spec.AuthSigningAlg, "token-endpoint-auth-signing-alg", "", "JWS alg of private_key_jwt assertions (default: the JWKS key's alg, else RS256)")
 	fs.DurationVar(&spec.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	fs.DurationVar(&spec.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token lifetime (default: tokens.refresh_token_ttl)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+	return cmd
+}
+
+func clientsCreate(ctx context.Context, env *cliEnv, spec provider.ClientSpec, jwksArg string, lists [][]string) error {
+	redirects, postLogout, grants, scopes, audience, introspectors, origins := lists[0], lists[1], lists[2], lists[3], lists[4], lists[5], lists[6]
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
 	spec.GrantTypes, spec.Scopes, spec.Audience = grants, scopes, audience
 	spec.AllowedIntrospectors, spec.WebOrigins = introspectors, origins
@@ -200,71 +224,81 @@ func printJSON(env *cliEnv, v any) error {
 
 // clientsUpdate changes the settings named by flags (a list flag replaces
 // the whole list); the registration rules apply to the result.
-func clientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(env.stderr, "usage: authd clients update CLIENT_ID [--name N] [--redirect-uri U ...] [--grant-type T ...] [--scope S ...] ...")
-		return usageError{errors.New("missing client id")}
+func clientsUpdateCommand(env *cliEnv) *cobra.Command {
+	var redirects, postLogout, grants, scopes, audience, introspectors, origins []string
+	var name, method, profile, backchannel, jwksURI string
+	var firstParty, requirePAR, requireDPoP bool
+	var accessTTL, refreshTTL time.Duration
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID [flags]",
+		Short: "Change the settings named by flags",
+		Long: `update changes the settings named by flags and leaves the others alone; a
+list flag (--redirect-uri, --scope, ...) replaces the whole list. The
+registration rules apply to the result, every problem reported at once.
+--public, --application-type, --jwks and --token-endpoint-auth-signing-alg
+are fixed at creation.`,
+		Example: `  authd clients update 3f6c0d2e-2b7a-4a55-9a43-0c1f8f0b6a1e --name "New name"
+  authd clients update web-app --redirect-uri https://app.example.com/cb --redirect-uri https://app.example.com/cb2
+  authd clients update web-app --require-par=false --profile=`,
+		Args: needArgs("client id"),
 	}
-	id := args[0]
-	fs := flag.NewFlagSet("clients update", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	var redirects, postLogout, grants, scopes, audience, introspectors, origins stringList
-	name := fs.String("name", "", "display name")
-	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; replaces the list)")
-	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable; replaces the list)")
-	fs.Var(&grants, "grant-type", "grant type (repeatable; replaces the list)")
-	fs.Var(&scopes, "scope", "scope (repeatable or space-separated; replaces the list)")
-	fs.Var(&audience, "audience", "audience (repeatable; replaces the list)")
-	fs.Var(&introspectors, "allowed-introspector", "client id that may introspect this client's refresh tokens (repeatable; replaces the list)")
-	fs.Var(&origins, "web-origin", "origin for CORS (repeatable; replaces the list; --web-origin= alone: back to the redirect URIs' origins)")
-	method := fs.String("token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
-	firstParty := fs.Bool("first-party", false, "first-party client: consent is not asked")
-	requirePAR := fs.Bool("require-par", false, "the client must push its authorization requests (--require-par=false: need not)")
-	requireDPoP := fs.Bool("require-dpop", false, "every token request must carry a DPoP proof (--require-dpop=false: need not)")
-	profile := fs.String("profile", "", "security profile: fapi2, or --profile= for none")
-	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
-	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWKS (empty: none)")
-	accessTTL := fs.Duration("access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
-	refreshTTL := fs.Duration("refresh-token-ttl", 0, "refresh token lifetime (0: tokens.refresh_token_ttl)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if len(set) == 0 {
-		return usageError{errors.New("nothing to update: name a setting")}
-	}
-	edit := func(s *provider.ClientSpec) {
-		for flagName, apply := range map[string]func(){
-			"name": func() { s.Name = *name }, "redirect-uri": func() { s.RedirectURIs = redirects },
-			"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout }, "grant-type": func() { s.GrantTypes = grants },
-			"scope": func() { s.Scopes = scopes }, "audience": func() { s.Audience = audience },
-			"allowed-introspector": func() { s.AllowedIntrospectors = introspectors },
-			"web-origin": func() {
-				s.WebOrigins = slices.DeleteFunc(slices.Clone(origins), func(o string) bool { return o == "" })
-			},
-			"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = *method }, "first-party": func() { s.FirstParty = *firstParty },
-			"require-par": func() { s.RequirePAR = *requirePAR }, "require-dpop": func() { s.RequireDPoP = *requireDPoP },
-			"profile":                func() { s.Profile = *profile },
-			"backchannel-logout-uri": func() { s.BackchannelLogoutURI = *backchannel }, "jwks-uri": func() { s.JWKSURI = *jwksURI },
-			"access-token-ttl": func() { s.AccessTokenTTL = *accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = *refreshTTL },
-		} {
-			if set[flagName] {
-				apply()
+	fs := cmd.Flags()
+	fs.StringVar(&name, "name", "", "display name")
+	fs.StringArrayVar(&redirects, "redirect-uri", nil, "redirect URI (repeatable; replaces the list)")
+	fs.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable; replaces the list)")
+	fs.StringArrayVar(&grants, "grant-type", nil, "grant type (repeatable; replaces the list)")
+	fs.StringArrayVar(&scopes, "scope", nil, "scope (repeatable or space-separated; replaces the list)")
+	fs.StringArrayVar(&audience, "audience", nil, "audience (repeatable; replaces the list)")
+	fs.StringArrayVar(&introspectors, "allowed-introspector", nil, "client id that may introspect this client's refresh tokens (repeatable; replaces the list)")
+	fs.StringArrayVar(&origins, "web-origin", nil, "origin for CORS (repeatable; replaces the list; --web-origin= alone: back to the redirect URIs' origins)")
+	fs.StringVar(&method, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt or none")
+	fs.BoolVar(&firstParty, "first-party", false, "first-party client: consent is not asked")
+	fs.BoolVar(&requirePAR, "require-par", false, "the client must push its authorization requests (--require-par=false: need not)")
+	fs.BoolVar(&requireDPoP, "require-dpop", false, "every token request must carry a DPoP proof (--require-dpop=false: need not)")
+	fs.StringVar(&profile, "profile", "", "security profile: fapi2, or --profile= for none")
+	fs.StringVar(&backchannel, "backchannel-logout-uri", "", "back-channel logout URL (empty: none)")
+	fs.StringVar(&jwksURI, "jwks-uri", "", "URL of the client's JWKS (empty: none)")
+	fs.DurationVar(&accessTTL, "access-token-ttl", 0, "access token lifetime (0: tokens.access_token_ttl)")
+	fs.DurationVar(&refreshTTL, "refresh-token-ttl", 0, "refresh token lifetime (0: tokens.refresh_token_ttl)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id := args[0]
+		set := map[string]bool{}
+		fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
+		delete(set, "config")
+		if len(set) == 0 {
+			return usageError{errors.New("nothing to update: name a setting")}
+		}
+		ctx := cmd.Context()
+		edit := func(s *provider.ClientSpec) {
+			for flagName, apply := range map[string]func(){
+				"name": func() { s.Name = name }, "redirect-uri": func() { s.RedirectURIs = redirects },
+				"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = postLogout }, "grant-type": func() { s.GrantTypes = grants },
+				"scope": func() { s.Scopes = scopes }, "audience": func() { s.Audience = audience },
+				"allowed-introspector": func() { s.AllowedIntrospectors = introspectors },
+				"web-origin": func() {
+					s.WebOrigins = slices.DeleteFunc(slices.Clone(origins), func(o string) bool { return o == "" })
+				},
+				"token-endpoint-auth-method": func() { s.TokenEndpointAuthMethod = method }, "first-party": func() { s.FirstParty = firstParty },
+				"require-par": func() { s.RequirePAR = requirePAR }, "require-dpop": func() { s.RequireDPoP = requireDPoP },
+				"profile":                func() { s.Profile = profile },
+				"backchannel-logout-uri": func() { s.BackchannelLogoutURI = backchannel }, "jwks-uri": func() { s.JWKSURI = jwksURI },
+				"access-token-ttl": func() { s.AccessTokenTTL = accessTTL }, "refresh-token-ttl": func() { s.RefreshTokenTTL = refreshTTL },
+			} {
+				if set[flagName] {
+					apply()
+				}
 			}
 		}
+		return withDeps(ctx, env, func(d *deps) error {
+			c, secret, err := clientService(env.cfg, d).Update(ctx, id, edit, nil, cliActor)
+			switch {
+			case errors.As(err, new(*provider.InvalidClientError)):
+				return fmt.Errorf("invalid client:\n%w", err)
+			case err != nil:
+				return clientErr(id, err)
+			}
+			return printJSON(env, toClientJSON(c, secret))
+		})
 	}
-	return withDeps(ctx, env, func(d *deps) error {
-		c, secret, err := clientService(env.cfg, d).Update(ctx, id, edit, nil, cliActor)
-		switch {
-		case errors.As(err, new(*provider.InvalidClientError)):
-			return fmt.Errorf("invalid client:\n%w", err)
-		case err != nil:
-			return clientErr(id, err)
-		}
-		return printJSON(env, toClientJSON(c, secret))
-	})
+	return cmd
 }

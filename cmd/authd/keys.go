@@ -2,25 +2,50 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-func keysCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) != 1 || (args[0] != "rotate" && args[0] != "list") {
-		fmt.Fprintln(env.stderr, "usage: authd keys rotate|list")
-		return usageError{errors.New("want keys rotate or keys list")}
-	}
+func keysCommand(env *cliEnv) *cobra.Command {
+	return group(&cobra.Command{
+		Use:   "keys",
+		Short: "Rotate or list the signing keys",
+		Long: `keys manages the keys that sign ID tokens, access tokens and logout tokens
+(published at the JWKS endpoint). The algorithm of a new key is keys.algorithm.`,
+		Example: "  authd keys list\n  authd keys rotate",
+	},
+		&cobra.Command{
+			Use:   "rotate",
+			Short: "Make a new signing key the active one",
+			Long: `rotate creates a signing key of keys.algorithm and makes it the active one.
+Running instances switch to it within cache.poll_interval; retired keys stay
+in JWKS until the tokens they signed expire.`,
+			Example: "  authd keys rotate\n  AUTHD_KEYS_ALGORITHM=ES256 authd keys rotate",
+			RunE:    func(cmd *cobra.Command, _ []string) error { return keysRotate(cmd.Context(), env) },
+		},
+		&cobra.Command{
+			Use:     "list",
+			Short:   "List the signing keys, newest first",
+			Example: "  authd keys list",
+			RunE:    func(cmd *cobra.Command, _ []string) error { return keysList(cmd.Context(), env) },
+		},
+	)
+}
+
+func keysRotate(ctx context.Context, env *cliEnv) error {
 	return withDeps(ctx, env, func(d *deps) error {
-		if args[0] == "rotate" {
-			k, err := rotateSigningKey(ctx, env.cfg, d, cliActor)
-			if err != nil {
-				return err
-			}
-			return printJSON(env, map[string]any{"kid": k.KID, "algorithm": k.Algorithm, "created_at": k.CreatedAt,
-				"note": "running instances switch to the new key within cache.poll_interval; retired keys stay in JWKS until their tokens expire"})
+		k, err := rotateSigningKey(ctx, env.cfg, d, cliActor)
+		if err != nil {
+			return err
 		}
+		return printJSON(env, map[string]any{"kid": k.KID, "algorithm": k.Algorithm, "created_at": k.CreatedAt,
+			"note": "running instances switch to the new key within cache.poll_interval; retired keys stay in JWKS until their tokens expire"})
+	})
+}
+
+func keysList(ctx context.Context, env *cliEnv) error {
+	return withDeps(ctx, env, func(d *deps) error {
 		keys, err := d.store.ListKeys(ctx)
 		if err != nil {
 			return err

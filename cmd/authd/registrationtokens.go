@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authd/authd/provider"
 	"github.com/authd/authd/storage"
 )
-
-const registrationTokenUsage = "usage: authd clients registration-token create|list|revoke" // #nosec G101 -- a usage line, not a credential
 
 // initialTokenJSON is how the CLI prints an initial access token; token
 // appears only when it was just created.
@@ -50,55 +49,61 @@ func toInitialTokenJSON(t *storage.InitialAccessToken, token string, now time.Ti
 	return out
 }
 
-// registrationTokenCmd manages the initial access tokens that let their
-// holders register clients at /oauth2/register (RFC 7591 §3).
-func registrationTokenCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, registrationTokenUsage)
-		return usageError{errors.New("missing registration-token subcommand")}
+// registrationTokenCommand manages the initial access tokens that let
+// their holders register clients at /oauth2/register (RFC 7591 §3).
+func registrationTokenCommand(env *cliEnv) *cobra.Command {
+	var spec provider.InitialTokenSpec
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an initial access token; prints it once",
+		Long: `create makes an initial access token for dynamic client registration and
+prints it once. Whoever holds it may register clients at /oauth2/register
+(Authorization: Bearer TOKEN) until it expires, is used up or is revoked.
+client_registration.enabled must be true for the endpoint to accept it.`,
+		Example: `  authd clients registration-token create --description "CI pipeline" --max-uses 10
+  authd clients registration-token create --expires-in 0 --description "partner onboarding"`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return registrationTokenCreate(cmd.Context(), env, spec) },
 	}
-	switch args[0] {
-	case "create":
-		return registrationTokenCreate(ctx, env, args[1:])
-	case "list":
-		if len(args) != 1 {
-			fmt.Fprintln(env.stderr, "usage: authd clients registration-token list")
-			return usageError{errors.New("unexpected arguments")}
-		}
-		return withDeps(ctx, env, func(d *deps) error {
-			ts, err := registrar(env.cfg, d).ListInitialTokens(ctx)
-			if err != nil {
-				return err
-			}
-			out := make([]initialTokenJSON, len(ts))
-			for i, t := range ts {
-				out[i] = toInitialTokenJSON(t, "", time.Now())
-			}
-			return printJSON(env, out)
-		})
-	case "revoke":
-		return revokeByID(env, args, "usage: authd clients registration-token revoke TOKEN_ID", "registration token",
-			"clients it registered stay; remove them with `authd clients delete`", func(id string) error {
+	create.Flags().DurationVar(&spec.ExpiresIn, "expires-in", 24*time.Hour, "lifetime, e.g. 24h (0: never expires)")
+	create.Flags().IntVar(&spec.MaxUses, "max-uses", 0, "how many clients it may register (0: no limit)")
+	create.Flags().StringVar(&spec.Description, "description", "", "what the token is for")
+	return group(&cobra.Command{
+		Use:   "registration-token",
+		Short: "Initial access tokens for dynamic client registration",
+		Long: `registration-token manages the initial access tokens (RFC 7591 §3) that let
+their holders register clients at /oauth2/register.`,
+		Example: `  authd clients registration-token create --max-uses 1
+  authd clients registration-token list
+  authd clients registration-token revoke 0123456789abcdef`,
+	},
+		create,
+		&cobra.Command{
+			Use:     "list",
+			Short:   "List the initial access tokens (without the tokens)",
+			Example: "  authd clients registration-token list",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ctx := cmd.Context()
+				return withDeps(ctx, env, func(d *deps) error {
+					ts, err := registrar(env.cfg, d).ListInitialTokens(ctx)
+					if err != nil {
+						return err
+					}
+					out := make([]initialTokenJSON, len(ts))
+					for i, t := range ts {
+						out[i] = toInitialTokenJSON(t, "", time.Now())
+					}
+					return printJSON(env, out)
+				})
+			},
+		},
+		revokeCommand(env, "TOKEN_ID", "registration token", "authd clients registration-token list",
+			"clients it registered stay; remove them with `authd clients delete`", func(ctx context.Context, id string) error {
 				return withDeps(ctx, env, func(d *deps) error { return registrar(env.cfg, d).RevokeInitialToken(ctx, id, cliActor) })
-			})
-	}
-	fmt.Fprintln(env.stderr, registrationTokenUsage)
-	return usageError{fmt.Errorf("unknown registration-token subcommand %q", args[0])}
+			}),
+	)
 }
 
-func registrationTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("clients registration-token create", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	var spec provider.InitialTokenSpec
-	fs.DurationVar(&spec.ExpiresIn, "expires-in", 24*time.Hour, "lifetime, e.g. 24h (0: never expires)")
-	fs.IntVar(&spec.MaxUses, "max-uses", 0, "how many clients it may register (0: no limit)")
-	fs.StringVar(&spec.Description, "description", "", "what the token is for")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+func registrationTokenCreate(ctx context.Context, env *cliEnv, spec provider.InitialTokenSpec) error {
 	return withDeps(ctx, env, func(d *deps) error {
 		token, t, err := registrar(env.cfg, d).CreateInitialToken(ctx, spec, cliActor)
 		if errors.As(err, new(*provider.InvalidClientError)) {

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/internal/telemetry"
@@ -16,14 +17,25 @@ import (
 	"github.com/authd/authd/webhook"
 )
 
+func serveCommand(env *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server",
+		Long: `serve runs the OAuth 2.0 / OpenID Connect server on http.addr (and the
+health and profiling endpoints on http.ops_addr, when set) until it gets
+SIGINT or SIGTERM, then shuts down gracefully: in-flight requests finish,
+up to http.shutdown_timeout. With database.auto_migrate (the default) it
+applies pending migrations first.`,
+		Example: `  authd serve
+  authd serve --config /etc/authd/authd.yaml
+  AUTHD_HTTP_ADDR=127.0.0.1:9000 authd serve`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), env) },
+	}
+}
+
 // serve runs the server until ctx ends, then shuts down gracefully:
 // in-flight requests finish (up to http.shutdown_timeout).
-func serve(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
+func serve(ctx context.Context, env *cliEnv) error {
 	if iv := env.cfg.Log.FlushInterval; iv > 0 {
 		buf := telemetry.NewBufferedWriter(env.stderr, 64<<10, iv)
 		defer buf.Close() // last: after everything else has logged

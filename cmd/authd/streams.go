@@ -4,33 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/webhook"
 )
-
-const streamsUsage = `usage: authd streams <command>
-
-Shared Signals streams: receivers (OAuth clients with the ssf.manage scope)
-create and manage them at /ssf/streams; operators see and steer them here.
-
-  list [--client ID]  show streams (of one receiver)
-  get ID              show one stream
-  deliveries ID [--status pending|held|succeeded|failed] [--limit N]
-                      its Security Event Tokens, newest first, decoded
-  enable ID           resume deliveries (what a pause held is sent)
-  pause ID [--reason R]
-                      hold events until the stream is enabled again
-  disable ID [--reason R]
-                      stop deliveries; events are dropped
-  delete ID           remove the stream and its deliveries
-
-The receiver gets a stream-updated event when an operator changes a
-stream's status.`
 
 // streamView is how the CLI shows a stream.
 type streamView struct {
@@ -86,44 +68,73 @@ func toStreamDelivery(d *storage.WebhookDelivery) streamDelivery {
 	return out
 }
 
-func streamsCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, streamsUsage)
-		return usageError{errors.New("missing streams subcommand")}
+func streamsCommand(env *cliEnv) *cobra.Command {
+	const id = "ss_0123456789abcdef"
+	byID := func(sub, short, long string, fl func(fs *pflag.FlagSet, o *streamOpts)) *cobra.Command {
+		var o streamOpts
+		cmd := &cobra.Command{
+			Use: sub + " ID", Short: short, Long: long,
+			Example: "  authd streams " + sub + " " + id,
+			Args:    needArgs("id"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return streamsByID(cmd.Context(), env, sub, args[0], o)
+			},
+		}
+		if fl != nil {
+			cmd.Use += " [flags]"
+			fl(cmd.Flags(), &o)
+		}
+		return cmd
 	}
-	sub, rest := args[0], args[1:]
-	if sub == "list" {
-		return streamsList(ctx, env, rest)
+	reason := func(fs *pflag.FlagSet, o *streamOpts) {
+		fs.StringVar(&o.reason, "reason", "", "why: the receiver sees it in the stream's status")
 	}
-	switch sub {
-	case "get", "deliveries", "enable", "pause", "disable", "delete":
-	default:
-		fmt.Fprintln(env.stderr, streamsUsage)
-		return usageError{fmt.Errorf("unknown streams subcommand %q", sub)}
+	deliveries := byID("deliveries", "A stream's Security Event Tokens, newest first, decoded", "", func(fs *pflag.FlagSet, o *streamOpts) {
+		fs.StringVar(&o.status, "status", "", "pending, held, succeeded or failed")
+		fs.IntVar(&o.limit, "limit", 50, "at most this many, newest first (1-1000)")
+	})
+	deliveries.Example += "\n  authd streams deliveries " + id + " --status failed --limit 10"
+	pause := byID("pause", "Hold events until the stream is enabled again", "", reason)
+	pause.Example += "\n  authd streams pause " + id + ` --reason "receiver maintenance"`
+	disable := byID("disable", "Stop deliveries; events are dropped", "", reason)
+	disable.Example += "\n  authd streams disable " + id + ` --reason "contract ended"`
+	var client string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "Show streams (of one receiver)",
+		Example: "  authd streams list\n  authd streams list --client receiver-client-id",
+		RunE:    func(cmd *cobra.Command, _ []string) error { return streamsList(cmd.Context(), env, client) },
 	}
-	if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-		fmt.Fprintln(env.stderr, streamsUsage)
-		return usageError{fmt.Errorf("streams %s: missing id", sub)}
-	}
-	id := rest[0]
-	fs := flag.NewFlagSet("streams "+sub, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	reason := fs.String("reason", "", "why (pause, disable): the receiver sees it in the stream's status")
-	status := fs.String("status", "", "deliveries: pending, held, succeeded or failed")
-	limit := fs.Int("limit", 50, "deliveries: at most this many, newest first")
-	if err := fs.Parse(rest[1:]); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	used := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { used[f.Name] = true })
-	if used["reason"] && sub != "pause" && sub != "disable" {
-		return usageError{fmt.Errorf("streams %s takes no --reason", sub)}
-	}
-	if (used["status"] || used["limit"]) && sub != "deliveries" {
-		return usageError{fmt.Errorf("streams %s takes no --status or --limit", sub)}
+	list.Flags().StringVar(&client, "client", "", "only this receiver's streams (its client id)")
+	return group(&cobra.Command{
+		Use:   "streams",
+		Short: "See and steer Shared Signals streams of receivers",
+		Long: `Shared Signals streams: receivers (OAuth clients with the ssf.manage scope)
+create and manage them at /ssf/streams; operators see and steer them here.
+The receiver gets a stream-updated event when an operator changes a
+stream's status.`,
+		Example: "  authd streams list\n  authd streams pause " + id + " --reason maintenance\n  authd streams enable " + id,
+	},
+		list,
+		byID("get", "Show one stream", "", nil),
+		deliveries,
+		byID("enable", "Resume deliveries (what a pause held is sent)", "", nil),
+		pause,
+		disable,
+		byID("delete", "Remove the stream and its deliveries", "", nil),
+	)
+}
+
+// streamOpts are the flags of the streams subcommands that take an id.
+type streamOpts struct {
+	reason, status string
+	limit          int
+}
+
+func streamsByID(ctx context.Context, env *cliEnv, sub, id string, o streamOpts) error {
+	reason, status, limit := &o.reason, &o.status, &o.limit
+	if sub != "deliveries" {
+		o.limit = 50
 	}
 	switch *status {
 	case "", storage.DeliveryPending, storage.DeliveryHeld, storage.DeliverySucceeded, storage.DeliveryFailed:
@@ -169,20 +180,11 @@ func streamsCmd(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-func streamsList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("streams list", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	client := fs.String("client", "", "only this receiver's streams (its client id)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+func streamsList(ctx context.Context, env *cliEnv, client string) error {
 	return withWebhooks(ctx, env, func(s *webhook.Service) error {
 		out := []streamView{}
-		if *client != "" {
-			ws, err := s.Streams(ctx, *client)
+		if client != "" {
+			ws, err := s.Streams(ctx, client)
 			if err != nil {
 				return err
 			}

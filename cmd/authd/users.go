@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/internal/mail"
@@ -15,40 +17,37 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-const usersUsage = "usage: authd users create|list|get|update|set-password|disable|enable|delete|import"
-
 // cliActor names the operator in the audit trail.
 const cliActor = "cli"
 
-func usersCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, usersUsage)
-		return usageError{errors.New("missing users subcommand")}
-	}
-	switch args[0] {
-	case "create":
-		return usersCreate(ctx, env, args[1:])
-	case "list":
-		return usersList(ctx, env, args[1:])
-	case "import":
-		return usersImport(ctx, env, args[1:])
-	case "update":
-		return usersUpdate(ctx, env, args[1:])
-	case "set-password":
-		return usersSetPassword(ctx, env, args[1:])
-	case "get", "disable", "enable", "delete":
-		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-			ref := "USER_ID"
-			if args[0] == "get" {
-				ref = "USER_ID|EMAIL"
-			}
-			fmt.Fprintf(env.stderr, "usage: authd users %s %s\n", args[0], ref)
-			return usageError{errors.New("missing user id")}
+func usersCommand(env *cliEnv) *cobra.Command {
+	byID := func(op, arg, short, example string) *cobra.Command {
+		return &cobra.Command{
+			Use: op + " " + arg, Short: short, Example: example,
+			Args: needArgs("user id"),
+			RunE: func(cmd *cobra.Command, args []string) error { return usersByID(cmd.Context(), env, op, args[0]) },
 		}
-		return usersByID(ctx, env, args[0], args[1])
 	}
-	fmt.Fprintln(env.stderr, usersUsage)
-	return usageError{fmt.Errorf("unknown users subcommand %q", args[0])}
+	const id = "0190b3c4-1d2e-7000-8000-000000000001"
+	return group(&cobra.Command{
+		Use:   "users",
+		Short: "Create and manage user accounts",
+		Long: `users creates and manages the accounts people sign in with, through the same
+rules as the hosted pages and the admin API (password policy, audit trail).`,
+		Example: `  authd users create --email ada@example.com --password-file pw.txt --verified
+  authd users get ada@example.com
+  authd users import users.jsonl`,
+	},
+		usersCreateCommand(env),
+		usersListCommand(env),
+		byID("get", "USER_ID|EMAIL", "Show one user, by id or email address", "  authd users get ada@example.com\n  authd users get "+id),
+		usersUpdateCommand(env),
+		usersSetPasswordCommand(env),
+		byID("disable", "USER_ID", "Disable a user: no sign-in, sessions and tokens end", "  authd users disable "+id),
+		byID("enable", "USER_ID", "Enable a disabled user", "  authd users enable "+id),
+		byID("delete", "USER_ID", "Delete a user, their sessions and tokens", "  authd users delete "+id),
+		usersImportCommand(env),
+	)
 }
 
 // accountService builds the account service on the CLI's stores. The CLI
@@ -75,11 +74,21 @@ func (noMail) EnqueueRequest(context.Context, account.Request) error {
 	return errors.New("the CLI queues no mail requests")
 }
 
-func usersCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+func usersCreateCommand(env *cliEnv) *cobra.Command {
 	var nu account.NewUser
 	var passwordFile string
+	cmd := &cobra.Command{
+		Use:   "create --email E --password P|--password-file F [flags]",
+		Short: "Create a user",
+		Long: `create makes a user account and prints it (with its "id"). The password must
+meet the password policy; --password-file reads it from the file's first
+line (a --password is visible to other local users while the command runs).`,
+		Example: `  authd users create --email ada@example.com --password-file pw.txt --verified --name "Ada Lovelace"
+  authd users create --email bob@example.com --password 'correct horse battery staple' \
+      --organization Example --department R&D --employee-id 4711`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return usersCreate(cmd.Context(), env, nu, passwordFile) },
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&nu.Email, "email", "", "email address (required)")
 	fs.StringVar(&nu.Password, "password", "", "password (or --password-file; visible to other local users while the command runs)")
 	fs.StringVar(&passwordFile, "password-file", "", "read the password from this file (its first line)")
@@ -88,14 +97,11 @@ func usersCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&nu.Organization, "organization", "", "organization")
 	fs.StringVar(&nu.Department, "department", "", "department")
 	fs.StringVar(&nu.EmployeeID, "employee-id", "", "employee id")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+	return cmd
+}
+
+func usersCreate(ctx context.Context, env *cliEnv, nu account.NewUser, passwordFile string) error {
 	if nu.Email == "" {
-		fmt.Fprintln(env.stderr, "usage: authd users create --email E --password P [--verified] [--name N] [--organization O --department D --employee-id X]")
 		return usageError{errors.New("--email is required")}
 	}
 	var err error
@@ -115,22 +121,28 @@ func usersCreate(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-func usersList(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("users list", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	after := fs.String("after", "", "list users whose id sorts after this one (the last id of the previous page)")
-	limit := fs.Int("limit", 100, "most users to list (1-1000)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+func usersListCommand(env *cliEnv) *cobra.Command {
+	var after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users, by id",
+		Long:  "list prints users ordered by id. Page with --after: the last id of the previous page.",
+		Example: `  authd users list
+  authd users list --limit 50 --after 0190b3c4-1d2e-7000-8000-000000000001`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return usersList(cmd.Context(), env, after, limit) },
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	if *limit < 1 || *limit > 1000 {
-		return usageError{fmt.Errorf("--limit must be between 1 and 1000, got %d", *limit)}
+	cmd.Flags().StringVar(&after, "after", "", "list users whose id sorts after this one (the last id of the previous page)")
+	cmd.Flags().IntVar(&limit, "limit", 100, "most users to list (1-1000)")
+	return cmd
+}
+
+func usersList(ctx context.Context, env *cliEnv, after string, limit int) error {
+	if limit < 1 || limit > 1000 {
+		return usageError{fmt.Errorf("--limit must be between 1 and 1000, got %d", limit)}
 	}
 	return withDeps(ctx, env, func(d *deps) error {
-		us, err := d.store.ListUsers(ctx, *after, *limit)
+		us, err := d.store.ListUsers(ctx, after, limit)
 		if err != nil {
 			return err
 		}
@@ -182,8 +194,6 @@ func usersByID(ctx context.Context, env *cliEnv, op, ref string) error {
 	})
 }
 
-// userErr turns the account service's errors into what an operator needs
-// to read.
 // passwordArg is the password given by --password or --password-file
 // (its first line); exactly one is required.
 func passwordArg(pw, file string) (string, error) {
@@ -203,30 +213,35 @@ func passwordArg(pw, file string) (string, error) {
 	return pw, nil
 }
 
-// usersUpdate changes the fields named by flags (an empty value clears a
-// text field) through the service the admin API's PATCH uses.
-func usersUpdate(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(env.stderr, "usage: authd users update USER_ID [--email E] [--verified=true|false] [--name N] [--phone P] [--organization O] [--department D] [--employee-id X]")
-		return usageError{errors.New("missing user id")}
+func usersUpdateCommand(env *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update USER_ID [flags]",
+		Short: "Change the fields named by flags",
+		Long: `update changes the fields named by flags (an empty value clears a text field)
+and leaves the others alone, through the same rules as the admin API's PATCH.`,
+		Example: `  authd users update 0190b3c4-1d2e-7000-8000-000000000001 --name "Ada King" --phone +441234567890
+  authd users update 0190b3c4-1d2e-7000-8000-000000000001 --verified=false --department=`,
+		Args: needArgs("user id"),
 	}
-	id := args[0]
-	fs := flag.NewFlagSet("users update", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := cmd.Flags()
 	text := map[string]*string{}
 	for _, name := range []string{"email", "name", "phone", "organization", "department", "employee-id", "locale", "picture"} {
 		text[name] = fs.String(name, "", name+" (empty: clear it; not given: unchanged)")
 	}
 	verified := fs.Bool("verified", false, "mark the email address verified (true) or not (false)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		set := map[string]bool{}
+		fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
+		delete(set, "config")
+		return usersUpdate(cmd.Context(), env, args[0], set, text, verified)
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+	return cmd
+}
+
+// usersUpdate changes the fields named by flags (an empty value clears a
+// text field) through the service the admin API's PATCH uses.
+func usersUpdate(ctx context.Context, env *cliEnv, id string, set map[string]bool, text map[string]*string, verified *bool) error {
 	var upd account.AdminUpdate
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if len(set) == 0 {
 		return usageError{errors.New("nothing to update: name a field")}
 	}
@@ -254,23 +269,32 @@ func usersUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
+func usersSetPasswordCommand(env *cliEnv) *cobra.Command {
+	var pw, file string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "set-password USER_ID --password P|--password-file F [flags]",
+		Short: "Set a user's password without the current one",
+		Long: `set-password sets a new password (it must meet the password policy); the
+user's sessions and tokens end unless --keep-sessions.`,
+		Example: `  authd users set-password 0190b3c4-1d2e-7000-8000-000000000001 --password-file new-pw.txt
+  authd users set-password 0190b3c4-1d2e-7000-8000-000000000001 --password-file new-pw.txt --keep-sessions`,
+		Args: needArgs("user id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usersSetPassword(cmd.Context(), env, args[0], pw, file, keep)
+		},
+	}
+	cmd.Flags().StringVar(&pw, "password", "", "the new password (or --password-file)")
+	cmd.Flags().StringVar(&file, "password-file", "", "read the password from this file (its first line)")
+	cmd.Flags().BoolVar(&keep, "keep-sessions", false, "leave the user's sessions and tokens alone")
+	return cmd
+}
+
 // usersSetPassword sets a password without the current one; the user's
-// sessions end unless --keep-sessions.
-func usersSetPassword(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(env.stderr, "usage: authd users set-password USER_ID --password P|--password-file F [--keep-sessions]")
-		return usageError{errors.New("missing user id")}
-	}
-	id := args[0]
-	fs := flag.NewFlagSet("users set-password", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	pw := fs.String("password", "", "the new password (or --password-file)")
-	file := fs.String("password-file", "", "read the password from this file (its first line)")
-	keep := fs.Bool("keep-sessions", false, "leave the user's sessions and tokens alone")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
-	}
-	p, err := passwordArg(*pw, *file)
+// sessions end unless keep.
+func usersSetPassword(ctx context.Context, env *cliEnv, id, pw, file string, keep bool) error {
+	p, err := passwordArg(pw, file)
+
 	if err != nil {
 		return err
 	}
@@ -279,13 +303,15 @@ func usersSetPassword(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := svc.SetPassword(ctx, id, p, *keep, cliActor, account.Meta{}); err != nil {
+		if err := svc.SetPassword(ctx, id, p, keep, cliActor, account.Meta{}); err != nil {
 			return userErr(id, err)
 		}
-		return printJSON(env, map[string]any{"id": id, "password_set": true, "sessions_ended": !*keep})
+		return printJSON(env, map[string]any{"id": id, "password_set": true, "sessions_ended": !keep})
 	})
 }
 
+// userErr turns the account service's errors into what an operator needs
+// to read.
 func userErr(ref string, err error) error {
 	var pe *account.PolicyError
 	var ie *account.InputError
@@ -297,7 +323,7 @@ func userErr(ref string, err error) error {
 	case errors.Is(err, account.ErrEmailTaken):
 		return fmt.Errorf("a user with email %q already exists", ref)
 	case errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("user %q not found", ref)
+		return withHint(fmt.Errorf("user %q not found", ref), "List the users with 'authd users list'; 'authd users get EMAIL' finds one by address.")
 	}
 	return err
 }

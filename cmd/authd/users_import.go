@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"hash"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/text/language"
 
 	"github.com/authd/authd/internal/password"
@@ -27,9 +27,7 @@ import (
 	storesql "github.com/authd/authd/storage/sql"
 )
 
-const usersImportUsage = `usage: authd users import [--file F|-] [--batch N] [--on-conflict skip|fail] [--quiet] [F|-]
-
-Reads users as JSON lines, one object per line:
+const usersImportLong = `import reads users as JSON lines, one object per line:
 
   {"email": "ada@example.com", "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$...", "name": "Ada", "verified": true}
   {"email": "bob@example.com", "password": "a clear passphrase"}
@@ -104,11 +102,41 @@ type importFlags struct {
 	quiet      bool
 }
 
-func usersImport(ctx context.Context, env *cliEnv, args []string) error {
-	fl, err := parseImportFlags(env, args)
-	if err != nil || fl == nil { // nil, nil: -help
-		return err
+func usersImportCommand(env *cliEnv) *cobra.Command {
+	var fl importFlags
+	cmd := &cobra.Command{
+		Use:   "import [--file F|-] [flags] [F|-]",
+		Short: "Import users from JSON lines",
+		Long:  usersImportLong,
+		Example: `  authd users import users.jsonl
+  authd users import --file users.jsonl --on-conflict fail
+  gunzip -c export.jsonl.gz | authd users import --batch 5000 --quiet -`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 1 && !cmd.Flags().Changed("file"): // authd users import users.jsonl
+				fl.file = args[0]
+			case len(args) > 0:
+				return usageError{fmt.Errorf("unexpected arguments: %v", args)}
+			}
+			if fl.batch < 1 || fl.batch > storesql.MaxImportBatch {
+				return usageError{fmt.Errorf("--batch must be between 1 and %d, got %d", storesql.MaxImportBatch, fl.batch)}
+			}
+			if fl.onConflict != storesql.ImportSkip && fl.onConflict != storesql.ImportFail {
+				return usageError{fmt.Errorf("--on-conflict must be skip or fail, got %q", fl.onConflict)}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return usersImport(cmd.Context(), env, fl) },
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&fl.file, "file", "-", "JSON lines to import (- for standard input)")
+	fs.IntVar(&fl.batch, "batch", storesql.DefaultImportBatch, fmt.Sprintf("users per batch: one COPY (Postgres) or transaction of multi-row INSERTs (SQLite), 1-%d", storesql.MaxImportBatch))
+	fs.StringVar(&fl.onConflict, "on-conflict", storesql.ImportSkip, "skip: report duplicates and invalid lines and go on; fail: abort at the first, importing nothing")
+	fs.BoolVar(&fl.quiet, "quiet", false, "do not list problems or progress on stderr (the summary still counts them)")
+	return cmd
+}
+
+func usersImport(ctx context.Context, env *cliEnv, fl importFlags) error {
 	var in io.Reader = os.Stdin
 	source := "stdin"
 	if fl.file != "-" {
@@ -141,43 +169,6 @@ func usersImport(ctx context.Context, env *cliEnv, args []string) error {
 		})
 		return rep.finish(res, err)
 	})
-}
-
-// parseImportFlags parses the flags; nil, nil after -help.
-func parseImportFlags(env *cliEnv, args []string) (*importFlags, error) {
-	fs := flag.NewFlagSet("users import", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(env.stderr, usersImportUsage)
-		fmt.Fprintln(env.stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
-	var fl importFlags
-	fs.StringVar(&fl.file, "file", "-", "JSON lines to import (- for standard input)")
-	fs.IntVar(&fl.batch, "batch", storesql.DefaultImportBatch, fmt.Sprintf("users per batch: one COPY (Postgres) or transaction of multi-row INSERTs (SQLite), 1-%d", storesql.MaxImportBatch))
-	fs.StringVar(&fl.onConflict, "on-conflict", storesql.ImportSkip, "skip: report duplicates and invalid lines and go on; fail: abort at the first, importing nothing")
-	fs.BoolVar(&fl.quiet, "quiet", false, "do not list problems or progress on stderr (the summary still counts them)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil
-		}
-		return nil, usageError{err}
-	}
-	fileSet := false
-	fs.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "file" })
-	switch {
-	case fs.NArg() == 1 && !fileSet: // authd users import users.jsonl
-		fl.file = fs.Arg(0)
-	case fs.NArg() > 0:
-		return nil, usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
-	if fl.batch < 1 || fl.batch > storesql.MaxImportBatch {
-		return nil, usageError{fmt.Errorf("--batch must be between 1 and %d, got %d", storesql.MaxImportBatch, fl.batch)}
-	}
-	if fl.onConflict != storesql.ImportSkip && fl.onConflict != storesql.ImportFail {
-		return nil, usageError{fmt.Errorf("--on-conflict must be skip or fail, got %q", fl.onConflict)}
-	}
-	return &fl, nil
 }
 
 // importReport tells the operator how an import goes: problems and

@@ -151,7 +151,7 @@ func TestUsersListGetDisableDelete(t *testing.T) {
 			{"delete deleted", []string{"users", "delete", ids[1]}, 1, []string{"not found"}},
 			{"disable unknown", []string{"users", "disable", "nope"}, 1, []string{`user "nope" not found`}},
 			{"get without id", []string{"users", "get"}, 2, []string{"missing user id", "USER_ID|EMAIL"}},
-			{"delete two ids", []string{"users", "delete", "a", "b"}, 2, []string{"missing user id"}},
+			{"delete two ids", []string{"users", "delete", "a", "b"}, 2, []string{"unexpected arguments: [b]", "usage: authd users delete USER_ID"}},
 			{"list bad limit", []string{"users", "list", "--limit", "0"}, 2, []string{"--limit must be between 1 and 1000"}},
 			{"no subcommand", []string{"users"}, 2, []string{"usage: authd users"}},
 			{"unknown subcommand", []string{"users", "rename"}, 2, []string{`unknown users subcommand "rename"`}},

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/internal/jobs"
@@ -35,109 +37,94 @@ func webhookService(cfg Config, d *deps, q webhook.Jobs, m webhook.Mailer, signe
 	return s, nil
 }
 
-const webhooksUsage = `usage: authd webhooks <command>
-
-  create --url URL --event TYPE ... [--description D]
-                    register an endpoint (it must answer a signed webhook.test
-                    with 2xx); prints its signing secret once
-  list | get ID     show endpoints
-  update ID [--url URL] [--event TYPE ...] [--description D] [--enable|--disable]
-  rotate-secret ID  a new signing secret; the old one signs too for webhooks.secret_overlap
-  delete ID
-  deliveries ID [--status pending|succeeded|failed] [--limit N]
-  retry ID DELIVERY_ID
-  replay ID --since TIME [--until TIME] [--all]
-                    attempt again the failed (or, with --all, every) deliveries
-                    created in the range (RFC 3339 times or durations ago, e.g. 24h)`
-
-func webhooksCmd(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, webhooksUsage)
-		return usageError{errors.New("missing webhooks subcommand")}
-	}
-	sub, rest := args[0], args[1:]
-	needID := func(n int) error {
-		if len(rest) < n || strings.HasPrefix(rest[0], "-") {
-			fmt.Fprintln(env.stderr, webhooksUsage)
-			return usageError{fmt.Errorf("webhooks %s: missing id", sub)}
+func webhooksCommand(env *cliEnv) *cobra.Command {
+	const id = "wh_0123456789abcdef"
+	byID := func(use, short, long, example string, fn func(ctx context.Context, s *webhook.Service, id string) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Long: long, Example: example,
+			Args: needArgs("id"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withWebhooks(cmd.Context(), env, func(s *webhook.Service) error { return fn(cmd.Context(), s, args[0]) })
+			},
 		}
-		return nil
 	}
-	switch sub {
-	case "create":
-		return webhooksCreate(ctx, env, rest)
-	case "list":
-		return withWebhooks(ctx, env, func(s *webhook.Service) error {
-			out := []admin.Webhook{}
-			after := ""
-			for {
-				ws, err := s.List(ctx, after, 500)
-				if err != nil {
-					return err
-				}
-				for _, w := range ws {
-					out = append(out, admin.ToWebhook(w))
-				}
-				if len(ws) < 500 {
-					return printJSON(env, out)
-				}
-				after = ws[len(ws)-1].ID
-			}
-		})
-	case "get", "delete", "rotate-secret":
-		if err := needID(1); err != nil {
-			return err
-		}
-		id := rest[0]
-		return withWebhooks(ctx, env, func(s *webhook.Service) error {
-			switch sub {
-			case "get":
-				w, err := s.Get(ctx, id)
-				if err != nil {
-					return webhookErr(id, err)
-				}
-				return printJSON(env, admin.ToWebhook(w))
-			case "delete":
-				if err := s.Delete(ctx, id, cliActor); err != nil {
-					return webhookErr(id, err)
-				}
-				return printJSON(env, map[string]any{"id": id, "deleted": true})
-			}
-			w, secret, err := s.RotateSecret(ctx, id, cliActor)
+	return group(&cobra.Command{
+		Use:   "webhooks",
+		Short: "Register webhook endpoints, see and replay their deliveries",
+		Long: `webhooks manages the endpoints authd POSTs signed events to (user.created,
+client.deleted, ...), and their deliveries: failed ones are retried on a
+schedule, and can be retried or replayed by hand.`,
+		Example: `  authd webhooks create --url https://hooks.example.com/authd --event 'user.*'
+  authd webhooks deliveries ` + id + ` --status failed
+  authd webhooks replay ` + id + ` --since 24h`,
+	},
+		webhooksCreateCommand(env),
+		&cobra.Command{
+			Use:     "list",
+			Short:   "List the webhook endpoints",
+			Example: "  authd webhooks list",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ctx := cmd.Context()
+				return withWebhooks(ctx, env, func(s *webhook.Service) error {
+					out := []admin.Webhook{}
+					after := ""
+					for {
+						ws, err := s.List(ctx, after, 500)
+						if err != nil {
+							return err
+						}
+						for _, w := range ws {
+							out = append(out, admin.ToWebhook(w))
+						}
+						if len(ws) < 500 {
+							return printJSON(env, out)
+						}
+						after = ws[len(ws)-1].ID
+					}
+				})
+			},
+		},
+		byID("get", "Show one webhook endpoint", "", "  authd webhooks get "+id, func(ctx context.Context, s *webhook.Service, id string) error {
+			w, err := s.Get(ctx, id)
 			if err != nil {
 				return webhookErr(id, err)
 			}
-			return printJSON(env, admin.CreatedWebhook{Webhook: admin.ToWebhook(w), Secret: secret})
-		})
-	case "update":
-		if err := needID(1); err != nil {
-			return err
-		}
-		return webhooksUpdate(ctx, env, rest[0], rest[1:])
-	case "deliveries":
-		if err := needID(1); err != nil {
-			return err
-		}
-		return webhooksDeliveries(ctx, env, rest[0], rest[1:])
-	case "retry":
-		if err := needID(2); err != nil {
-			return err
-		}
-		return withWebhooks(ctx, env, func(s *webhook.Service) error {
-			d, err := s.Retry(ctx, rest[0], rest[1])
-			if err != nil {
-				return webhookErr(rest[0]+" delivery "+rest[1], err)
+			return printJSON(env, admin.ToWebhook(w))
+		}),
+		webhooksUpdateCommand(env),
+		byID("delete", "Remove a webhook endpoint and its deliveries", "", "  authd webhooks delete "+id, func(ctx context.Context, s *webhook.Service, id string) error {
+			if err := s.Delete(ctx, id, cliActor); err != nil {
+				return webhookErr(id, err)
 			}
-			return printJSON(env, admin.ToDelivery(d, nil))
-		})
-	case "replay":
-		if err := needID(1); err != nil {
-			return err
-		}
-		return webhooksReplay(ctx, env, rest[0], rest[1:])
-	}
-	fmt.Fprintln(env.stderr, webhooksUsage)
-	return usageError{fmt.Errorf("unknown webhooks subcommand %q", sub)}
+			return printJSON(env, map[string]any{"id": id, "deleted": true})
+		}),
+		byID("rotate-secret", "Give an endpoint a new signing secret (printed once)",
+			"rotate-secret makes a new signing secret and prints it once; for webhooks.secret_overlap deliveries are signed with the old one too, so that the receiver can switch.",
+			"  authd webhooks rotate-secret "+id, func(ctx context.Context, s *webhook.Service, id string) error {
+				w, secret, err := s.RotateSecret(ctx, id, cliActor)
+				if err != nil {
+					return webhookErr(id, err)
+				}
+				return printJSON(env, admin.CreatedWebhook{Webhook: admin.ToWebhook(w), Secret: secret})
+			}),
+		webhooksDeliveriesCommand(env),
+		&cobra.Command{
+			Use:     "retry ID DELIVERY_ID",
+			Short:   "Attempt one delivery again, now",
+			Example: "  authd webhooks deliveries " + id + " --status failed\n  authd webhooks retry " + id + " msg_0123456789abcdef",
+			Args:    needArgs("id", "delivery id"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withWebhooks(cmd.Context(), env, func(s *webhook.Service) error {
+					d, err := s.Retry(cmd.Context(), args[0], args[1])
+					if err != nil {
+						return webhookErr(args[0]+" delivery "+args[1], err)
+					}
+					return printJSON(env, admin.ToDelivery(d, nil))
+				})
+			},
+		},
+		webhooksReplayCommand(env),
+	)
 }
 
 func webhookErr(ref string, err error) error {
@@ -145,7 +132,7 @@ func webhookErr(ref string, err error) error {
 	var ve *webhook.VerificationError
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("no webhook %s", ref)
+		return withHint(fmt.Errorf("no webhook %s", ref), "List them with 'authd webhooks list' (and a webhook's deliveries with 'authd webhooks deliveries ID').")
 	case errors.As(err, &ie):
 		return fmt.Errorf("--%s: %s", strings.TrimSuffix(strings.Split(ie.Field, "/")[0], "s"), ie.Reason)
 	case errors.As(err, &ve):
@@ -156,20 +143,25 @@ func webhookErr(ref string, err error) error {
 	return err
 }
 
-func webhooksCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("webhooks create", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+func webhooksCreateCommand(env *cliEnv) *cobra.Command {
 	var spec webhook.Spec
-	var events stringList
-	fs.StringVar(&spec.URL, "url", "", "the endpoint (https://; http:// only to loopback in development)")
-	fs.Var(&events, "event", "event type or pattern (repeatable or space-separated), e.g. user.created, user.*, *")
-	fs.StringVar(&spec.Description, "description", "", "what it is for")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	var events []string
+	cmd := &cobra.Command{
+		Use:   "create --url URL --event TYPE ... [flags]",
+		Short: "Register an endpoint; prints its signing secret once",
+		Long: `create registers an endpoint: it must answer a signed webhook.test event with
+2xx. Prints the endpoint with its signing secret, shown only now.`,
+		Example: `  authd webhooks create --url https://hooks.example.com/authd --event user.created --event user.deleted
+  authd webhooks create --url https://hooks.example.com/all --event '*' --description "audit mirror"`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return webhooksCreate(cmd.Context(), env, spec, events) },
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
-	}
+	cmd.Flags().StringVar(&spec.URL, "url", "", "the endpoint (https://; http:// only to loopback in development)")
+	cmd.Flags().StringArrayVar(&events, "event", nil, "event type or pattern (repeatable or space-separated), e.g. user.created, user.*, *")
+	cmd.Flags().StringVar(&spec.Description, "description", "", "what it is for")
+	return cmd
+}
+
+func webhooksCreate(ctx context.Context, env *cliEnv, spec webhook.Spec, events []string) error {
 	for _, e := range events {
 		spec.Events = append(spec.Events, strings.Fields(e)...)
 	}
@@ -182,23 +174,34 @@ func webhooksCreate(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-func webhooksUpdate(ctx context.Context, env *cliEnv, id string, args []string) error {
-	fs := flag.NewFlagSet("webhooks update", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	var events stringList
+func webhooksUpdateCommand(env *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change an endpoint's URL, events, description or state",
+		Example: `  authd webhooks update wh_0123456789abcdef --event 'user.*' --event 'client.*'
+  authd webhooks update wh_0123456789abcdef --disable
+  authd webhooks update wh_0123456789abcdef --url https://new.example.com/hook --enable`,
+		Args: needArgs("id"),
+	}
+	fs := cmd.Flags()
+	var events []string
 	u := fs.String("url", "", "new endpoint URL (verified like a new one)")
-	fs.Var(&events, "event", "replace the subscribed types (repeatable)")
+	fs.StringArrayVar(&events, "event", nil, "replace the subscribed types (repeatable)")
 	desc := fs.String("description", "", "new description")
 	enable := fs.Bool("enable", false, "enable a disabled endpoint")
 	disable := fs.Bool("disable", false, "stop deliveries to it")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *enable && *disable {
+			return usageError{errors.New("both --enable and --disable")}
+		}
+		return webhooksUpdate(cmd.Context(), env, args[0], fs, events, u, desc, enable, disable)
 	}
-	if fs.NArg() > 0 || (*enable && *disable) {
-		return usageError{errors.New("unexpected arguments, or both --enable and --disable")}
-	}
+	return cmd
+}
+
+func webhooksUpdate(ctx context.Context, env *cliEnv, id string, fs *pflag.FlagSet, events []string, u, desc *string, enable, disable *bool) error {
 	var e webhook.Edit
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
 		case "url":
 			e.URL = u
@@ -226,14 +229,25 @@ func webhooksUpdate(ctx context.Context, env *cliEnv, id string, args []string) 
 	})
 }
 
-func webhooksDeliveries(ctx context.Context, env *cliEnv, id string, args []string) error {
-	fs := flag.NewFlagSet("webhooks deliveries", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	status := fs.String("status", "", "pending, succeeded or failed")
-	limit := fs.Int("limit", 50, "at most this many, newest first")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+func webhooksDeliveriesCommand(env *cliEnv) *cobra.Command {
+	var status string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "deliveries ID [flags]",
+		Short: "List an endpoint's deliveries, newest first",
+		Example: `  authd webhooks deliveries wh_0123456789abcdef
+  authd webhooks deliveries wh_0123456789abcdef --status failed --limit 10`,
+		Args: needArgs("id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return webhooksDeliveries(cmd.Context(), env, args[0], &status, &limit)
+		},
 	}
+	cmd.Flags().StringVar(&status, "status", "", "pending, succeeded or failed")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many, newest first")
+	return cmd
+}
+
+func webhooksDeliveries(ctx context.Context, env *cliEnv, id string, status *string, limit *int) error {
 	switch *status {
 	case "", storage.DeliveryPending, storage.DeliverySucceeded, storage.DeliveryFailed:
 	default:
@@ -269,15 +283,28 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 24h", s)
 }
 
-func webhooksReplay(ctx context.Context, env *cliEnv, id string, args []string) error {
-	fs := flag.NewFlagSet("webhooks replay", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	sinceS := fs.String("since", "", "start of the range (required)")
-	untilS := fs.String("until", "", "end of the range (default now)")
-	all := fs.Bool("all", false, "succeeded deliveries too, not only failed ones")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+func webhooksReplayCommand(env *cliEnv) *cobra.Command {
+	var sinceS, untilS string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "replay ID --since TIME [flags]",
+		Short: "Attempt again the deliveries created in a time range",
+		Long: `replay attempts again the failed (or, with --all, every) deliveries created
+in the range; times are RFC 3339 or durations ago (24h).`,
+		Example: `  authd webhooks replay wh_0123456789abcdef --since 24h
+  authd webhooks replay wh_0123456789abcdef --since 2026-01-01T00:00:00Z --until 2026-01-02T00:00:00Z --all`,
+		Args: needArgs("id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return webhooksReplay(cmd.Context(), env, args[0], &sinceS, &untilS, &all)
+		},
 	}
+	cmd.Flags().StringVar(&sinceS, "since", "", "start of the range (required)")
+	cmd.Flags().StringVar(&untilS, "until", "", "end of the range (default now)")
+	cmd.Flags().BoolVar(&all, "all", false, "succeeded deliveries too, not only failed ones")
+	return cmd
+}
+
+func webhooksReplay(ctx context.Context, env *cliEnv, id string, sinceS, untilS *string, all *bool) error {
 	now := time.Now()
 	since, err := parseWhen(*sinceS, now)
 	if err != nil {
