@@ -50,6 +50,9 @@ type deps struct {
 	oneTime storage.OneTimeUses
 	// redis is the shared Redis; nil for the in-process default.
 	redis *redis.Client
+	// metrics, set by serve (metrics.enabled), records what the parts
+	// count; nil records nothing.
+	metrics *telemetry.Metrics
 	// closers run in reverse order on Close, before the store closes.
 	closers []func()
 }
