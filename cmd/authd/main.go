@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/authd/authd/internal/telemetry"
 )
 
 func main() {
@@ -135,6 +137,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 type cliEnv struct {
 	cfg            Config
 	stdout, stderr io.Writer
+	// metrics, set by serve, is what the deps it opens record into.
+	metrics *telemetry.Metrics
 }
 
 func lookupEnv(environ []string, name string) string {

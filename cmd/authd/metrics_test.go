@@ -97,6 +97,13 @@ next:
 	return total, found
 }
 
+// hasValue reports whether the samples of name whose labels include want
+// sum to v.
+func hasValue(fams map[string]*dto.MetricFamily, name string, want map[string]string, v float64) bool {
+	got, ok := value(fams, name, want)
+	return ok && got == v
+}
+
 // labelValues returns every value label takes in fam.
 func labelValues(fam *dto.MetricFamily, label string) []string {
 	var out []string

@@ -32,13 +32,15 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		e.stderr = buf
 		env = &e
 	}
+	e := *env
+	e.metrics = newMetrics(env.cfg)
+	env = &e
 	d, err := openDeps(ctx, env, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	cfg := env.cfg
-	d.metrics = newMetrics(cfg)
 	if cfg.issuerNote != "" {
 		d.log.WarnContext(ctx, cfg.issuerNote, "issuer", cfg.Issuer)
 	}

@@ -40,6 +40,8 @@ type Metrics struct {
 	mail         *prometheus.CounterVec
 	webhooks     *prometheus.CounterVec
 	dbQuery      *prometheus.HistogramVec
+	redisCmd     *prometheus.HistogramVec
+	redisFall    *prometheus.CounterVec
 }
 
 // BuildInfo labels authd_build_info.
@@ -95,7 +97,10 @@ func NewMetrics(b BuildInfo) *Metrics {
 		jobWait:     hist("authd_job_wait_seconds", "Time a background job waited in the queue before it ran, by kind.", "kind"),
 		mail:        counter("authd_mail_sent_total", "Mail delivery attempts, by result (ok, failed).", "result"),
 		webhooks:    counter("authd_webhook_deliveries_total", "Webhook delivery attempts, by result (ok, failed).", "result"),
-		dbQuery:     hist("authd_db_query_duration_seconds", "Time a database statement took, by operation (select, insert, update, delete, raw).", "operation"),
+		redisCmd:    hist("authd_redis_command_duration_seconds", "Time a Redis command (or pipeline) took, by result (ok, error).", "result"),
+		redisFall: counter("authd_redis_fallbacks_total",
+			"Operations answered by the in-process or SQL fallback because Redis was down or failed, by store (rate_limits, one_time_uses, attempts).", "store"),
+		dbQuery: hist("authd_db_query_duration_seconds", "Time a database statement took, by operation (select, insert, update, delete, raw).", "operation"),
 	}
 	// Every series of a fixed label set exists from the start, at 0, so
 	// that rate() and the alert rules see a counter begin rather than
@@ -115,6 +120,9 @@ func NewMetrics(b BuildInfo) *Metrics {
 	for _, r := range []string{"ok", "failed"} {
 		m.mail.WithLabelValues(r)
 		m.webhooks.WithLabelValues(r)
+	}
+	for _, st := range []string{"rate_limits", "one_time_uses", "attempts"} {
+		m.redisFall.WithLabelValues(st)
 	}
 	m.revocations.WithLabelValues("ok")
 	m.revocations.WithLabelValues("refused")
@@ -386,6 +394,22 @@ func (m *Metrics) WebhookDelivery(ok bool) {
 func (m *Metrics) DBQuery(operation string, d time.Duration) {
 	if m != nil {
 		m.dbQuery.WithLabelValues(oneOf(operation, "select", "insert", "update", "delete", "raw")).Observe(d.Seconds())
+	}
+}
+
+// RedisCommand records a Redis command (or pipeline) that took d.
+func (m *Metrics) RedisCommand(d time.Duration, failed bool) {
+	if m != nil {
+		m.redisCmd.WithLabelValues(okLabel(!failed, "ok", "error")).Observe(d.Seconds())
+	}
+}
+
+// RedisFallback counts an operation of store (rate_limits,
+// one_time_uses, attempts) the fallback answered because Redis was down
+// or failed.
+func (m *Metrics) RedisFallback(store string) {
+	if m != nil {
+		m.redisFall.WithLabelValues(oneOf(store, "rate_limits", "one_time_uses", "attempts")).Inc()
 	}
 }
 

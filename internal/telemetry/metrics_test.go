@@ -44,6 +44,8 @@ func TestMetricsNil(t *testing.T) {
 	m.Mail(true)
 	m.WebhookDelivery(false)
 	m.DBQuery("select", time.Millisecond)
+	m.RedisCommand(time.Millisecond, true)
+	m.RedisFallback("attempts")
 	if err := m.Register(nil); err != nil {
 		t.Fatal(err)
 	}
