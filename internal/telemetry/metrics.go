@@ -248,8 +248,24 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 }
 
 func (m *Metrics) observe(r *http.Request, code int, start time.Time) {
-	o := m.httpDuration.WithLabelValues(RouteLabel(r.Pattern), MethodLabel(r.Method), strconv.Itoa(code))
+	o := m.httpDuration.WithLabelValues(RouteLabel(r.Pattern), MethodLabel(r.Method), codeLabel(code))
 	observeWithTrace(o, r, time.Since(start).Seconds())
+}
+
+// codeLabels are the status codes as label values, made once: no
+// allocation per request.
+var codeLabels = func() (c [600]string) {
+	for i := 100; i < len(c); i++ {
+		c[i] = strconv.Itoa(i)
+	}
+	return c
+}()
+
+func codeLabel(code int) string {
+	if code >= 100 && code < len(codeLabels) {
+		return codeLabels[code]
+	}
+	return strconv.Itoa(code) // net/http allows 100-999 only
 }
 
 // observeWithTrace observes v, with the trace id of r's span as the
