@@ -445,3 +445,20 @@ func TestMetricsScrapeDuringShutdown(t *testing.T) {
 		t.Errorf("a panic was logged during shutdown:\n%s", s.stderr)
 	}
 }
+
+// TestMetricsListener: without http.ops_addr /metrics is on the main
+// listener; metrics.enabled: false removes it.
+func TestMetricsListener(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, sqliteEnv(t), false)
+	_, fams := scrape(t, s.base)
+	if fams["authd_build_info"] == nil {
+		t.Error("no authd_build_info on the main listener")
+	}
+	off := startServe(t, append(sqliteEnv(t), "AUTHD_METRICS_ENABLED=false"), true)
+	for _, base := range []string{off.base, off.opsBase} {
+		if resp := off.get(base + "/metrics"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("metrics.enabled false: GET %s/metrics = %d, want 404", base, resp.StatusCode)
+		}
+	}
+}
