@@ -40,6 +40,7 @@ import (
 	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
 
@@ -124,6 +125,9 @@ type Deps struct {
 	// Logger gets what cannot be returned (a mail that could not be queued
 	// where answering an error would reveal an account); nil discards.
 	Logger *slog.Logger
+	// Metrics, when set, counts sign-ins (authd_logins_total) and
+	// lockouts.
+	Metrics *telemetry.Metrics
 }
 
 // Service is the account service. It is safe for concurrent use.
@@ -140,6 +144,7 @@ type Service struct {
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
+	metrics  *telemetry.Metrics
 }
 
 // New returns the service, or what is wrong with cfg and deps.
@@ -174,7 +179,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, store: d.Store, attempts: d.Attempts, hasher: d.Hasher, mac: d.MAC, mailer: d.Mailer,
-		requests: d.Requests, sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), now: d.Now, rand: d.Rand, log: d.Logger,
+		requests: d.Requests, sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), now: d.Now, rand: d.Rand, log: d.Logger, metrics: d.Metrics,
 	}, nil
 }
 
@@ -195,6 +200,13 @@ func (s *Service) audit(ctx context.Context, typ storage.AuditType, subject, act
 	}, s.now())
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", typ, err)
+	}
+	switch typ {
+	case storage.AuditLoginSucceeded, storage.AuditLoginFailed:
+		method, _ := details["method"].(string)
+		s.metrics.Login(typ == storage.AuditLoginSucceeded, method)
+	case storage.AuditUserLocked:
+		s.metrics.Lockout()
 	}
 	return nil
 }

@@ -51,17 +51,16 @@ var inactive = []byte(`{"active":false}`)
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	form, client, err := p.clientForm(w, r)
-	if err != nil {
-		p.writeError(ctx, w, r, nil, err)
-		return
-	}
-	if client.IsPublic() {
-		p.writeError(ctx, w, r, nil, fosite.ErrInvalidClient.WithHint("Public clients may not introspect tokens."))
-		return
+	if err == nil && client.IsPublic() {
+		err = fosite.ErrInvalidClient.WithHint("Public clients may not introspect tokens.")
 	}
 	token := form.Get("token")
-	if token == "" {
-		p.writeError(ctx, w, r, nil, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing."))
+	if err == nil && token == "" {
+		err = fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing.")
+	}
+	if err != nil {
+		p.metrics.Introspection("refused")
+		p.writeError(ctx, w, r, nil, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
@@ -69,9 +68,11 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	resp := p.introspect(ctx, token, client.GetID())
 	if resp == nil {
+		p.metrics.Introspection("inactive")
 		_, _ = w.Write(inactive)
 		return
 	}
+	p.metrics.Introspection("active")
 	_ = json.NewEncoder(w).Encode(resp)
 }
 

@@ -48,6 +48,8 @@ type keySet struct {
 	verify   map[string]*jose.JSONWebKey // kid -> public key; guarded by immutability
 	jwks     []byte                      // the JWKS JSON, served as is
 	jwksETag string
+	// activeSince is when the active key was created.
+	activeSince time.Time
 }
 
 type signingKey struct {
@@ -142,7 +144,7 @@ func loadKeySet(ctx context.Context, store keyStore, kr *secrets.Keyring, retain
 			if err != nil {
 				return nil, err
 			}
-			ks.active = sk
+			ks.active, ks.activeSince = sk, k.CreatedAt
 		}
 	}
 	if ks.active == nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 
 	"github.com/authd/authd/internal/secrets"
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/cache"
 	"github.com/authd/authd/storage/feed"
@@ -306,7 +307,8 @@ type Provider struct {
 	unknownKid   sync.Mutex
 	unknownKidAt time.Time
 	revoked      RevocationSet
-	limiter      Limiter // nil: no rate limits
+	limiter      Limiter            // nil: no rate limits
+	metrics      *telemetry.Metrics // nil: none recorded
 	oneTime      storage.OneTimeUses
 	// registrar serves dynamic client registration; nil: not served.
 	registrar *Registrar
@@ -352,6 +354,9 @@ type Options struct {
 	// other parts. Nil: a feed of the provider's own over Store, to which
 	// it also subscribes Clients.
 	Changes *feed.Feed
+	// Metrics, when set, counts tokens issued, introspections,
+	// revocations and token reuse.
+	Metrics *telemetry.Metrics
 }
 
 // ClientCache is an in-process client cache (*cache.Clients).
@@ -378,7 +383,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 		o.OneTimeUses = memory.NewOneTimeUses(o.Now)
 	}
 	p := &Provider{cfg: cfg, log: o.Logger, store: o.Store, keyring: o.Keyring, now: o.Now, revoked: o.Revoked,
-		sessionClients: o.SessionClients, limiter: o.Limiter, oneTime: o.OneTimeUses}
+		sessionClients: o.SessionClients, limiter: o.Limiter, oneTime: o.OneTimeUses, metrics: o.Metrics}
 	if cfg.ClientRegistration.Enabled {
 		p.registrar = o.Registrar
 	}
@@ -524,6 +529,15 @@ func (p *Provider) Routes(mux *http.ServeMux, b *Browser) {
 		mux.HandleFunc(PathDeviceAuthorization, p.withCORS("POST", p.formClient, p.handleDeviceAuthorization))
 		mux.HandleFunc(PathUserInfo, p.handleUserInfo) // CORS for any origin: it takes bearer tokens only
 	}
+}
+
+// ActiveKeyCreated is when the signing key in use was created; zero
+// before keys are loaded. authd_signing_key_age_seconds is read from it.
+func (p *Provider) ActiveKeyCreated() time.Time {
+	if ks := p.keys.Load(); ks != nil {
+		return ks.activeSince
+	}
+	return time.Time{}
 }
 
 // Ready reports whether the provider's dependencies answer.

@@ -60,6 +60,7 @@ func (p *Provider) recordReuse(ctx context.Context, r *http.Request, n *reuseNot
 	if n.req == nil {
 		return
 	}
+	p.metrics.TokenReuse(n.grant)
 	e := storage.AuditEvent{Type: storage.AuditTokenReuse, IP: telemetry.ClientIP(r), UserAgent: r.UserAgent(),
 		Details: map[string]any{"grant_type": n.grant, "revoked": "every token of the grant"}}
 	if c := n.req.GetClient(); c != nil {

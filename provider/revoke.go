@@ -33,6 +33,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	p.metrics.Revocation(err == nil)
 	p.oauth2.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -89,6 +89,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp.SetTokenType(tokenTypeDPoP) // RFC 9449 §5
 	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+	p.metrics.TokenIssued(r.PostForm.Get("grant_type"))
 }
 
 // refuseEndedSession refuses an authorization code issued in a browser

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage"
 )
 
@@ -109,6 +110,19 @@ type Limiter struct {
 	cfg Config
 	l   storage.Limiter
 	log *slog.Logger
+	m   *telemetry.Metrics
+}
+
+// ruleNames are the rule names check is given (and the rate-limit
+// metric's label values).
+var ruleNames = []string{"signin_ip", "signin_account", "register_ip", "reset_ip", "reset_account", "device_ip", "token_ip", "authorize_ip", "token_client"}
+
+// WithMetrics makes l count its refusals (authd_rate_limited_total, by
+// rule name) in m; call it before l is used.
+func (l *Limiter) WithMetrics(m *telemetry.Metrics) *Limiter {
+	l.m = m
+	m.InitRateLimitRules(ruleNames...)
+	return l
 }
 
 // New returns a limiter applying cfg (which must be valid) through l.
@@ -136,6 +150,7 @@ func (l *Limiter) check(ctx context.Context, keys ...ruleKey) (time.Duration, bo
 			continue
 		}
 		if !d.Allowed {
+			l.m.RateLimited(k.name)
 			l.log.InfoContext(ctx, "rate limited", "rule", k.name, "retry_after", d.RetryAfter.Round(time.Millisecond).String())
 			return d.RetryAfter, false
 		}

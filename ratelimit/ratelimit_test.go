@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/storage/memory"
 )
 
@@ -85,5 +86,41 @@ func TestRetryAfterSeconds(t *testing.T) {
 		if got := RetryAfterSeconds(d); got != want {
 			t.Errorf("RetryAfterSeconds(%v) = %d, want %d", d, got, want)
 		}
+	}
+}
+
+// TestLimiterMetrics: each refusal is counted under its rule's name,
+// never its key (the address or client), and every rule's series exists
+// from the start.
+func TestLimiterMetrics(t *testing.T) {
+	ctx := context.Background()
+	m := telemetry.NewMetrics(telemetry.BuildInfo{})
+	l := New(Config{TokenPerClient: Rule{PerMinute: 1, Burst: 1}}, memory.NewRateLimiter(nil), nil).WithMetrics(m)
+	for range 3 {
+		l.TokenByClient(ctx, "client-secret-name")
+	}
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "authd_rate_limited_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, lp := range s.GetLabel() {
+				got[lp.GetValue()] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["token_client"] != 2 {
+		t.Errorf("token_client refusals = %v, want 2 (burst 1, three requests)", got["token_client"])
+	}
+	if len(got) != len(ruleNames) {
+		t.Errorf("rule series %v, want one per rule (%d)", got, len(ruleNames))
+	}
+	if _, ok := got["client-secret-name"]; ok {
+		t.Error("a key became a label value")
 	}
 }

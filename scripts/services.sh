@@ -5,7 +5,8 @@
 #   Redis on 127.0.0.1:6379 (no persistence);
 #   the redis-server, redis-cli and pgbouncer binaries, with which the
 #   end-to-end tests (e2e/) start Redis Clusters and PgBouncers of their own;
-#   chromium for the browser tests; node and npm for the TypeScript SDK.
+#   chromium for the browser tests; node and npm for the TypeScript SDK;
+#   promtool (Debian's prometheus) for the metrics and alert-rule checks.
 # Idempotent; safe to run on a developer machine where they already run.
 set -euo pipefail
 
@@ -92,6 +93,18 @@ ensure_chromium() {
   fi
 }
 
+# ensure_promtool installs Debian's prometheus package for promtool, with
+# which the metrics tests (cmd/authd/metrics_test.go) lint a live scrape
+# and check and unit-test deploy/prometheus/alerts.yml. The package would
+# also run a Prometheus server on :9090 where systemd runs: not wanted.
+ensure_promtool() {
+  command -v promtool >/dev/null && return
+  apt_install prometheus
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+}
+
 # ensure_node installs Debian's node and npm for the TypeScript SDK's test
 # (cmd/authd/sdk_test.go) when they are missing.
 ensure_node() {
@@ -103,4 +116,5 @@ ensure_postgres
 ensure_redis
 ensure_pgbouncer
 ensure_chromium
+ensure_promtool
 ensure_node

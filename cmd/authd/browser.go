@@ -87,7 +87,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring,
 		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
 		Requests: accountRequests{q: queue, seal: d.keyring},
-		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log,
+		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log, Metrics: d.metrics,
 	})
 	if err != nil {
 		return fail(err)
@@ -117,7 +117,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 
 // rateLimits returns the rate limiter of the configured rules.
 func (d *deps) rateLimits(cfg Config) *ratelimit.Limiter {
-	return ratelimit.New(cfg.RateLimit, d.limiter, d.log)
+	return ratelimit.New(cfg.RateLimit, d.limiter, d.log).WithMetrics(d.metrics)
 }
 
 // txMailer queues mail inside the caller's transaction when its context

@@ -68,6 +68,8 @@ type Config struct {
 	// Alerts is where security alerts (token reuse, lockouts, an API key
 	// from a new address, a disabled webhook) are mailed.
 	Alerts webhook.AlertConfig `koanf:"alerts"`
+	// Metrics serves /metrics (see metrics.go).
+	Metrics MetricsConfig `koanf:"metrics"`
 	// DataDir holds the embedded default's files: the SQLite database and
 	// the generated master key.
 	DataDir string    `koanf:"data_dir"`
@@ -155,6 +157,7 @@ func defaultConfig() Config {
 		Admin:     admin.DefaultConfig(),
 		Webhooks:  webhook.DefaultConfig(),
 		Alerts:    webhook.DefaultAlertConfig(),
+		Metrics:   MetricsConfig{Enabled: true},
 		DataDir:   "data",
 	}
 }
@@ -169,6 +172,11 @@ func loadConfig(path string, environ []string) (Config, error) {
 	k := koanf.New(".")
 	if err := k.Load(structs.Provider(defaultConfig(), "koanf"), nil); err != nil {
 		return Config{}, err
+	}
+	for _, key := range fileSecretKeys { // their _file forms are keys too
+		if err := k.Set(key+fileSuffix, ""); err != nil {
+			return Config{}, err
+		}
 	}
 	known := map[string]string{} // AUTHD_X_Y -> x.y
 	lists := map[string]bool{}   // keys whose default is a list
@@ -209,7 +217,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 		TransformFunc: func(name, value string) (string, any) {
 			key, ok := known[name]
 			if !ok {
-				if name != "AUTHD_CONFIG" && !strings.HasPrefix(name, "AUTHD_TEST_") {
+				if name != "AUTHD_CONFIG" && !strings.HasPrefix(name, "AUTHD_TEST_") && !kubernetesServiceLink(name) {
 					errs = append(errs, fmt.Errorf("environment variable %s matches no config key", name))
 				}
 				return "", nil
@@ -224,6 +232,7 @@ func loadConfig(path string, environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	errs = append(errs, readSecretFiles(k)...)
 	// Decode over the defaults: a value that does not parse leaves its
 	// default, so Validate does not report the same key a second time.
 	cfg := defaultConfig()

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/authd/authd/internal/telemetry"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -90,6 +91,8 @@ func withHint(err error, hint string) error {
 type cliEnv struct {
 	cfg            Config
 	stdout, stderr io.Writer
+	// metrics, set by serve, is what the deps it opens record into.
+	metrics *telemetry.Metrics
 }
 
 // noConfig marks the commands that run without loading the configuration

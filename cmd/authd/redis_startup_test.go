@@ -75,6 +75,10 @@ func TestServeRedisDownAtStart(t *testing.T) {
 	if n := strings.Count(s.stderr.String(), "redis unreachable at start-up"); n != 1 {
 		t.Errorf("the start-up warning appears %d times, want once\nstderr:\n%s", n, s.stderr)
 	}
+	if _, fams := scrape(t, s.opsBase); !hasValue(fams, "authd_dependency_up", map[string]string{"dependency": "redis"}, 0) ||
+		!hasValue(fams, "authd_dependency_up", map[string]string{"dependency": "database"}, 1) {
+		t.Errorf("scrape with Redis down: authd_dependency_up %v, want redis 0, database 1", fams["authd_dependency_up"])
+	}
 	ctx := context.Background()
 	tok, err := s.tokenConfig(id, secret).Token(ctx)
 	if err != nil {
@@ -96,6 +100,13 @@ func TestServeRedisDownAtStart(t *testing.T) {
 	code, m = s.postForm("/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, id, secret)
 	if code != http.StatusOK || m["active"] != true {
 		t.Fatalf("introspect after Redis came up: %d %v, want 200 active", code, m)
+	}
+	_, fams := scrape(t, s.opsBase)
+	if !hasValue(fams, "authd_dependency_up", map[string]string{"dependency": "redis"}, 1) {
+		t.Errorf("scrape with Redis up: authd_dependency_up %v, want redis 1", fams["authd_dependency_up"])
+	}
+	if v, ok := value(fams, "authd_redis_command_duration_seconds", map[string]string{"result": "ok"}); !ok || v == 0 {
+		t.Errorf("scrape with Redis up: no Redis command timed (%v, %v)", v, ok)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +44,9 @@ func serve(ctx context.Context, env *cliEnv) error {
 		e.stderr = buf
 		env = &e
 	}
+	e := *env
+	e.metrics = newMetrics(env.cfg)
+	env = &e
 	d, err := openDeps(ctx, env, true)
 	if err != nil {
 		return err
@@ -59,7 +63,7 @@ func serve(ctx context.Context, env *cliEnv) error {
 	}
 	p, err := provider.New(ctx, cfg.provider(), provider.Options{Logger: d.log, Store: d.providerStore(), Clients: d.clients, Changes: d.changes,
 		SessionClients: d.sessions, Keyring: d.keyring, Revoked: d.revoked, Limiter: d.rateLimits(cfg), OneTimeUses: d.oneTime,
-		Registrar: registrar(cfg, d)})
+		Registrar: registrar(cfg, d), Metrics: d.metrics})
 	if err != nil {
 		return err
 	}
@@ -83,7 +87,13 @@ func serve(ctx context.Context, env *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	servers, err := newServers(cfg, d, app, p, api)
+	health := readinessChecks(cfg, d, app, p)
+	stopMetrics, err := registerMetrics(ctx, d.metrics, d, app, p, health)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	servers, err := newServers(cfg, d, app, p, api, health)
 	if err != nil {
 		return err
 	}
@@ -108,7 +118,7 @@ func serve(ctx context.Context, env *cliEnv) error {
 
 // newServers returns the issuer's server and, with http.ops_addr, the
 // operational one; both behind the request middleware.
-func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api *admin.API) ([]*http.Server, error) {
+func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api *admin.API, health *healthChecks) ([]*http.Server, error) {
 	proxies, err := cfg.HTTP.trustedProxies()
 	if err != nil {
 		return nil, err
@@ -122,43 +132,82 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 		http.Redirect(w, r, strings.TrimRight(cfg.Issuer, "/")+"/account", http.StatusSeeOther)
 	})
 	mux.Handle("/", notFound(mux, app.pages))
-	ops := opsMux(cfg, d, app, p)
+	ops := opsMux(cfg, d, health)
+	// The metrics middleware wraps each mux itself: the route label is
+	// the pattern the mux matched.
 	site := newServer(cfg.HTTP, cfg.HTTP.Addr,
-		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))
+		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), d.metrics.Middleware(mux))))
 	if cfg.HTTP.OpsAddr == "" {
 		mux.Handle("/healthz", ops)
 		mux.Handle("/readyz", ops)
 		mux.Handle("/debug/pprof/", ops)
+		if d.metrics != nil {
+			mux.Handle("/metrics", ops)
+		}
 		return []*http.Server{site}, nil
 	}
-	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, ops))}, nil
+	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, d.metrics.Middleware(ops)))}, nil
 }
 
-// opsMux serves /healthz, /readyz and, with http.pprof_token, the
-// runtime profiles.
-func opsMux(cfg Config, d *deps, app *browserApp, p *provider.Provider) *http.ServeMux {
+// readinessChecks are the dependencies /readyz and authd_dependency_up
+// report: the database, the job queue, the signing keys and the change
+// feed must work for a replica to be ready; Redis down only degrades it.
+func readinessChecks(cfg Config, d *deps, app *browserApp, p *provider.Provider) *healthChecks {
+	var redisCheck func(context.Context) error
+	if d.redis != nil {
+		redisCheck = func(ctx context.Context) error {
+			if err := d.redis.Ping(ctx); err != nil {
+				return fmt.Errorf("%w (revocation checks answer from this replica's own knowledge and the database poll; "+
+					"rate limits hold per replica; sign-in pages are unavailable)", err)
+			}
+			return nil
+		}
+	}
+	// The feed is polled every cache.poll_interval; several missed polls
+	// mean this replica's caches are going stale.
+	stale := max(3*cfg.Cache.PollInterval, 10*time.Second)
+	started := time.Now()
+	return newHealthChecks(
+		healthCheck{name: "database", critical: true, check: d.store.Ping},
+		healthCheck{name: "job_queue", critical: true, check: app.queue.Ready},
+		healthCheck{name: "keys", critical: true, check: func(context.Context) error {
+			if p.ActiveKeyCreated().IsZero() {
+				return errors.New("no active signing key loaded")
+			}
+			return nil
+		}},
+		healthCheck{name: "change_feed", critical: true, check: func(context.Context) error {
+			last := d.changes.LastPoll()
+			if last.IsZero() {
+				last = started
+			}
+			if since := time.Since(last); since > stale {
+				return fmt.Errorf("no successful poll for %s", since.Round(time.Second))
+			}
+			return nil
+		}},
+		healthCheck{name: "redis", check: redisCheck},
+	)
+}
+
+// opsMux serves /healthz, /readyz, /metrics (metrics.enabled) and, with
+// http.pprof_token, the runtime profiles.
+func opsMux(cfg Config, d *deps, health *healthChecks) *http.ServeMux {
 	ops := http.NewServeMux()
 	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
+	if d.metrics != nil {
+		ops.Handle("GET /metrics", d.metrics.Handler())
+	}
 	ops.HandleFunc("GET /readyz", readyzHandler(func(ctx context.Context) readiness {
-		err := p.Ready(ctx)
-		if err == nil {
-			err = app.queue.Ready(ctx)
+		st := health.readiness(health.check(ctx))
+		if st.code != http.StatusOK {
+			d.log.WarnContext(ctx, "not ready", "err", st.cause)
 		}
-		if err != nil {
-			d.log.WarnContext(ctx, "not ready", "err", err)
-			return readiness{code: http.StatusServiceUnavailable, summary: "not ready", cause: err.Error()}
-		}
-		// Redis down degrades this replica (and, as they share it, all
-		// of them) but it keeps serving: still ready, so that a load
-		// balancer does not pull every replica at once.
-		if d.redis != nil {
-			if err := d.redis.Ping(ctx); err != nil {
-				return readiness{code: http.StatusOK, summary: "ready, degraded", cause: err.Error() +
-					" (revocation checks answer from this replica's own knowledge and the database poll; rate limits hold per replica; sign-in pages are unavailable)"}
-			}
-		}
-		return readiness{code: http.StatusOK, summary: "ready"}
+		return st
 	}, cfg.HTTP.OpsAddr != "", cfg.HTTP.PprofToken))
+	// Redis down degrades this replica (and, as they share it, all of
+	// them) but it keeps serving: still ready, so that a load balancer
+	// does not pull every replica at once.
 	if cfg.HTTP.PprofToken != "" {
 		ops.Handle("/debug/pprof/", pprofHandler(cfg.HTTP.PprofToken))
 	}

@@ -50,6 +50,9 @@ type deps struct {
 	oneTime storage.OneTimeUses
 	// redis is the shared Redis; nil for the in-process default.
 	redis *redis.Client
+	// metrics, set by serve (metrics.enabled), records what the parts
+	// count; nil records nothing.
+	metrics *telemetry.Metrics
 	// closers run in reverse order on Close, before the store closes.
 	closers []func()
 }
@@ -100,13 +103,15 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deps{log: log, keyring: kr}
+	d := &deps{log: log, keyring: kr, metrics: env.metrics}
 	fail := func(err error) (*deps, error) {
 		d.Close()
 		return nil, err
 	}
 	if cfg.Redis.URL != "" && migrate {
-		d.redis, err = redis.Open(ctx, cfg.Redis.URL, cfg.Redis.Options(log))
+		ropts := cfg.Redis.Options(log)
+		ropts.Metrics = d.metrics
+		d.redis, err = redis.Open(ctx, cfg.Redis.URL, ropts)
 		if err != nil {
 			return fail(fmt.Errorf("redis.url: %w", err))
 		}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authd/authd/storage"
@@ -54,6 +55,17 @@ type Feed struct {
 	// seen holds the ids of changes applied, with when they were
 	// recorded, until they can no longer be read again.
 	seen map[int64]time.Time
+	// lastOK is when the last successful poll started (Unix ns); read
+	// without mu, which a slow poll holds.
+	lastOK atomic.Int64
+}
+
+// LastPoll is when the last successful poll started; zero before one.
+func (f *Feed) LastPoll() time.Time {
+	if n := f.lastOK.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // New returns a feed over src that delivers changes recorded from now on
@@ -115,6 +127,7 @@ func (f *Feed) Poll(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	f.since = start
+	f.lastOK.Store(start.UnixNano())
 	for id, at := range f.seen {
 		if at.Before(start.Add(-2 * Overlap)) {
 			delete(f.seen, id)

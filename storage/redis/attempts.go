@@ -94,12 +94,14 @@ func (a *Attempts) down(ctx context.Context, err error) bool {
 // GetAttempts implements storage.Attempts.
 func (a *Attempts) GetAttempts(ctx context.Context, key string, now time.Time) (storage.AttemptState, error) {
 	if !a.c.available() {
+		a.c.fellBack("attempts")
 		return a.fallback.GetAttempts(ctx, key, now)
 	}
 	cctx, cancel := a.c.cmdContext(ctx)
 	defer cancel()
 	vals, err := a.c.rc.Do(cctx, a.c.rc.B().Hmget().Key(a.key(key)).Field("f", "l", "u", "e").Build()).ToArray()
 	if a.down(ctx, err) {
+		a.c.fellBack("attempts")
 		return a.fallback.GetAttempts(ctx, key, now)
 	}
 	if err != nil {
@@ -134,6 +136,7 @@ func attemptState(f, l, u int64) storage.AttemptState {
 // RecordFailure implements storage.Attempts.
 func (a *Attempts) RecordFailure(ctx context.Context, key string, now time.Time, b storage.Backoff) (storage.AttemptState, bool, error) {
 	if !a.c.available() {
+		a.c.fellBack("attempts")
 		return a.fallback.RecordFailure(ctx, key, now, b)
 	}
 	cctx, cancel := a.c.cmdContext(ctx)
@@ -142,6 +145,7 @@ func (a *Attempts) RecordFailure(ctx context.Context, key string, now time.Time,
 		itoa(b.Window.Milliseconds())}
 	v, err := recordFailureScript.exec(cctx, a.c.rc, []string{a.key(key)}, args).AsIntSlice()
 	if a.down(ctx, err) {
+		a.c.fellBack("attempts")
 		return a.fallback.RecordFailure(ctx, key, now, b)
 	}
 	if err == nil && len(v) != 4 {
@@ -158,12 +162,14 @@ func (a *Attempts) RecordFailure(ctx context.Context, key string, now time.Time,
 // forgotten too once Redis answers again only by expiring.
 func (a *Attempts) ResetAttempts(ctx context.Context, key string) error {
 	if !a.c.available() {
+		a.c.fellBack("attempts")
 		return a.fallback.ResetAttempts(ctx, key)
 	}
 	cctx, cancel := a.c.cmdContext(ctx)
 	defer cancel()
 	err := a.c.rc.Do(cctx, a.c.rc.B().Del().Key(a.key(key)).Build()).Error()
 	if a.down(ctx, err) {
+		a.c.fellBack("attempts")
 		return a.fallback.ResetAttempts(ctx, key)
 	}
 	if err != nil {

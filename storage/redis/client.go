@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/authd/authd/internal/telemetry"
 )
 
 // Options configure a Client. The zero value is usable.
@@ -42,6 +44,9 @@ type Options struct {
 	// Logger receives state changes (Redis lost, Redis back); discarded
 	// when nil.
 	Logger *slog.Logger
+	// Metrics, when set, times every command and counts the operations
+	// answered by a fallback.
+	Metrics *telemetry.Metrics
 }
 
 // Defaults.
@@ -101,6 +106,7 @@ type Client struct {
 	cacheTTL time.Duration
 	log      *slog.Logger
 	url      string // redacted
+	metrics  *telemetry.Metrics
 
 	// down is set while Redis is considered unreachable.
 	down atomic.Bool
@@ -166,7 +172,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	redacted := redactURL(rawURL)
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{prefix: opts.Prefix, timeout: opts.Timeout, cacheTTL: opts.CacheTTL, log: opts.Logger,
-		url: redacted, ctx: cctx, cancel: cancel}
+		url: redacted, ctx: cctx, cancel: cancel, metrics: opts.Metrics}
 	copt.OnInvalidations = c.invalidated
 	single := strings.HasPrefix(rawURL, schemeRedis+"://") || strings.HasPrefix(rawURL, schemeRedisTLS+"://")
 	rc, err := rueidis.NewClient(copt)
@@ -177,7 +183,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		rc, err = rueidis.NewClient(copt)
 		if err != nil && rc != nil {
 			if unreachable(err) {
-				c.rc = rc
+				c.rc = instrument(rc, opts.Metrics)
 				c.startDown(err)
 				return c, nil
 			}
@@ -189,7 +195,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		cancel()
 		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
 	}
-	c.rc = rc
+	c.rc = instrument(rc, opts.Metrics)
 	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
 	defer pcancel()
 	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {

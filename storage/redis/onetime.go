@@ -38,6 +38,7 @@ func NewOneTimeUses(c *Client) *OneTimeUses {
 // ends.
 func (o *OneTimeUses) Use(ctx context.Context, key string, exp time.Time) (bool, error) {
 	if !o.c.available() {
+		o.c.fellBack("one_time_uses")
 		return o.local.Use(ctx, key, exp)
 	}
 	sum := sha256.Sum256([]byte(key)) // keys are caller-chosen: bound their length
@@ -54,6 +55,7 @@ func (o *OneTimeUses) Use(ctx context.Context, key string, exp time.Time) (bool,
 		return false, ctx.Err()
 	}
 	o.c.failed(ctx, err)
+	o.c.fellBack("one_time_uses")
 	return o.local.Use(ctx, key, exp)
 }
 

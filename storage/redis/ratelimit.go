@@ -40,6 +40,7 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, limit storage.Limit
 		return storage.Decision{}, err
 	}
 	if !l.c.available() {
+		l.c.fellBack("rate_limits")
 		return l.local.Allow(ctx, key, limit)
 	}
 	interval := max(limit.Interval().Microseconds(), 1)
@@ -57,6 +58,7 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, limit storage.Limit
 			return storage.Decision{}, ctx.Err()
 		}
 		l.c.failed(ctx, err)
+		l.c.fellBack("rate_limits")
 		// Whatever went wrong, a request is not refused (nor waved through
 		// unlimited) because Redis could not be asked.
 		return l.local.Allow(ctx, key, limit)
