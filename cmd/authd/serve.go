@@ -111,15 +111,16 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 	})
 	mux.Handle("/", notFound(mux, app.pages))
 	ops := opsMux(cfg, d, app, p)
+	routed := telemetry.Recover(d.log, d.reporter, app.pages.RenderError, d.tracing.Routed(mux))
 	site := newServer(cfg.HTTP, cfg.HTTP.Addr,
-		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), mux)))
+		d.tracing.Handler(telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), routed))))
 	if cfg.HTTP.OpsAddr == "" {
 		mux.Handle("/healthz", ops)
 		mux.Handle("/readyz", ops)
 		mux.Handle("/debug/pprof/", ops)
 		return []*http.Server{site}, nil
 	}
-	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, ops))}, nil
+	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, telemetry.Recover(d.log, d.reporter, nil, ops)))}, nil
 }
 
 // opsMux serves /healthz, /readyz and, with http.pprof_token, the

@@ -50,6 +50,11 @@ type deps struct {
 	oneTime storage.OneTimeUses
 	// redis is the shared Redis; nil for the in-process default.
 	redis *redis.Client
+	// tracing exports spans (off without telemetry.otlp_endpoint) and
+	// reporter sends errors to Sentry (nil without telemetry.sentry_dsn);
+	// both flush, bounded, when the deps close.
+	tracing  *telemetry.Tracing
+	reporter *telemetry.Reporter
 	// closers run in reverse order on Close, before the store closes.
 	closers []func()
 }
@@ -105,8 +110,13 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		d.Close()
 		return nil, err
 	}
+	if err := d.openTelemetry(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	if cfg.Redis.URL != "" && migrate {
-		d.redis, err = redis.Open(ctx, cfg.Redis.URL, cfg.Redis.Options(log))
+		ropts := cfg.Redis.Options(log)
+		ropts.TracerProvider = d.tracerProvider()
+		d.redis, err = redis.Open(ctx, cfg.Redis.URL, ropts)
 		if err != nil {
 			return fail(fmt.Errorf("redis.url: %w", err))
 		}
@@ -123,6 +133,7 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	}
 	opts := cfg.Database.Options()
 	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer, opts.AuditKeys = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr, kr
+	opts.TracerProvider = d.tracerProvider()
 	d.store, err = storesql.Open(cfg.Database.URL, opts)
 	if err != nil {
 		return fail(fmt.Errorf("database.url: %w", err))

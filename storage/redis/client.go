@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Client. The zero value is usable.
@@ -42,6 +43,9 @@ type Options struct {
 	// Logger receives state changes (Redis lost, Redis back); discarded
 	// when nil.
 	Logger *slog.Logger
+	// TracerProvider, when set, puts every command in a span (see
+	// tracing.go); nil adds nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults.
@@ -177,7 +181,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		rc, err = rueidis.NewClient(copt)
 		if err != nil && rc != nil {
 			if unreachable(err) {
-				c.rc = rc
+				c.rc = c.traced(rc, opts)
 				c.startDown(err)
 				return c, nil
 			}
@@ -189,7 +193,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		cancel()
 		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
 	}
-	c.rc = rc
+	c.rc = c.traced(rc, opts)
 	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
 	defer pcancel()
 	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {
@@ -201,6 +205,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("redis: %s does not answer: %w", redacted, err)
 	}
 	return c, nil
+}
+
+// traced wraps rc in spans when opts has a tracer provider.
+func (c *Client) traced(rc rueidis.Client, opts Options) rueidis.Client {
+	if opts.TracerProvider == nil {
+		return rc
+	}
+	return newTracedClient(rc, opts.TracerProvider)
 }
 
 // unreachable reports whether err from connecting says that nobody
