@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -360,5 +359,4 @@ func TestExportConfigValidate(t *testing.T) {
 			t.Errorf("otlpTracesURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	_ = errors.New
 }
