@@ -195,11 +195,11 @@ func TestSentryUnreachable(t *testing.T) {
 // TestScrubText: secrets inside free text are replaced, their names kept.
 func TestScrubText(t *testing.T) {
 	for in, want := range map[string]string{
-		"refresh_token=abc123&x=1":          "refresh_token=" + Filtered + "&x=1",
-		"Authorization: Bearer abc.def-ghi": "Authorization: " + Filtered,
-		`{"client_secret":"s3cr3t"}`:        `{"client_secret":` + Filtered + `}`,
+		"refresh_token=abc123&x=1":                        "refresh_token=" + Filtered + "&x=1",
+		"Authorization: Bearer abc.def-ghi":               "Authorization: " + Filtered,
+		`{"client_secret":"s3cr3t"}`:                      `{"client_secret":` + Filtered + `}`,
 		"id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig end": "id " + Filtered + " end",
-		"nothing to see": "nothing to see",
+		"nothing to see":                                  "nothing to see",
 	} {
 		got := scrubText(in)
 		if strings.Contains(got, "abc123") || strings.Contains(got, "s3cr3t") || strings.Contains(got, "eyJzdWIiOiIxIn0") || strings.Contains(got, "def-ghi") {

@@ -15,7 +15,8 @@ import (
 // with the stable database semantic conventions: db.system.name redis and
 // db.operation.name, the command ("GET", "EVALSHA"; "PIPELINE" for
 // several). Keys and arguments are never recorded: they hold token and
-// session hashes. A client-side cache hit is marked
+// session hashes. Only commands made inside a trace (a request, a job)
+// get a span: the prober's pings start none. A client-side cache hit is marked
 // (authd.redis.cache_hit). rueidis's own rueidisotel does the same but is
 // not served to this project.
 type tracedClient struct {
@@ -59,6 +60,9 @@ func nameOf(cmds []string) string {
 }
 
 func (c *tracedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return c.Client.Do(ctx, cmd)
+	}
 	ctx, span := c.start(ctx, nameOf(cmd.Commands()), 1)
 	r := c.Client.Do(ctx, cmd)
 	end(span, r)
@@ -66,6 +70,9 @@ func (c *tracedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Re
 }
 
 func (c *tracedClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return c.Client.DoMulti(ctx, multi...)
+	}
 	op := "PIPELINE"
 	if len(multi) == 1 {
 		op = nameOf(multi[0].Commands())
@@ -77,6 +84,9 @@ func (c *tracedClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) 
 }
 
 func (c *tracedClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return c.Client.DoCache(ctx, cmd, ttl)
+	}
 	ctx, span := c.start(ctx, nameOf(cmd.Commands()), 1)
 	r := c.Client.DoCache(ctx, cmd, ttl)
 	end(span, r)
@@ -84,6 +94,9 @@ func (c *tracedClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl t
 }
 
 func (c *tracedClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return c.Client.DoMultiCache(ctx, multi...)
+	}
 	op := "PIPELINE"
 	if len(multi) == 1 {
 		op = nameOf(multi[0].Cmd.Commands())
