@@ -53,7 +53,7 @@ func newObserver(tp trace.TracerProvider, reports FailureReporter) *observer {
 
 func (o *observer) InsertMany(ctx context.Context, params []*rivertype.JobInsertParams, doInner func(context.Context) ([]*rivertype.JobInsertResult, error)) ([]*rivertype.JobInsertResult, error) {
 	var span trace.Span
-	if o.tracer != nil {
+	if o.tracer != nil && trace.SpanFromContext(ctx).IsRecording() {
 		ctx, span = o.tracer.Start(ctx, "river.insert", trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(attribute.String("messaging.system", "river"), attribute.String("messaging.operation.name", "insert"),
 				attribute.Int("messaging.batch.message_count", len(params))))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -38,6 +39,7 @@ const (
 // telemetry.otlp_endpoint is set. It installs nothing global but the error
 // handler that routes the SDK's own errors to the log.
 type Tracing struct {
+	ratio    float64
 	provider trace.TracerProvider
 	sdk      *sdktrace.TracerProvider // nil: off
 	prop     propagation.TextMapPropagator
@@ -79,8 +81,9 @@ func NewTracing(ctx context.Context, cfg ExportConfig, version string, log *slog
 		sdktrace.WithMaxQueueSize(spanQueueSize), sdktrace.WithExportTimeout(exportTimeout))
 	t.gate.next = bsp
 	t.sdk = sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(t.gate),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SamplingRatio))))
+		sdktrace.WithSampler(sdktrace.ParentBased(rootSampler{sdktrace.TraceIDRatioBased(cfg.SamplingRatio)})))
 	t.provider = t.sdk
+	t.ratio = cfg.SamplingRatio
 	// The SDK reports export failures through the global handler, which
 	// would print them outside authd's log format.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(t.gate.exportFailed))
@@ -110,9 +113,51 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 	if !t.Enabled() {
 		return h
 	}
-	return otelhttp.NewHandler(h, "authd", otelhttp.WithTracerProvider(t.provider), otelhttp.WithPropagators(t.prop),
+	traced := otelhttp.NewHandler(h, "authd", otelhttp.WithTracerProvider(t.provider), otelhttp.WithPropagators(t.prop),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header["Traceparent"]; ok { // the caller decides (parent-based)
+			traced.ServeHTTP(w, r)
+			return
+		}
+		// A request that starts a trace is sampled here, before any
+		// tracing work: one that is not kept costs a random number, not
+		// the middleware's attributes and wrappers.
+		if !t.sampleRoot() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		traced.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sampledRoot{}, true)))
+	})
 }
+
+// sampleRoot decides, with probability ratio, to keep a trace started here.
+func (t *Tracing) sampleRoot() bool {
+	switch {
+	case t.ratio >= 1:
+		return true
+	case t.ratio <= 0:
+		return false
+	}
+	return rand.Float64() < t.ratio // #nosec G404 -- a sampling decision, not a secret
+}
+
+// sampledRoot marks the context of a request Handler decided to sample.
+type sampledRoot struct{}
+
+// rootSampler samples the root span of a request Handler decided to keep,
+// and decides with ratio for every other root (a job queued outside any
+// trace, a CLI command).
+type rootSampler struct{ ratio sdktrace.Sampler }
+
+func (s rootSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if keep, _ := p.ParentContext.Value(sampledRoot{}).(bool); keep {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+	}
+	return s.ratio.ShouldSample(p)
+}
+
+func (s rootSampler) Description() string { return "authd root sampler: " + s.ratio.Description() }
 
 // Routed wraps the ServeMux mux: once it has routed a request, the server
 // span takes the pattern that matched as its name and http.route (the
@@ -127,8 +172,11 @@ func (t *Tracing) Routed(mux http.Handler) http.Handler {
 		if r.Pattern == "" {
 			return
 		}
-		route := RouteOf(r.Pattern)
 		span := trace.SpanFromContext(r.Context())
+		if !span.IsRecording() {
+			return
+		}
+		route := RouteOf(r.Pattern)
 		span.SetName(r.Method + " " + route)
 		span.SetAttributes(semconv.HTTPRoute(route))
 	})

@@ -15,7 +15,7 @@ import (
 // with the stable database semantic conventions: db.system.name redis and
 // db.operation.name, the command ("GET", "EVALSHA"; "PIPELINE" for
 // several). Keys and arguments are never recorded: they hold token and
-// session hashes. Only commands made inside a trace (a request, a job)
+// session hashes. Only commands made inside a kept (recording) trace
 // get a span: the prober's pings start none. A client-side cache hit is marked
 // (authd.redis.cache_hit). rueidis's own rueidisotel does the same but is
 // not served to this project.
@@ -60,7 +60,7 @@ func nameOf(cmds []string) string {
 }
 
 func (c *tracedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return c.Client.Do(ctx, cmd)
 	}
 	ctx, span := c.start(ctx, nameOf(cmd.Commands()), 1)
@@ -70,7 +70,7 @@ func (c *tracedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Re
 }
 
 func (c *tracedClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return c.Client.DoMulti(ctx, multi...)
 	}
 	op := "PIPELINE"
@@ -84,7 +84,7 @@ func (c *tracedClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) 
 }
 
 func (c *tracedClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return c.Client.DoCache(ctx, cmd, ttl)
 	}
 	ctx, span := c.start(ctx, nameOf(cmd.Commands()), 1)
@@ -94,7 +94,7 @@ func (c *tracedClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl t
 }
 
 func (c *tracedClient) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return c.Client.DoMultiCache(ctx, multi...)
 	}
 	op := "PIPELINE"

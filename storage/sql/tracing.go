@@ -17,7 +17,7 @@ import (
 // db.operation.name, db.collection.name, db.query.summary (the span's
 // name, "SELECT users") and db.query.text with its placeholders, never
 // the values bound to them (token hashes, addresses). Only statements
-// made inside a trace (a request, a job) get a span. gorm.io/plugin/
+// made inside a kept (recording) trace get a span. gorm.io/plugin/
 // opentelemetry would do as much, but it links the MySQL and ClickHouse
 // drivers into authd and inlines bound values unless told not to.
 type tracing struct {
@@ -66,8 +66,8 @@ func (t *tracing) before(tx *gorm.DB) {
 	if parent == nil {
 		parent = context.Background()
 	}
-	if !trace.SpanContextFromContext(parent).IsValid() {
-		return // background work outside any trace (the change feed's polls): no root span per statement
+	if !trace.SpanFromContext(parent).IsRecording() {
+		return // outside any kept trace (the change feed's polls, a request not sampled): no span
 	}
 	ctx, _ := t.tracer.Start(parent, "db", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(t.system))
 	tx.Statement.Context = spanContext{ctx, parent}
