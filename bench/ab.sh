@@ -15,6 +15,11 @@
 #   SCENARIOS   bench/core.sh runs (default: discovery jwks client_credentials
 #               introspect signin)
 #   DURATION, WARMUP, CONNS, ...: passed to bench/core.sh as they are
+#   BEFORE_ENV, AFTER_ENV: extra NAME=VALUE settings (space separated) for
+#               authd in the before and after runs: one build with a setting
+#               off and on, e.g. bench/ab.sh HEAD HEAD with AFTER_ENV=
+#               "AUTHD_TELEMETRY_OTLP_ENDPOINT=http://127.0.0.1:4318" (and
+#               go run ./bench/cmd/otlpsink listening there)
 #   KEEP_TMP=1  keep the working directory (builds, JSON results)
 #
 # Needs jq. Everything runs on 127.0.0.1 and stops by itself.
@@ -64,7 +69,10 @@ for r in $(seq 1 "$ROUNDS"); do
 	((r % 2 == 0)) && order=(after before)
 	for v in "${order[@]}"; do
 		log "round $r/$ROUNDS: $v"
-		AUTHD_BIN=$tmp/$v NO_CEILING=1 RESULTS_DIR=$tmp/r$r-$v "$repo/bench/core.sh" >"$tmp/r$r-$v.log" 2>&1 || {
+		extra=${BEFORE_ENV:-}
+		[[ $v == after ]] && extra=${AFTER_ENV:-}
+		# shellcheck disable=SC2086 # NAME=VALUE words, split on purpose
+		env $extra AUTHD_BIN=$tmp/$v NO_CEILING=1 RESULTS_DIR=$tmp/r$r-$v "$repo/bench/core.sh" >"$tmp/r$r-$v.log" 2>&1 || {
 			tail -n 20 "$tmp/r$r-$v.log" >&2
 			echo "ab.sh: bench/core.sh failed on $v in round $r" >&2
 			exit 1

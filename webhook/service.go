@@ -77,6 +77,9 @@ type Deps struct {
 	Transport http.RoundTripper
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// WrapTransport, when set, wraps the transport deliveries and stream
+	// pushes go out on (tracing: a client span and traceparent).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // secretPurpose binds sealed signing secrets to this use of the master
@@ -148,6 +151,9 @@ func New(cfg Config, alerts AlertConfig, d Deps) (*Service, error) {
 			MaxIdleConnsPerHost: cfg.MaxConcurrency, IdleConnTimeout: 90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: cfg.Timeout,
 		}
+	}
+	if d.WrapTransport != nil {
+		rt = d.WrapTransport(rt)
 	}
 	s.client = &http.Client{Transport: rt, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

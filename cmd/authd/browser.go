@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -69,7 +70,8 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		return nil, err
 	}
 	queue, err := jobs.Open(ctx, cfg.Jobs, jobs.Deps{DB: sqlDB, Dialect: d.store.Dialect(), Logger: d.log,
-		Workers: workers, SkipMigrate: !cfg.Database.AutoMigrate, TxFromContext: storesql.TxFromContext})
+		Workers: workers, SkipMigrate: !cfg.Database.AutoMigrate, TxFromContext: storesql.TxFromContext,
+		TracerProvider: d.tracerProvider(), Failures: d.reporter, HTTPClient: &http.Client{Transport: d.tracing.Transport(nil)}})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}

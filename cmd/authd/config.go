@@ -75,6 +75,9 @@ type Config struct {
 	DataDir string    `koanf:"data_dir"`
 	Dev     DevConfig `koanf:"dev"`
 
+	// Telemetry sends traces (OTLP) and errors (Sentry); both off by default.
+	Telemetry telemetry.ExportConfig `koanf:"telemetry"`
+
 	// issuerNote, when set, says that Issuer was derived from http.addr
 	// for lack of an issuer setting; serve logs it at every start.
 	issuerNote string
@@ -149,7 +152,7 @@ func defaultConfig() Config {
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 20 * time.Second,
 			TrustedProxies: []string{},
 		},
-		Database: storesql.DefaultConfig(), Secrets: secrets.DefaultConfig(), Log: telemetry.DefaultLogConfig(),
+		Database: storesql.DefaultConfig(), Secrets: secrets.DefaultConfig(), Log: telemetry.DefaultLogConfig(), Telemetry: telemetry.DefaultExportConfig(),
 		Session: session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
 		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
 		Redis:     redis.DefaultConfig(),
@@ -318,7 +321,7 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 // sections' own Validate.
 func (c Config) Validate() error {
 	var errs []error
-	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Session,
+	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Telemetry, c.Session,
 		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin, c.Webhooks, c.Alerts} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

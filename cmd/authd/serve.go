@@ -133,10 +133,12 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 	})
 	mux.Handle("/", notFound(mux, app.pages))
 	ops := opsMux(cfg, d, health)
-	// The metrics middleware wraps each mux itself: the route label is
-	// the pattern the mux matched.
+	// The metrics middleware wraps the mux itself: the route label is the
+	// pattern the mux matched. Tracing wraps outside it, so the latency
+	// histogram's exemplars carry the request's trace id.
+	routed := telemetry.Recover(d.log, d.reporter, app.pages.RenderError, d.tracing.Routed(d.metrics.Middleware(mux)))
 	site := newServer(cfg.HTTP, cfg.HTTP.Addr,
-		telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), d.metrics.Middleware(mux))))
+		d.tracing.Handler(telemetry.Middleware(d.log, proxies, securityHeaders(strings.HasPrefix(cfg.Issuer, "https://"), routed))))
 	if cfg.HTTP.OpsAddr == "" {
 		mux.Handle("/healthz", ops)
 		mux.Handle("/readyz", ops)
@@ -146,7 +148,8 @@ func newServers(cfg Config, d *deps, app *browserApp, p *provider.Provider, api 
 		}
 		return []*http.Server{site}, nil
 	}
-	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr, telemetry.Middleware(d.log, proxies, d.metrics.Middleware(ops)))}, nil
+	return []*http.Server{site, newServer(cfg.HTTP, cfg.HTTP.OpsAddr,
+		telemetry.Middleware(d.log, proxies, telemetry.Recover(d.log, d.reporter, nil, d.metrics.Middleware(ops))))}, nil
 }
 
 // readinessChecks are the dependencies /readyz and authd_dependency_up

@@ -29,7 +29,7 @@ func webhookService(cfg Config, d *deps, q webhook.Jobs, m webhook.Mailer, signe
 	}
 	s, err := webhook.New(cfg.Webhooks, cfg.Alerts, webhook.Deps{Store: d.store, Sealer: d.keyring, Jobs: q, Mailer: m,
 		Logger: d.log, Loopback: provider.IsLoopbackHost(iu.Hostname()),
-		Issuer: cfg.Issuer, Signer: signer, Directory: d.store})
+		Issuer: cfg.Issuer, Signer: signer, Directory: d.store, WrapTransport: d.tracing.Transport})
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,11 @@ type deps struct {
 	// metrics, set by serve (metrics.enabled), records what the parts
 	// count; nil records nothing.
 	metrics *telemetry.Metrics
+	// tracing exports spans (off without telemetry.otlp_endpoint) and
+	// reporter sends errors to Sentry (nil without telemetry.sentry_dsn);
+	// both flush, bounded, when the deps close.
+	tracing  *telemetry.Tracing
+	reporter *telemetry.Reporter
 	// closers run in reverse order on Close, before the store closes.
 	closers []func()
 }
@@ -108,9 +113,13 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 		d.Close()
 		return nil, err
 	}
+	if err := d.openTelemetry(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	if cfg.Redis.URL != "" && migrate {
 		ropts := cfg.Redis.Options(log)
 		ropts.Metrics = d.metrics
+		ropts.TracerProvider = d.tracerProvider()
 		d.redis, err = redis.Open(ctx, cfg.Redis.URL, ropts)
 		if err != nil {
 			return fail(fmt.Errorf("redis.url: %w", err))
@@ -128,6 +137,7 @@ func openDeps(ctx context.Context, env *cliEnv, migrate bool) (*deps, error) {
 	}
 	opts := cfg.Database.Options()
 	opts.MaxAccessTokenTTL, opts.OnRevoke, opts.Sealer, opts.AuditKeys = cfg.Tokens.MaxAccessTokenTTL, d.revoked.Add, kr, kr
+	opts.TracerProvider = d.tracerProvider()
 	d.store, err = storesql.Open(cfg.Database.URL, opts)
 	if err != nil {
 		return fail(fmt.Errorf("database.url: %w", err))

@@ -33,6 +33,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dialects, as storage/sql names them.
@@ -74,6 +75,12 @@ type Deps struct {
 	// TxFromContext finds the database transaction a context carries
 	// (storage/sql.TxFromContext), which EnqueueMany joins; nil: none.
 	TxFromContext func(ctx context.Context) (*sql.Tx, bool)
+	// TracerProvider, when set, traces every job: its insert, and its work
+	// as a child of the request that queued it. The request id and trace
+	// context travel in the job's metadata either way.
+	TracerProvider trace.TracerProvider
+	// Failures hears of jobs that failed for good (Sentry); nil: none.
+	Failures FailureReporter
 	// SkipMigrate makes Open check River's migrations instead of applying
 	// them (database.auto_migrate: false): it fails while any is pending.
 	SkipMigrate bool
@@ -141,7 +148,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (*Queue, error) {
 		RescueStuckJobsAfter:        cfg.RescueAfter,
 		// Poll-only on Postgres: riverdatabasesql has no LISTEN support
 		// anyway, and none is wanted behind PgBouncer.
-		PollOnly: deps.Dialect == Postgres,
+		PollOnly:   deps.Dialect == Postgres,
+		Middleware: []rivertype.Middleware{newObserver(deps.TracerProvider, deps.Failures)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -297,7 +305,8 @@ func NewInserter(deps Deps) (*Inserter, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := river.NewClient(driver, &river.Config{Logger: deps.Logger})
+	client, err := river.NewClient(driver, &river.Config{Logger: deps.Logger,
+		Middleware: []rivertype.Middleware{newObserver(deps.TracerProvider, nil)}})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}

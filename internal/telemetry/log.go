@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -27,7 +29,8 @@ func RequestID(ctx context.Context) string {
 
 // NewLogger returns a logger writing format ("json" or "text") at level to w.
 // Records logged with a context carrying a request id get a request_id
-// attribute. When w buffers (it has a Flush method, as BufferedWriter), every
+// attribute, and those whose context carries a valid span (tracing is on)
+// get trace_id and span_id. When w buffers (it has a Flush method, as BufferedWriter), every
 // record at Warn or above is flushed at once, with what preceded it.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
@@ -55,6 +58,9 @@ type requestIDHandler struct {
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	err := h.Handler.Handle(ctx, r)
 	if h.flush != nil && r.Level >= slog.LevelWarn {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/internal/telemetry"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	// Metrics, when set, times every command and counts the operations
 	// answered by a fallback.
 	Metrics *telemetry.Metrics
+	// TracerProvider, when set, puts every command in a span (see
+	// tracing.go); nil adds nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults.
@@ -183,7 +187,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		rc, err = rueidis.NewClient(copt)
 		if err != nil && rc != nil {
 			if unreachable(err) {
-				c.rc = instrument(rc, opts.Metrics)
+				c.rc = c.traced(instrument(rc, opts.Metrics), opts)
 				c.startDown(err)
 				return c, nil
 			}
@@ -195,7 +199,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		cancel()
 		return nil, fmt.Errorf("redis: connect to %s: %w", redacted, err)
 	}
-	c.rc = instrument(rc, opts.Metrics)
+	c.rc = c.traced(instrument(rc, opts.Metrics), opts)
 	pctx, pcancel := context.WithTimeout(ctx, opts.DialTimeout)
 	defer pcancel()
 	if err := rc.Do(pctx, rc.B().Ping().Build()).Error(); err != nil {
@@ -207,6 +211,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("redis: %s does not answer: %w", redacted, err)
 	}
 	return c, nil
+}
+
+// traced wraps rc in spans when opts has a tracer provider.
+func (c *Client) traced(rc rueidis.Client, opts Options) rueidis.Client {
+	if opts.TracerProvider == nil {
+		return rc
+	}
+	return newTracedClient(rc, opts.TracerProvider)
 }
 
 // unreachable reports whether err from connecting says that nobody

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -58,6 +59,9 @@ type Options struct {
 	// for tests and tools only: a store without it cannot append to or
 	// verify a keyed chain.
 	AuditKeys storage.AuditKeys
+	// TracerProvider, when set, puts every statement in a span (see
+	// tracing.go); nil adds no hook at all.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultPostgresMaxOpenConns is the Postgres pool size when none is
@@ -121,6 +125,11 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if opts.TracerProvider != nil {
+		if err := db.Use(newTracing(opts.TracerProvider, dialect)); err != nil {
+			return nil, fmt.Errorf("open %s database: tracing: %w", dialect, err)
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
