@@ -107,9 +107,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, account.ErrInvalidToken):
 			p.badResetLink(w, r)
 		case isPolicy:
-			for _, m := range policy.Messages() {
-				data.Errors = data.Errors.Add("new_password", m)
-			}
+			data.Errors = policyErrors(data.Errors, "new_password", policy)
 			p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)
 		default:
 			p.internal(w, r, "reset password", err)

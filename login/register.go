@@ -60,9 +60,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		input, isInput := errors.AsType[*account.InputError](err)
 		switch {
 		case isPolicy:
-			for _, m := range policy.Messages() {
-				data.Errors = data.Errors.Add("password", m)
-			}
+			data.Errors = policyErrors(data.Errors, "password", policy)
 		case isInput:
 			data.Errors = data.Errors.Add(fieldOf(input.Field, "email", "password", "name"), input.Message)
 		default:

@@ -87,7 +87,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring,
 		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
 		Requests: accountRequests{q: queue, seal: d.keyring},
-		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log,
+		Sessions: app.sessions, Issuer: cfg.Issuer, ProductName: cfg.Branding.ProductName, Logger: d.log,
 	})
 	if err != nil {
 		return fail(err)
@@ -102,7 +102,8 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
 		return fail(fmt.Errorf("issuer: %w", err))
 	}
-	renderer, err := render.New(render.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path})
+	renderer, err := render.New(render.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path,
+		Branding: cfg.Branding, DefaultLanguage: cfg.I18n.Default()})
 	if err != nil {
 		return fail(err)
 	}
