@@ -170,7 +170,7 @@ var Keys = []string{
 	"The address to return to after sign-out is not registered for this application.",
 	"Something went wrong",
 	"Please try again.",
-	"If you contact support, quote this request ID:",
+	"If you contact support, quote request ID",
 	"Temporarily unavailable",
 	"We cannot complete your request right now. Please try again in a moment.",
 	"We could not complete your request. Please try again in a moment.",
