@@ -1,7 +1,7 @@
 package i18n
 
 // fr is the French catalogue (formal "vous"; a no-break space before : ; ? !), keyed by the English text.
-var fr = map[string]string{
+var fr = map[string]string{ // #nosec G101 -- page text that mentions passwords, not a credential
 	"Skip to main content": "Aller au contenu principal",
 	"Help and support":     "Aide et assistance",
 	"There is a problem":   "Un problème est survenu",
