@@ -1,10 +1,14 @@
 package login
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authd/authd/storage"
 )
 
 // TestPagesInTheRequestedLanguage: ui_locales of the authorization request
@@ -64,4 +68,40 @@ func wantNotBody(t *testing.T, r response, substrings ...string) {
 			t.Errorf("page has %q", s)
 		}
 	}
+}
+
+// fakeRegistrations holds the registration metadata of clients.
+type fakeRegistrations map[string]string
+
+func (f fakeRegistrations) GetClientRegistration(_ context.Context, clientID string) (*storage.ClientRegistration, error) {
+	m, ok := f[clientID]
+	if !ok {
+		return nil, storage.ErrNotFound
+	}
+	return &storage.ClientRegistration{ClientID: clientID, Metadata: []byte(m)}, nil
+}
+
+// TestClientLogo: a client's registered https logo_uri is on its sign-in,
+// registration and consent pages, with alt text; any other scheme is not.
+func TestClientLogo(t *testing.T) {
+	regs := fakeRegistrations{"app": `{"logo_uri":"https://app.example/logo.png?s=1&t=2"}`, "other": `{"logo_uri":"javascript:alert(1)"}`}
+	e := newEnv(t, depsOption(func(d *Deps) { d.Registrations = regs }))
+	ar := e.authRequest("ar-logo", url.Values{"ui_locales": {"fr"}})
+	b := e.browser()
+	for _, path := range []string{"/login?ar=" + ar, "/register?ar=" + ar} {
+		r := b.get(path)
+		wantBody(t, r, `<img class="client-logo" src="https://app.example/logo.png?s=1&amp;t=2" alt="Logo de Example App">`)
+	}
+	// Another client whose logo_uri is not https: no image, the page works.
+	now := e.clock.Now()
+	if err := e.store.CreateAuthRequest(context.Background(), &storage.AuthRequest{ID: "ar-logo-2", ClientID: "other",
+		Form: url.Values{"client_id": {"other"}, "scope": {"openid"}}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	other := "ar-logo-2"
+	r := b.get("/login?ar=" + other)
+	wantStatus(t, r, http.StatusOK)
+	wantNotBody(t, r, "client-logo", "javascript:")
+	// Without an authorization request, no client, no logo.
+	wantNotBody(t, b.get("/login"), "client-logo")
 }

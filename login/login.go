@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -177,6 +178,16 @@ type Deps struct {
 	Limiter Limiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Registrations, when set, give the logo_uri of dynamically
+	// registered clients (RFC 7591 §2), shown on sign-in and consent.
+	Registrations Registrations
+}
+
+// Registrations reads client registrations (storage.Registrations).
+type Registrations interface {
+	// GetClientRegistration returns storage.ErrNotFound for a client not
+	// registered dynamically.
+	GetClientRegistration(ctx context.Context, clientID string) (*storage.ClientRegistration, error)
 }
 
 // Pages serves the hosted pages.
@@ -196,7 +207,8 @@ type Pages struct {
 	csrf     *csrf.Protector
 	hints    IDTokenHints
 	log      *slog.Logger
-	limiter  Limiter // nil: no rate limits
+	limiter  Limiter       // nil: no rate limits
+	regs     Registrations // nil: no client logos
 	now      func() time.Time
 	base     string // path prefix of every page (render.Renderer.BasePath)
 }
@@ -216,6 +228,7 @@ func New(cfg Config, d Deps) *Pages {
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests, devices: d.Devices,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit, tx: d.Tx,
 		render: d.Renderer, csrf: d.CSRF, hints: d.IDTokenHints, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
+		regs: d.Registrations,
 	}
 }
 
@@ -379,6 +392,43 @@ func (p *Pages) resume(w http.ResponseWriter, r *http.Request, id string) {
 type flow struct {
 	ar     *storage.AuthRequest
 	client *storage.Client
+	// logo is the client's registered logo_uri (https only), or "".
+	logo string
+}
+
+// clientLogo is the client's logo for the pages, or "".
+func (f *flow) clientLogo() string {
+	if f == nil {
+		return ""
+	}
+	return f.logo
+}
+
+// clientLogo returns the logo_uri a dynamically registered client gave,
+// when it is an https URL (the registration endpoint checks that too;
+// this is where it is shown), else "". A failure to read it only loses
+// the logo.
+func (p *Pages) clientLogo(ctx context.Context, clientID string) string {
+	if p.regs == nil {
+		return ""
+	}
+	reg, err := p.regs.GetClientRegistration(ctx, clientID)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			p.log.WarnContext(ctx, "read client registration for its logo", "client_id", clientID, "err", err)
+		}
+		return ""
+	}
+	var m struct {
+		LogoURI string `json:"logo_uri"`
+	}
+	if json.Unmarshal(reg.Metadata, &m) != nil || len(m.LogoURI) > 2048 {
+		return ""
+	}
+	if u, err := url.Parse(m.LogoURI); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return m.LogoURI
 }
 
 func (f *flow) id() string {
@@ -463,7 +513,7 @@ func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, id string) (f *
 		p.internal(w, r, "load authorization request", err)
 		return nil, false
 	}
-	return &flow{ar: ar, client: c}, true
+	return &flow{ar: ar, client: c, logo: p.clientLogo(ctx, c.ID)}, true
 }
 
 // updateFlow stores f's progress and sends the browser back to the

@@ -23,7 +23,7 @@ func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render.Render(w, r, http.StatusOK, "register", render.RegisterData{
-		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName()})
+		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(), ClientLogo: f.clientLogo()})
 }
 
 // registerSubmit registers and says to check the mail, whether or not the
@@ -36,7 +36,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	data := render.RegisterData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(),
+	data := render.RegisterData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(), ClientLogo: f.clientLogo(),
 		Email: truncate(email, maxEmailLen), Name: truncate(name, maxNameLen)}
 	data.Errors = checkEmail(data.Errors, email)
 	if password == "" {

@@ -110,7 +110,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	app.pages = login.New(cfg.Login, login.Deps{
 		Accounts: app.accounts, Sessions: app.sessions,
 		AuthRequests: d.store, Devices: d.store, Consents: d.store, Clients: d.clients, Users: d.store, Tokens: d.store, Audit: d.store, Tx: d.store,
-		Renderer: renderer, CSRF: protector, IDTokenHints: p, Logger: d.log, Limiter: d.rateLimits(cfg),
+		Renderer: renderer, CSRF: protector, IDTokenHints: p, Logger: d.log, Limiter: d.rateLimits(cfg), Registrations: d.store,
 	})
 	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Errors: app.pages, Logout: logoutQueue{queue}}
 	return app, nil

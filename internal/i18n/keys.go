@@ -28,6 +28,7 @@ var Keys = []string{
 	"In international format, for example +44 20 7946 0000.",
 	"8 letters, such as BCDF-GHJK",
 	"Sign in",
+	"%s logo",
 	"to continue to %s",
 	"Reset your password",
 	"Send a new verification link",

@@ -70,6 +70,9 @@ type LoginData struct {
 	// ClientName is the application the person signs in to; "" outside an
 	// authorization request.
 	ClientName string
+	// ClientLogo is that application's logo (an https URL it registered),
+	// or "".
+	ClientLogo string
 	// AuthRequestID is the authorization request in progress ("ar"), or "".
 	AuthRequestID string
 	// ReturnTo is the local path to go to after sign-in without an
@@ -91,6 +94,7 @@ type RegisterData struct {
 	Page
 	AuthRequestID string
 	ClientName    string
+	ClientLogo    string
 	Email         string
 	Name          string
 	Errors        Errors
@@ -155,6 +159,7 @@ type ConsentData struct {
 	Page
 	AuthRequestID string
 	ClientName    string
+	ClientLogo    string // as LoginData's
 	// UserEmail is who is signed in.
 	UserEmail string
 	Scopes    []Scope

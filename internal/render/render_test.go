@@ -50,7 +50,7 @@ var loginErrs = Errors{}.Add("email", "Enter your email address.").Add("password
 var samples = map[string][]any{
 	"login": {
 		LoginData{},
-		LoginData{ClientName: "Example App", AuthRequestID: "ar1", Email: "a@example.com", Errors: loginErrs},
+		LoginData{ClientName: "Example App", ClientLogo: "https://app.example/logo.png", AuthRequestID: "ar1", Email: "a@example.com", Errors: loginErrs},
 		LoginData{Email: "a@example.com", Locked: true, Errors: Errors{}.Add("", "Too many attempts.")},
 		LoginData{Email: "a@example.com", Unverified: true, AuthRequestID: "ar1", Errors: Errors{}.Add("", "Verify your email address first.")},
 	},
@@ -63,7 +63,7 @@ var samples = map[string][]any{
 	"verify_email":    {VerifyEmailData{Verified: true}, VerifyEmailData{}},
 	"forgot_password": {ForgotPasswordData{}, ForgotPasswordData{Sent: true}, ForgotPasswordData{Errors: Errors{}.Add("email", "Enter your email address.")}},
 	"reset_password":  {ResetPasswordData{Token: "t"}, ResetPasswordData{Token: "t", Errors: Errors{}.Add("new_password", "Too short.")}},
-	"consent": {ConsentData{AuthRequestID: "ar1", ClientName: "Example App", UserEmail: "a@example.com",
+	"consent": {ConsentData{AuthRequestID: "ar1", ClientName: "Example App", ClientLogo: "https://app.example/logo.png", UserEmail: "a@example.com",
 		Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}, {Name: "custom:read"}}},
 		ConsentData{AuthRequestID: "ar1", ClientName: "Living Room TV", UserEmail: "a@example.com", DeviceUserCode: "BCDF-GHJK",
 			Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}}}},
