@@ -57,6 +57,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data render.AccountData) {
 	ctx := r.Context()
 	data.Lang = render.Lang(u.Locale)
+	data.Org = u.Organization
 	data.MaxSessions = p.sessions.MaxPerUser()
 	sessions, err := p.sessions.List(ctx, u.ID)
 	if err != nil {

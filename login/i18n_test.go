@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/storage"
 )
 
@@ -104,4 +105,19 @@ func TestClientLogo(t *testing.T) {
 	wantNotBody(t, r, "client-logo", "javascript:")
 	// Without an authorization request, no client, no logo.
 	wantNotBody(t, b.get("/login"), "client-logo")
+}
+
+// TestOrganizationBranding: the sign-in of a client an organization lists
+// carries that organization's branding; /account carries the branding of
+// the signed-in user's organization.
+func TestOrganizationBranding(t *testing.T) {
+	e := newEnv(t, func(_ *Config, o *render.Options) {
+		o.Branding = render.Branding{ProductName: "Example ID", Organizations: []render.OrgBranding{
+			{Name: "Acme", Clients: []string{"app"}, ProductName: "Acme Login"},
+		}}
+	})
+	ar := e.authRequest("ar-org", nil)
+	b := e.browser()
+	wantBody(t, b.get("/login?ar="+ar), "<title>Sign in – Acme Login</title>")
+	wantBody(t, b.get("/login"), "<title>Sign in – Example ID</title>")
 }

@@ -465,6 +465,10 @@ func (f *flow) lang() string {
 	return f.ar.Form.Get("ui_locales")
 }
 
+// page is the common page data of the flow's pages: its language and
+// client (whose organization's branding they carry).
+func (f *flow) page() render.Page { return render.Page{Lang: f.lang(), ClientID: f.clientID()} }
+
 // langOf is the ui_locales of the authorization request a page without
 // its flow at hand belongs to (the "ar" of the URL or form, as on the
 // error pages of a sign-in), or "".

@@ -37,7 +37,7 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) loginData(f *flow, returnTo string) render.LoginData {
-	d := render.LoginData{Page: render.Page{Lang: f.lang()}, ClientName: f.clientName(), ClientLogo: f.clientLogo(),
+	d := render.LoginData{Page: f.page(), ClientName: f.clientName(), ClientLogo: f.clientLogo(),
 		AuthRequestID: f.id(), HideRegister: !p.cfg.Registration}
 	if f == nil {
 		d.ReturnTo = returnTo

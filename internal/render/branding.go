@@ -35,6 +35,43 @@ type Branding struct {
 	// SupportURL, when set, is linked in every page's footer ("Help and
 	// support"): https://…, mailto:… or a path on this server.
 	SupportURL string `koanf:"support_url"`
+	// Organizations override the keys above for the pages of one
+	// organization: a sign-in to one of its Clients, and /account for a
+	// user whose organization attribute is its Name. Keys left empty keep
+	// the values above.
+	Organizations []OrgBranding `koanf:"organizations"`
+}
+
+// OrgBranding is one organization's branding.
+type OrgBranding struct {
+	// Name is the organization, as in users' organization attribute.
+	Name string `koanf:"name"`
+	// Clients are the client ids whose sign-in pages carry this branding;
+	// a client is in at most one organization.
+	Clients          []string `koanf:"clients"`
+	ProductName      string   `koanf:"product_name"`
+	LogoURL          string   `koanf:"logo_url"`
+	PrimaryColor     string   `koanf:"primary_color"`
+	PrimaryTextColor string   `koanf:"primary_text_color"`
+	SupportURL       string   `koanf:"support_url"`
+}
+
+// merged is b with o's non-empty keys over it, without organizations.
+func (b Branding) merged(o OrgBranding) Branding {
+	out := b
+	out.Organizations = nil
+	for _, kv := range []struct {
+		dst *string
+		v   string
+	}{
+		{&out.ProductName, o.ProductName}, {&out.LogoURL, o.LogoURL}, {&out.PrimaryColor, o.PrimaryColor},
+		{&out.PrimaryTextColor, o.PrimaryTextColor}, {&out.SupportURL, o.SupportURL},
+	} {
+		if kv.v != "" {
+			*kv.dst = kv.v
+		}
+	}
+	return out
 }
 
 // Brand is what the templates see of Branding.
@@ -53,34 +90,58 @@ const StylePrefix = "/static/brand.css"
 
 // Validate reports every problem, each naming its key.
 func (b Branding) Validate() error {
+	errs := []error{b.validate("branding.")}
+	names, clients := map[string]bool{}, map[string]string{}
+	for i, o := range b.Organizations {
+		prefix := fmt.Sprintf("branding.organizations[%d].", i)
+		switch {
+		case strings.TrimSpace(o.Name) == "":
+			errs = append(errs, fmt.Errorf("%sname: required", prefix))
+		case names[o.Name]:
+			errs = append(errs, fmt.Errorf("%sname: %q is listed twice", prefix, o.Name))
+		}
+		names[o.Name] = true
+		for _, c := range o.Clients {
+			if other, ok := clients[c]; ok && other != o.Name {
+				errs = append(errs, fmt.Errorf("%sclients: %q is in organization %q too", prefix, c, other))
+			}
+			clients[c] = o.Name
+		}
+		errs = append(errs, b.merged(o).validate(prefix))
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks the keys of one branding, named under prefix.
+func (b Branding) validate(prefix string) error {
 	var errs []error
 	if len(b.ProductName) > 64 || strings.ContainsAny(b.ProductName, "\r\n") {
-		errs = append(errs, fmt.Errorf("branding.product_name: at most 64 characters on one line"))
+		errs = append(errs, fmt.Errorf("%sproduct_name: at most 64 characters on one line", prefix))
 	}
 	if err := checkURL(b.LogoURL, false); err != nil {
-		errs = append(errs, fmt.Errorf("branding.logo_url: %w", err))
+		errs = append(errs, fmt.Errorf("%slogo_url: %w", prefix, err))
 	}
 	if err := checkURL(b.SupportURL, true); err != nil {
-		errs = append(errs, fmt.Errorf("branding.support_url: %w", err))
+		errs = append(errs, fmt.Errorf("%ssupport_url: %w", prefix, err))
 	}
 	primary, perr := parseColor(b.PrimaryColor)
 	if perr != nil {
-		errs = append(errs, fmt.Errorf("branding.primary_color: %w", perr))
+		errs = append(errs, fmt.Errorf("%sprimary_color: %w", prefix, perr))
 	}
 	text, terr := parseColor(b.PrimaryTextColor)
 	if terr != nil {
-		errs = append(errs, fmt.Errorf("branding.primary_text_color: %w", terr))
+		errs = append(errs, fmt.Errorf("%sprimary_text_color: %w", prefix, terr))
 	}
 	if b.PrimaryTextColor == "" {
 		text = [3]float64{1, 1, 1}
 	}
 	if b.PrimaryColor != "" && perr == nil {
 		if c := contrast(primary, [3]float64{1, 1, 1}); c < 3 {
-			errs = append(errs, fmt.Errorf("branding.primary_color: %s has %.1f:1 contrast against white; buttons and focus need at least 3:1 (WCAG 2.2, 1.4.11): choose a darker colour", b.PrimaryColor, c))
+			errs = append(errs, fmt.Errorf("%sprimary_color: %s has %.1f:1 contrast against white; buttons and focus need at least 3:1 (WCAG 2.2, 1.4.11): choose a darker colour", prefix, b.PrimaryColor, c))
 		}
 		if terr == nil {
 			if c := contrast(primary, text); c < 4.5 {
-				errs = append(errs, fmt.Errorf("branding.primary_text_color: %.1f:1 contrast against branding.primary_color; button labels need at least 4.5:1 (WCAG 2.2, 1.4.3)", c))
+				errs = append(errs, fmt.Errorf("%sprimary_text_color: %.1f:1 contrast against %sprimary_color; button labels need at least 4.5:1 (WCAG 2.2, 1.4.3)", prefix, c, prefix))
 			}
 		}
 	}
@@ -147,6 +208,23 @@ func contrast(a, b [3]float64) float64 {
 	return (la + 0.05) / (lb + 0.05)
 }
 
+// brands derives the templates' Brand of b and of each organization
+// (by name), and the organization of each listed client; b is valid.
+func (b Branding) brands() (Brand, map[string]Brand, map[string]string) {
+	orgs, clients := map[string]Brand{}, map[string]string{}
+	for _, o := range b.Organizations {
+		ob := b.merged(o).brand()
+		if ob.css != "" {
+			ob.StylePath = StylePrefix + "?org=" + url.QueryEscape(o.Name) + "&" + strings.TrimPrefix(ob.StylePath, StylePrefix+"?")
+		}
+		orgs[o.Name] = ob
+		for _, c := range o.Clients {
+			clients[c] = o.Name
+		}
+	}
+	return b.brand(), orgs, clients
+}
+
 // brand derives the templates' Brand; b is valid.
 func (b Branding) brand() Brand {
 	out := Brand{ProductName: b.ProductName, LogoURL: b.LogoURL, SupportURL: b.SupportURL}
@@ -182,19 +260,29 @@ func darker(hexColor string) string {
 // StyleHandler serves the generated brand stylesheet at StylePrefix (404
 // without brand colours). A stylesheet keeps the Content-Security-Policy's
 // style-src 'self': no inline style, no nonce.
+//
+// ?org=<name> serves that organization's.
 func (rd *Renderer) StyleHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rd.brand.css == "" {
+		b := rd.brand
+		if org := r.URL.Query().Get("org"); org != "" {
+			var ok bool
+			if b, ok = rd.orgBrands[org]; !ok {
+				http.NotFound(w, r)
+				return
+			}
+		}
+		if b.css == "" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if r.URL.Query().Get("v") != "" && StylePrefix+"?v="+r.URL.Query().Get("v") == rd.brand.StylePath {
+		if v := r.URL.Query().Get("v"); v != "" && strings.HasSuffix(b.StylePath, "v="+v) {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
-		_, _ = w.Write([]byte(rd.brand.css))
+		_, _ = w.Write([]byte(b.css))
 	})
 }

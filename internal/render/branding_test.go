@@ -94,3 +94,67 @@ func TestBrandingApplied(t *testing.T) {
 		t.Errorf("unbranded brand.css: %d, want 404", rec.Code)
 	}
 }
+
+func TestOrganizationBranding(t *testing.T) {
+	b := Branding{ProductName: "Example ID", PrimaryColor: "#0b57d0", SupportURL: "https://help.example/",
+		Organizations: []OrgBranding{
+			{Name: "Acme", Clients: []string{"acme-portal"}, ProductName: "Acme Login", PrimaryColor: "#6a1b9a", LogoURL: "/acme.svg"},
+			{Name: "Globex", Clients: []string{"globex-app"}, SupportURL: "mailto:it@globex.example"},
+		}}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Branding: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		page Page
+		want []string
+	}{
+		{"a client of Acme", Page{ClientID: "acme-portal"}, []string{"– Acme Login</title>", `src="/acme.svg" alt="Acme Login"`, `href="/static/brand.css?org=Acme&amp;v=`, `href="https://help.example/"`}},
+		{"a user of Globex on /account", Page{Org: "Globex", ClientID: "acme-portal"}, []string{"– Example ID</title>", `href="mailto:it@globex.example"`, `href="/static/brand.css?org=Globex&amp;v=`}},
+		{"another client", Page{ClientID: "other"}, []string{"– Example ID</title>", `href="/static/brand.css?v=`}},
+		{"an organization without branding", Page{Org: "Initech"}, []string{"– Example ID</title>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := render(t, rd, "login", LoginData{Page: tc.page}).Body.String()
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q:\n%s", w, body)
+				}
+			}
+		})
+	}
+	get := func(target string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		rd.StyleHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		return rec
+	}
+	if rec := get(rd.orgBrands["Acme"].StylePath); rec.Code != 200 || !strings.Contains(rec.Body.String(), "--primary: #6a1b9a;") || !strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
+		t.Errorf("Acme's brand.css: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if rec := get(StylePrefix + "?org=Nobody"); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown organization's brand.css: %d, want 404", rec.Code)
+	}
+
+	for _, tc := range []struct {
+		name string
+		orgs []OrgBranding
+		key  string
+	}{
+		{"no name", []OrgBranding{{PrimaryColor: "#0b57d0"}}, "branding.organizations[0].name"},
+		{"twice", []OrgBranding{{Name: "A"}, {Name: "A"}}, "branding.organizations[1].name"},
+		{"client in two", []OrgBranding{{Name: "A", Clients: []string{"c"}}, {Name: "B", Clients: []string{"c"}}}, "branding.organizations[1].clients"},
+		{"bad colour", []OrgBranding{{Name: "A"}, {Name: "B", PrimaryColor: "#ffff00"}}, "branding.organizations[1].primary_color"},
+		{"javascript logo", []OrgBranding{{Name: "A", LogoURL: "javascript:alert(1)"}}, "branding.organizations[0].logo_url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Branding{Organizations: tc.orgs}.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("Validate = %v, want an error naming %s", err, tc.key)
+			}
+		})
+	}
+}

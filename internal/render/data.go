@@ -21,6 +21,10 @@ type Page struct {
 	// English text, a catalogue key, translated with NoticeArgs.
 	Notice     string
 	NoticeArgs []any
+	// ClientID is the client a sign-in is for, Org the organization of
+	// the person signed in (/account): they choose the organization's
+	// branding (branding.organizations), Org first.
+	ClientID, Org string
 }
 
 func (p Page) page() Page { return p }

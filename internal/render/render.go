@@ -76,7 +76,11 @@ type Renderer struct {
 	csrf  TokenSource
 	log   *slog.Logger
 	brand Brand
-	def   language.Tag
+	// orgBrands are the organizations' brands by name, clientOrgs the
+	// organization of each client listed in one.
+	orgBrands  map[string]Brand
+	clientOrgs map[string]string
+	def        language.Tag
 }
 
 // View is what every template executes with: the page's data and what the
@@ -116,7 +120,8 @@ func New(o Options) (*Renderer, error) {
 		o.DefaultLanguage = language.English
 	}
 	r := &Renderer{pages: map[language.Tag]map[string]*template.Template{}, base: base, csrf: o.CSRF, log: o.Logger,
-		brand: o.Branding.brand(), def: o.DefaultLanguage}
+		def: o.DefaultLanguage}
+	r.brand, r.orgBrands, r.clientOrgs = o.Branding.brands()
 	for _, tag := range i18n.Supported {
 		pages, err := parsePages(base, i18n.Printer(tag))
 		if err != nil {
@@ -198,6 +203,19 @@ func translate(p *message.Printer, key any, args []any) string {
 	return fmt.Sprint(key)
 }
 
+// brandOf is the branding of a page: its organization's (Page.Org, else
+// the organization Page.ClientID is listed in), else the default.
+func (rd *Renderer) brandOf(p Page) Brand {
+	org := p.Org
+	if org == "" {
+		org = rd.clientOrgs[p.ClientID]
+	}
+	if b, ok := rd.orgBrands[org]; ok {
+		return b
+	}
+	return rd.brand
+}
+
 // Language is the language of a page for r whose data asks for prefs
 // (Page.Lang: ui_locales): what Render uses, for what a page triggers
 // (mails) to be in the same language.
@@ -227,6 +245,7 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, n
 	if p, ok := data.(interface{ page() Page }); ok {
 		v.Page = p.page()
 	}
+	v.Brand = rd.brandOf(v.Page)
 	tag := rd.Language(r, v.Lang)
 	v.Lang = tag.String()
 	t, ok := rd.pages[tag][name]
