@@ -47,6 +47,10 @@ import (
 // Meta describes the request an operation comes from, for the audit trail.
 type Meta struct {
 	IP, UserAgent, RequestID, ClientID, SID string
+	// Locale is the language of the page the request came from (a
+	// supported BCP 47 tag, internal/i18n): the mails it triggers are in
+	// it. "" is English.
+	Locale string `json:",omitempty"`
 }
 
 // Store is what the service needs from storage (storage/sql.Store).
@@ -118,6 +122,9 @@ type Deps struct {
 	// Issuer is the issuer URL; links in mails point under it
 	// (<issuer>/verify-email?token=..., <issuer>/reset-password?token=...).
 	Issuer string
+	// ProductName names the site in mails (branding.product_name); the
+	// issuer's host when empty.
+	ProductName string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Rand is the source of tokens; crypto/rand when nil.
@@ -141,6 +148,7 @@ type Service struct {
 	requests Requests
 	sessions Sessions
 	issuer   string
+	product  string // Deps.ProductName
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
@@ -179,7 +187,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, store: d.Store, attempts: d.Attempts, hasher: d.Hasher, mac: d.MAC, mailer: d.Mailer,
-		requests: d.Requests, sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), now: d.Now, rand: d.Rand, log: d.Logger, metrics: d.Metrics,
+		requests: d.Requests, sessions: d.Sessions, issuer: strings.TrimRight(d.Issuer, "/"), product: d.ProductName, now: d.Now, rand: d.Rand, log: d.Logger, metrics: d.Metrics,
 	}, nil
 }
 

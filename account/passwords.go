@@ -24,7 +24,7 @@ func (s *Service) sendReset(ctx context.Context, u *storage.User, m Meta) error 
 		if err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, s.resetMail(u.Email, link, s.cfg.ResetPasswordTTL)); err != nil {
+		if err := s.enqueue(ctx, s.resetMail(m.Locale, u.Email, link, s.cfg.ResetPasswordTTL)); err != nil {
 			return err
 		}
 		return s.audit(ctx, storage.AuditPasswordResetReq, u.ID, "", m, nil)

@@ -55,13 +55,13 @@ func (s *Service) register(ctx context.Context, r Request) error {
 		if err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, s.verifyMail(u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
+		if err := s.enqueue(ctx, s.verifyMail(r.Meta.Locale, u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
 			return err
 		}
 		return s.audit(ctx, storage.AuditUserRegistered, u.ID, "", r.Meta, map[string]any{"method": "password"})
 	})
 	if errors.Is(err, storage.ErrConflict) { // the address has an account
-		return s.enqueue(ctx, s.alreadyRegisteredMail(r.Email))
+		return s.enqueue(ctx, s.alreadyRegisteredMail(r.Meta.Locale, r.Email))
 	}
 	return err
 }
@@ -120,7 +120,7 @@ func (s *Service) sendVerification(ctx context.Context, u *storage.User, m Meta)
 		if err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, s.verifyMail(u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
+		if err := s.enqueue(ctx, s.verifyMail(m.Locale, u.Email, link, s.cfg.VerifyEmailTTL)); err != nil {
 			return err
 		}
 		return s.audit(ctx, storage.AuditVerificationSent, u.ID, "", m, nil)

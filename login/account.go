@@ -2,7 +2,6 @@ package login
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,7 +47,8 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		Locale: u.Locale, Phone: u.Phone}
 	data.Notice = notices[r.URL.Query().Get("notice")]
 	if p.sessions.TakeNotice(w, r) == session.NoticeSessionCap && data.Notice == "" {
-		data.Notice = fmt.Sprintf("Your oldest session was signed out: you can be signed in on at most %d at once.", p.sessions.MaxPerUser())
+		data.Notice = "Your oldest session was signed out: you can be signed in on at most %d at once."
+		data.NoticeArgs = []any{p.sessions.MaxPerUser()}
 	}
 	p.renderAccount(w, r, http.StatusOK, s, u, data)
 }
@@ -57,6 +57,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, u *storage.User, data render.AccountData) {
 	ctx := r.Context()
 	data.Lang = render.Lang(u.Locale)
+	data.Org = u.Organization
 	data.MaxSessions = p.sessions.MaxPerUser()
 	sessions, err := p.sessions.List(ctx, u.ID)
 	if err != nil {
@@ -192,11 +193,9 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			data.Errors = data.Errors.Add("current_password", "Your current password is incorrect.")
 		case isLocked:
-			data.Errors = data.Errors.Add("", "Too many attempts. Try again in "+waitFor(locked.RetryAfter)+".")
+			data.Errors = data.Errors.Addf("", "Too many attempts. Try again in %s.", waitFor(locked.RetryAfter))
 		case isPolicy:
-			for _, m := range policy.Messages() {
-				data.Errors = data.Errors.Add("new_password", m)
-			}
+			data.Errors = policyErrors(data.Errors, "new_password", policy)
 		default:
 			p.internal(w, r, "change password", err)
 			return

@@ -71,7 +71,7 @@ func TestAccountProfile(t *testing.T) {
 	r := b.post("/account/profile", url.Values{"name": {"Ada King"}, "picture": {"https://img.example/ada.png"}, "locale": {"en-GB"}, "phone": {"+44 20 7946 0000"}})
 	wantRedirect(t, r, "/account?notice=profile_saved")
 	r = b.get(r.location)
-	wantBody(t, r, "Your profile has been saved.", `value="Ada King"`, `value="https://img.example/ada.png"`, `<html lang="en-GB">`)
+	wantBody(t, r, "Your profile has been saved.", `value="Ada King"`, `value="https://img.example/ada.png"`, `<html lang="en">`)
 	if m := e.accounts.lastMeta(); m.SID == "" {
 		t.Errorf("UpdateProfile meta = %+v, want the session id", m)
 	}
@@ -274,7 +274,7 @@ func TestDescribeDevice(t *testing.T) {
 		"":           "Unknown device",
 		"Mozilla/5.0 (X11; Linux x86_64) SomethingNew/1.0": "A browser on Linux",
 	} {
-		if got := describeDevice(ua); got != want {
+		if got := describeDevice(ua).String(); got != want {
 			t.Errorf("describeDevice(%q) = %q, want %q", ua, got, want)
 		}
 	}
@@ -295,7 +295,7 @@ func TestAgo(t *testing.T) {
 		{now.Add(-25 * time.Hour), "1 day ago"},
 		{now.Add(-72 * time.Hour), "3 days ago"},
 	} {
-		if got := ago(now, tc.t); got != tc.want {
+		if got := ago(now, tc.t).String(); got != tc.want {
 			t.Errorf("ago(%v) = %q, want %q", now.Sub(tc.t), got, tc.want)
 		}
 	}

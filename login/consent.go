@@ -104,7 +104,7 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := render.ConsentData{
-		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.ar.ID, ClientName: f.clientName(),
+		Page: f.page(), AuthRequestID: f.ar.ID, ClientName: f.clientName(), ClientLogo: f.clientLogo(),
 		UserEmail: u.Email, Scopes: describeScopes(requestedScopes(f.ar))}
 	if strings.HasPrefix(f.ar.ID, storage.DeviceAuthRequestPrefix) {
 		data.DeviceUserCode = provider.FormatUserCode(f.ar.Form.Get("user_code"))

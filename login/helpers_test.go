@@ -473,6 +473,7 @@ type browser struct {
 	e     *env
 	c     *http.Client
 	ua    string
+	lang  string // Accept-Language, when set
 	reqID int
 	page  string // the last page fetched with a form
 }
@@ -498,6 +499,9 @@ func (b *browser) do(req *http.Request) response {
 	b.e.t.Helper()
 	b.reqID++
 	req.Header.Set("User-Agent", b.ua)
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
 	req.Header.Set(telemetry.HeaderRequestID, fmt.Sprintf("test-request-%04d", b.reqID))
 	resp, err := b.c.Do(req)
 	if err != nil {

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/audit"
 	"github.com/authd/authd/internal/csrf"
+	"github.com/authd/authd/internal/i18n"
 	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/provider"
@@ -176,6 +178,16 @@ type Deps struct {
 	Limiter Limiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Registrations, when set, give the logo_uri of dynamically
+	// registered clients (RFC 7591 §2), shown on sign-in and consent.
+	Registrations Registrations
+}
+
+// Registrations reads client registrations (storage.Registrations).
+type Registrations interface {
+	// GetClientRegistration returns storage.ErrNotFound for a client not
+	// registered dynamically.
+	GetClientRegistration(ctx context.Context, clientID string) (*storage.ClientRegistration, error)
 }
 
 // Pages serves the hosted pages.
@@ -195,7 +207,8 @@ type Pages struct {
 	csrf     *csrf.Protector
 	hints    IDTokenHints
 	log      *slog.Logger
-	limiter  Limiter // nil: no rate limits
+	limiter  Limiter       // nil: no rate limits
+	regs     Registrations // nil: no client logos
 	now      func() time.Time
 	base     string // path prefix of every page (render.Renderer.BasePath)
 }
@@ -215,6 +228,7 @@ func New(cfg Config, d Deps) *Pages {
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, ars: d.AuthRequests, devices: d.Devices,
 		consents: d.Consents, clients: d.Clients, users: d.Users, tokens: d.Tokens, audit: d.Audit, tx: d.Tx,
 		render: d.Renderer, csrf: d.CSRF, hints: d.IDTokenHints, log: d.Logger, limiter: d.Limiter, now: d.Now, base: d.Renderer.BasePath(),
+		regs: d.Registrations,
 	}
 }
 
@@ -233,6 +247,7 @@ const maxFormBytes = 64 << 10
 // Routes registers the pages on mux.
 func (p *Pages) Routes(mux *http.ServeMux) {
 	mux.Handle("GET "+static.Prefix, static.Handler())
+	mux.Handle("GET "+render.StylePrefix, p.render.StyleHandler())
 	get := func(path string, h http.HandlerFunc) { mux.Handle("GET "+path, p.page(h)) }
 	post := func(path string, h http.HandlerFunc) { mux.Handle("POST "+path, p.form(h)) }
 
@@ -295,8 +310,14 @@ func (p *Pages) form(h http.HandlerFunc) http.Handler {
 }
 
 // fail renders the error page: a plain message; details belong in the log.
+// title and msg are catalogue keys (English); the page translates them.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, link *render.Link) {
-	p.render.Render(w, r, status, "error", render.ErrorData{Title: title, Message: msg, Link: link})
+	p.failf(w, r, status, title, link, msg)
+}
+
+// failf is fail with a message that has arguments.
+func (p *Pages) failf(w http.ResponseWriter, r *http.Request, status int, title string, link *render.Link, msg string, args ...any) {
+	p.render.Render(w, r, status, "error", render.ErrorData{Page: render.Page{Lang: p.langOf(r)}, Title: title, Message: msg, Args: args, Link: link})
 }
 
 // tooMany answers a request a rate limit refused: 429 Too Many Requests
@@ -304,8 +325,21 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, status int, title, 
 func (p *Pages) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration) {
 	secs := retryAfterSeconds(retry)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	p.fail(w, r, http.StatusTooManyRequests, "Too many attempts",
-		"Too many requests came from here in a short time. Wait "+waitFor(retry)+" and try again.", nil)
+	p.failf(w, r, http.StatusTooManyRequests, "Too many attempts", nil,
+		"Too many requests came from here in a short time. Wait %s and try again.", waitFor(retry))
+}
+
+// policyErrors adds the password policy's violations to errs, for
+// field, translatable (password.Violation.Format).
+func policyErrors(errs render.Errors, field string, policy *account.PolicyError) render.Errors {
+	for _, v := range policy.Violations {
+		if v.Format != "" {
+			errs = errs.Addf(field, v.Format, v.Args...)
+		} else {
+			errs = errs.Add(field, v.Message)
+		}
+	}
+	return errs
 }
 
 // retryAfterSeconds is d in whole seconds, rounded up, at least 1.
@@ -316,24 +350,16 @@ func retryAfterSeconds(d time.Duration) int64 {
 // waitFor says how long d is in words, rounded up to a whole unit so the
 // wait is never understated: "1 second", "12 seconds", "2 minutes",
 // "1 hour". Under a minute it counts seconds, under an hour minutes.
-func waitFor(d time.Duration) string {
+func waitFor(d time.Duration) i18n.Msg {
 	secs := retryAfterSeconds(d)
 	if secs < 60 {
-		return plural(secs, "second")
+		return i18n.Count(secs, "second")
 	}
 	mins := (secs + 59) / 60
 	if mins < 60 {
-		return plural(mins, "minute")
+		return i18n.Count(mins, "minute")
 	}
-	return plural((mins+59)/60, "hour")
-}
-
-// plural is n and unit, with an s unless n is 1.
-func plural(n int64, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.FormatInt(n, 10) + " " + unit + "s"
+	return i18n.Count((mins+59)/60, "hour")
 }
 
 // internal logs err once and renders the generic error page: 503 with
@@ -366,6 +392,43 @@ func (p *Pages) resume(w http.ResponseWriter, r *http.Request, id string) {
 type flow struct {
 	ar     *storage.AuthRequest
 	client *storage.Client
+	// logo is the client's registered logo_uri (https only), or "".
+	logo string
+}
+
+// clientLogo is the client's logo for the pages, or "".
+func (f *flow) clientLogo() string {
+	if f == nil {
+		return ""
+	}
+	return f.logo
+}
+
+// clientLogo returns the logo_uri a dynamically registered client gave,
+// when it is an https URL (the registration endpoint checks that too;
+// this is where it is shown), else "". A failure to read it only loses
+// the logo.
+func (p *Pages) clientLogo(ctx context.Context, clientID string) string {
+	if p.regs == nil {
+		return ""
+	}
+	reg, err := p.regs.GetClientRegistration(ctx, clientID)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			p.log.WarnContext(ctx, "read client registration for its logo", "client_id", clientID, "err", err)
+		}
+		return ""
+	}
+	var m struct {
+		LogoURI string `json:"logo_uri"`
+	}
+	if json.Unmarshal(reg.Metadata, &m) != nil || len(m.LogoURI) > 2048 {
+		return ""
+	}
+	if u, err := url.Parse(m.LogoURI); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return m.LogoURI
 }
 
 func (f *flow) id() string {
@@ -393,12 +456,40 @@ func (f *flow) clientName() string {
 	return f.client.ID
 }
 
-// lang is the first ui_locales tag, for the lang attribute.
+// lang is the request's ui_locales: the languages the client asked the
+// pages to be in, in order (the renderer picks the first it has).
 func (f *flow) lang() string {
 	if f == nil {
 		return ""
 	}
-	return render.Lang(f.ar.Form.Get("ui_locales"))
+	return f.ar.Form.Get("ui_locales")
+}
+
+// page is the common page data of the flow's pages: its language and
+// client (whose organization's branding they carry).
+func (f *flow) page() render.Page { return render.Page{Lang: f.lang(), ClientID: f.clientID()} }
+
+// langOf is the ui_locales of the authorization request a page without
+// its flow at hand belongs to (the "ar" of the URL or form, as on the
+// error pages of a sign-in), or "".
+func (p *Pages) langOf(r *http.Request) string {
+	id := r.URL.Query().Get("ar")
+	if id == "" && r.PostForm != nil {
+		id = r.PostForm.Get("ar")
+	}
+	if id == "" || !validID(id) {
+		// The authorization endpoint's own error pages: the request is
+		// at hand.
+		if strings.HasSuffix(r.URL.Path, "/authorize") {
+			return r.Form.Get("ui_locales")
+		}
+		return ""
+	}
+	ar, err := p.ars.GetAuthRequest(r.Context(), id, p.now())
+	if err != nil {
+		return ""
+	}
+	return ar.Form.Get("ui_locales")
 }
 
 // loadFlow loads authorization request id, or returns nil for id "". An
@@ -426,7 +517,7 @@ func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, id string) (f *
 		p.internal(w, r, "load authorization request", err)
 		return nil, false
 	}
-	return &flow{ar: ar, client: c}, true
+	return &flow{ar: ar, client: c, logo: p.clientLogo(ctx, c.ID)}, true
 }
 
 // updateFlow stores f's progress and sends the browser back to the
@@ -460,7 +551,7 @@ func validID(id string) bool {
 // meta describes r for the account service and the audit trail.
 func (p *Pages) meta(r *http.Request, clientID, sid string) account.Meta {
 	return account.Meta{IP: telemetry.ClientIP(r), UserAgent: audit.UserAgent(r.UserAgent()), RequestID: telemetry.RequestID(r.Context()),
-		ClientID: clientID, SID: sid}
+		ClientID: clientID, SID: sid, Locale: p.render.Language(r, p.langOf(r)).String()}
 }
 
 // auditEvent records an audit event; a failure is logged, not shown:

@@ -143,7 +143,9 @@ func (p *Pages) endLogoutSession(w http.ResponseWriter, r *http.Request, sess *s
 
 // RenderError shows the error page (provider.ErrorPages): for requests the
 // provider cannot answer to a client.
-func (p *Pages) RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+// title and message are catalogue keys (internal/i18n), message
+// formatted with args.
+func (p *Pages) RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any) {
 	render.SetHeaders(w)
-	p.fail(w, r, status, title, message, nil)
+	p.failf(w, r, status, title, nil, message, args...)
 }

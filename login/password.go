@@ -20,7 +20,7 @@ func (p *Pages) forgotForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{
-		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id()})
+		Page: f.page(), AuthRequestID: f.id()})
 }
 
 // forgotSubmit requests a reset link and gives the same answer whether or
@@ -32,7 +32,7 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	data := render.ForgotPasswordData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), Email: truncate(email, maxEmailLen)}
+	data := render.ForgotPasswordData{Page: f.page(), AuthRequestID: f.id(), Email: truncate(email, maxEmailLen)}
 	if data.Errors = checkEmail(nil, email); len(data.Errors) > 0 {
 		p.render.Render(w, r, http.StatusBadRequest, "forgot_password", data)
 		return
@@ -51,7 +51,7 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	p.rememberFlow(w, f)
 	p.render.Render(w, r, http.StatusOK, "forgot_password", render.ForgotPasswordData{
-		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), Sent: true})
+		Page: f.page(), AuthRequestID: f.id(), Sent: true})
 }
 
 // badResetLink is the page for a reset token that does not work.
@@ -107,9 +107,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, account.ErrInvalidToken):
 			p.badResetLink(w, r)
 		case isPolicy:
-			for _, m := range policy.Messages() {
-				data.Errors = data.Errors.Add("new_password", m)
-			}
+			data.Errors = policyErrors(data.Errors, "new_password", policy)
 			p.render.Render(w, r, http.StatusBadRequest, "reset_password", data)
 		default:
 			p.internal(w, r, "reset password", err)

@@ -23,7 +23,7 @@ func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render.Render(w, r, http.StatusOK, "register", render.RegisterData{
-		Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName()})
+		Page: f.page(), AuthRequestID: f.id(), ClientName: f.clientName(), ClientLogo: f.clientLogo()})
 }
 
 // registerSubmit registers and says to check the mail, whether or not the
@@ -36,7 +36,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	data := render.RegisterData{Page: render.Page{Lang: f.lang()}, AuthRequestID: f.id(), ClientName: f.clientName(),
+	data := render.RegisterData{Page: f.page(), AuthRequestID: f.id(), ClientName: f.clientName(), ClientLogo: f.clientLogo(),
 		Email: truncate(email, maxEmailLen), Name: truncate(name, maxNameLen)}
 	data.Errors = checkEmail(data.Errors, email)
 	if password == "" {
@@ -60,9 +60,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		input, isInput := errors.AsType[*account.InputError](err)
 		switch {
 		case isPolicy:
-			for _, m := range policy.Messages() {
-				data.Errors = data.Errors.Add("password", m)
-			}
+			data.Errors = policyErrors(data.Errors, "password", policy)
 		case isInput:
 			data.Errors = data.Errors.Add(fieldOf(input.Field, "email", "password", "name"), input.Message)
 		default:
@@ -74,7 +72,7 @@ func (p *Pages) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	p.rememberFlow(w, f) // so the verification link, opened in this browser, can lead back into the sign-in
 	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
-		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+		Page: f.page(), Email: email, AuthRequestID: f.id()})
 }
 
 // flowCookie remembers, in the browser that registered or asked for a
@@ -161,7 +159,7 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request) {
 	}
 	p.rememberFlow(w, f) // so the verification link, opened in this browser, can lead back into the sign-in
 	p.render.Render(w, r, http.StatusOK, "check_email", render.CheckEmailData{
-		Page: render.Page{Lang: f.lang()}, Email: email, AuthRequestID: f.id()})
+		Page: f.page(), Email: email, AuthRequestID: f.id()})
 }
 
 // checkEmail adds a problem with an email address to errs, if it has one.

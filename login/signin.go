@@ -2,7 +2,6 @@ package login
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,7 +37,7 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) loginData(f *flow, returnTo string) render.LoginData {
-	d := render.LoginData{Page: render.Page{Lang: f.lang()}, ClientName: f.clientName(),
+	d := render.LoginData{Page: f.page(), ClientName: f.clientName(), ClientLogo: f.clientLogo(),
 		AuthRequestID: f.id(), HideRegister: !p.cfg.Registration}
 	if f == nil {
 		d.ReturnTo = returnTo
@@ -76,7 +75,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		if retry, ok := p.limiter.SignIn(ctx, telemetry.ClientIP(r), email); !ok {
 			secs := retryAfterSeconds(retry)
 			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			data.Errors = data.Errors.Add("", "Too many sign-in attempts. Wait "+waitFor(retry)+" and try again.")
+			data.Errors = data.Errors.Addf("", "Too many sign-in attempts. Wait %s and try again.", waitFor(retry))
 			p.render.Render(w, r, http.StatusTooManyRequests, "login", data)
 			return
 		}
@@ -111,7 +110,7 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, data render.
 	case isLocked:
 		status = http.StatusTooManyRequests
 		data.Locked = true
-		data.Errors = data.Errors.Add("", fmt.Sprintf("Too many attempts. Try again in %s, or reset your password.", waitFor(locked.RetryAfter)))
+		data.Errors = data.Errors.Addf("", "Too many attempts. Try again in %s, or reset your password.", waitFor(locked.RetryAfter))
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(locked.RetryAfter), 10))
 	case errors.Is(err, account.ErrUnverified):
 		status = http.StatusForbidden

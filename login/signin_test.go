@@ -16,13 +16,13 @@ import (
 func TestLoginWithAuthRequest(t *testing.T) {
 	e := newEnv(t)
 	e.accounts.add("u1", "ada@example.com", "correct horse battery", true)
-	ar := e.authRequest("ar-login-1", url.Values{"login_hint": {"ada@example.com"}, "ui_locales": {"fr-CA en"}})
+	ar := e.authRequest("ar-login-1", url.Values{"login_hint": {"ada@example.com"}, "ui_locales": {"ja en"}})
 	b := e.browser()
 
 	r := b.get("/login?ar=" + ar)
 	wantStatus(t, r, http.StatusOK)
 	wantLabels(t, r.body, []string{"Email", "Password"}, []string{"Sign in"}, []string{"Create account", "Forgot password?"})
-	wantBody(t, r, `<html lang="fr-CA">`, "Example App", `value="ada@example.com"`, `href="/register?ar=ar-login-1"`)
+	wantBody(t, r, `<html lang="en">`, "Example App", `value="ada@example.com"`, `href="/register?ar=ar-login-1"`)
 	golden(t, "login", r.body)
 
 	r = b.post("/login", url.Values{"ar": {ar}, "email": {"ada@example.com"}, "password": {"correct horse battery"}})
@@ -264,7 +264,7 @@ func TestWaitFor(t *testing.T) {
 		{"a day", 24 * time.Hour, "24 hours"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := waitFor(tc.d); got != tc.want {
+			if got := waitFor(tc.d).String(); got != tc.want {
 				t.Errorf("waitFor(%v) = %q, want %q", tc.d, got, tc.want)
 			}
 		})

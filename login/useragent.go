@@ -1,14 +1,14 @@
 package login
 
 import (
-	"strconv"
+	"github.com/authd/authd/internal/i18n"
 	"strings"
 	"time"
 )
 
 // describeDevice names a User-Agent in plain words: "Firefox on Windows".
 // Order matters: Edge and Opera also say Chrome, Chrome also says Safari.
-func describeDevice(ua string) string {
+func describeDevice(ua string) i18n.Msg {
 	browser := ""
 	for _, b := range []struct{ token, name string }{
 		{"Edg/", "Edge"}, {"EdgA/", "Edge"}, {"EdgiOS/", "Edge"},
@@ -37,33 +37,27 @@ func describeDevice(ua string) string {
 	}
 	switch {
 	case browser != "" && system != "":
-		return browser + " on " + system
+		return i18n.M("%s on %s", browser, system)
 	case browser != "":
-		return browser
+		return i18n.M("%s", browser)
 	case system != "":
-		return "A browser on " + system
+		return i18n.M("A browser on %s", system)
 	}
-	return "Unknown device"
+	return i18n.M("Unknown device")
 }
 
 // ago says how long before now t was, in words.
-func ago(now, t time.Time) string {
+func ago(now, t time.Time) i18n.Msg {
 	d := now.Sub(t)
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit + " ago"
-		}
-		return strconv.Itoa(n) + " " + unit + "s ago"
-	}
 	switch {
 	case t.IsZero():
-		return "unknown"
+		return i18n.M("unknown")
 	case d < time.Minute:
-		return "just now"
+		return i18n.M("just now")
 	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute")
+		return i18n.Ago(int64(d/time.Minute), "minute")
 	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour")
+		return i18n.Ago(int64(d/time.Hour), "hour")
 	}
-	return plural(int(d/(24*time.Hour)), "day")
+	return i18n.Ago(int64(d/(24*time.Hour)), "day")
 }

@@ -463,8 +463,8 @@ func (w *issWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	p.browser.Errors.RenderError(w, r, status, title, msg)
+func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string, args ...any) {
+	p.browser.Errors.RenderError(w, r, status, title, msg, args...)
 }
 
 func intersect(a, b []string) []string {

@@ -95,7 +95,7 @@ func (p *Provider) limitAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	secs := int64(max(time.Second, retry+time.Second-1) / time.Second)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	p.renderError(w, r, http.StatusTooManyRequests, "Too many sign-in requests",
-		fmt.Sprintf("Too many sign-in requests came from your network. Wait %d seconds, then go back to the application and try again.", secs))
+		"Too many sign-in requests came from your network. Wait %d seconds, then go back to the application and try again.", secs)
 	return false
 }
 

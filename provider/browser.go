@@ -39,7 +39,7 @@ type Sessions interface {
 // ErrorPages shows a person an error the provider cannot send back to a
 // client (the hosted pages' error page).
 type ErrorPages interface {
-	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
+	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any)
 }
 
 // LogoutNotifier delivers back-channel logout tokens (durably, with retries).

@@ -48,7 +48,7 @@ type fakeErrors struct {
 	title string // the last one's; "" when none was shown
 }
 
-func (f *fakeErrors) RenderError(w http.ResponseWriter, _ *http.Request, status int, title, _ string) {
+func (f *fakeErrors) RenderError(w http.ResponseWriter, _ *http.Request, status int, title, _ string, _ ...any) {
 	f.mu.Lock()
 	f.title = title
 	f.mu.Unlock()

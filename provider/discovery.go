@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/authd/authd/internal/i18n"
 )
 
 // metadata is the authorization server metadata (RFC 8414 §2), which OpenID
@@ -90,7 +92,7 @@ func (p *Provider) prepareDiscovery() error {
 		m.EndSessionEndpoint = iss + PathLogout
 		m.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}
 		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
-		m.UILocalesSupported = []string{"en"}
+		m.UILocalesSupported = i18n.Names() // the hosted pages' catalogues (internal/i18n)
 		m.ClaimsParameterSupported = true
 		m.RequestParameterSupported, m.RequestObjectSigningAlgValuesSupported = true, clientAssertionAlgs // RFC 9101
 		m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",

@@ -89,7 +89,7 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 		Store: d.store, Attempts: d.attempts, Hasher: hasher, MAC: d.keyring,
 		Mailer:   txMailer{q: mail.NewQueue(queue, d.keyring)},
 		Requests: accountRequests{q: queue, seal: d.keyring},
-		Sessions: app.sessions, Issuer: cfg.Issuer, Logger: d.log, Metrics: d.metrics,
+		Sessions: app.sessions, Issuer: cfg.Issuer, ProductName: cfg.Branding.ProductName, Logger: d.log, Metrics: d.metrics,
 	})
 	if err != nil {
 		return fail(err)
@@ -104,14 +104,15 @@ func openBrowserApp(ctx context.Context, cfg Config, d *deps, p *provider.Provid
 	if err := protector.AddTrustedOrigin(iu.Scheme + "://" + iu.Host); err != nil {
 		return fail(fmt.Errorf("issuer: %w", err))
 	}
-	renderer, err := render.New(render.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path})
+	renderer, err := render.New(render.Options{CSRF: protector, Logger: d.log, BasePath: iu.Path,
+		Branding: cfg.Branding, DefaultLanguage: cfg.I18n.Default()})
 	if err != nil {
 		return fail(err)
 	}
 	app.pages = login.New(cfg.Login, login.Deps{
 		Accounts: app.accounts, Sessions: app.sessions,
 		AuthRequests: d.store, Devices: d.store, Consents: d.store, Clients: d.clients, Users: d.store, Tokens: d.store, Audit: d.store, Tx: d.store,
-		Renderer: renderer, CSRF: protector, IDTokenHints: p, Logger: d.log, Limiter: d.rateLimits(cfg),
+		Renderer: renderer, CSRF: protector, IDTokenHints: p, Logger: d.log, Limiter: d.rateLimits(cfg), Registrations: d.store,
 	})
 	app.browser = &provider.Browser{Sessions: app.sessions, Users: d.store, Errors: app.pages, Logout: logoutQueue{queue}}
 	return app, nil

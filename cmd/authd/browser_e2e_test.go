@@ -188,7 +188,7 @@ func rpPage(w http.ResponseWriter, status int, title string, lines ...string) {
 func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch r.URL.Path {
-	case "/login": // start signing in; ?prompt= and ?response_mode= are passed on
+	case "/login": // start signing in; ?prompt=, ?response_mode= and ?ui_locales= are passed on
 		state, nonce, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 		rp.mu.Lock()
 		rp.pending[state] = rpPending{nonce, verifier}
@@ -199,6 +199,9 @@ func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if m := q.Get("response_mode"); m != "" {
 			opts = append(opts, oauth2.SetAuthURLParam("response_mode", m))
+		}
+		if l := q.Get("ui_locales"); l != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("ui_locales", l))
 		}
 		http.Redirect(w, r, rp.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 	case "/cb":

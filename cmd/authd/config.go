@@ -20,9 +20,11 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/admin"
+	"github.com/authd/authd/internal/i18n"
 	"github.com/authd/authd/internal/jobs"
 	"github.com/authd/authd/internal/mail"
 	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/internal/render"
 	"github.com/authd/authd/internal/secrets"
 	"github.com/authd/authd/internal/telemetry"
 	"github.com/authd/authd/login"
@@ -74,6 +76,10 @@ type Config struct {
 	// the generated master key.
 	DataDir string    `koanf:"data_dir"`
 	Dev     DevConfig `koanf:"dev"`
+	// Branding is the hosted pages' and mails' look (product name, logo,
+	// colours, support link); I18n their default language.
+	Branding render.Branding `koanf:"branding"`
+	I18n     i18n.Config     `koanf:"i18n"`
 
 	// Telemetry sends traces (OTLP) and errors (Sentry); both off by default.
 	Telemetry telemetry.ExportConfig `koanf:"telemetry"`
@@ -154,7 +160,7 @@ func defaultConfig() Config {
 		},
 		Database: storesql.DefaultConfig(), Secrets: secrets.DefaultConfig(), Log: telemetry.DefaultLogConfig(), Telemetry: telemetry.DefaultExportConfig(),
 		Session: session.DefaultConfig(), Accounts: account.DefaultConfig(), Password: password.DefaultConfig(),
-		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(),
+		Login: login.DefaultConfig(), Mail: mail.DefaultConfig(), Jobs: jobs.DefaultConfig(), I18n: i18n.DefaultConfig(),
 		Redis:     redis.DefaultConfig(),
 		RateLimit: ratelimit.DefaultConfig(),
 		Admin:     admin.DefaultConfig(),
@@ -322,7 +328,7 @@ func (c Config) embedded() bool { return strings.HasPrefix(c.Database.URL, "sqli
 func (c Config) Validate() error {
 	var errs []error
 	for _, v := range []interface{ Validate() error }{c.provider(), c.HTTP, c.Database, c.Secrets, c.Log, c.Telemetry, c.Session,
-		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin, c.Webhooks, c.Alerts} {
+		c.Accounts, c.Password, c.Login, c.Mail, c.Jobs, c.Redis, c.RateLimit, c.Admin, c.Webhooks, c.Alerts, c.Branding, c.I18n} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}

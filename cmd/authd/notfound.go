@@ -18,7 +18,7 @@ var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, htt
 
 // errorPages renders the hosted error page (login.Pages).
 type errorPages interface {
-	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
+	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any)
 }
 
 // notFound is the fallback for "/" on mux: a path nobody claims gets the

@@ -23,9 +23,18 @@ type Violation struct {
 	// Message is a sentence for people, to show as is, e.g. "must be at
 	// least 12 characters long (it has 8)".
 	Message string `json:"message"`
+	// Format and Args are Message before formatting: Format is the
+	// catalogue key the hosted pages translate (internal/i18n).
+	Format string `json:"-"`
+	Args   []any  `json:"-"`
 }
 
 func (v Violation) String() string { return v.Message }
+
+// violation formats a Violation.
+func violation(code, format string, args ...any) Violation {
+	return Violation{Code: code, Message: fmt.Sprintf(format, args...), Format: format, Args: args}
+}
 
 // Check returns every way pw breaks the policy, nil if it breaks none.
 // email is the account's address (may be empty): a password containing
@@ -36,23 +45,23 @@ func (c Config) Check(pw, email string) []Violation {
 	pw = normalize(pw)
 	n := utf8.RuneCountInString(pw)
 	if n < c.MinLength {
-		vs = append(vs, Violation{TooShort, fmt.Sprintf("must be at least %d characters long (it has %d)", c.MinLength, n)})
+		vs = append(vs, violation(TooShort, "must be at least %d characters long (it has %d)", c.MinLength, n))
 	}
 	if n > c.MaxLength || len(pw) > MaxInputBytes {
-		vs = append(vs, Violation{TooLong, fmt.Sprintf("must be at most %d characters long (it has %d)", c.MaxLength, n)})
+		vs = append(vs, violation(TooLong, "must be at most %d characters long (it has %d)", c.MaxLength, n))
 		return vs // the other checks would only spend time on it
 	}
 	if c.RequireClasses > 0 {
 		if got := classes(pw); got < c.RequireClasses {
-			vs = append(vs, Violation{MissingClasses, fmt.Sprintf(
-				"must use at least %d of these: lowercase letters, uppercase letters, digits, symbols (it uses %d)", c.RequireClasses, got)})
+			vs = append(vs, violation(MissingClasses,
+				"must use at least %d of these: lowercase letters, uppercase letters, digits, symbols (it uses %d)", c.RequireClasses, got))
 		}
 	}
 	if c.RejectCommon && IsCommon(pw) {
-		vs = append(vs, Violation{Common, "is too common: it is on the lists of passwords attackers try first"})
+		vs = append(vs, violation(Common, "is too common: it is on the lists of passwords attackers try first"))
 	}
 	if part, ok := containsLocalPart(pw, email); ok {
-		vs = append(vs, Violation{ContainsEmail, fmt.Sprintf("must not contain your email address's name (%q)", part)})
+		vs = append(vs, violation(ContainsEmail, "must not contain your email address's name (%q)", part))
 	}
 	return vs
 }

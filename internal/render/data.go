@@ -3,17 +3,28 @@ package render
 import (
 	"strings"
 	"time"
+
+	"github.com/authd/authd/internal/i18n"
 )
 
 // Page is embedded in every page's data: what the layout shows around the
 // page itself.
 type Page struct {
-	// Lang is the page's language tag (BCP 47) for the html lang
-	// attribute; "en" when empty or malformed.
+	// Lang is the language the page is asked for: a space-separated list
+	// of BCP 47 tags in order of preference (ui_locales, or the account's
+	// locale). The renderer picks the first one it has a catalogue for,
+	// else Accept-Language's best, else the default (i18n.Choose); it is
+	// then the html lang attribute and Content-Language.
 	Lang string
 	// Notice is a confirmation shown at the top of the page
-	// (role="status"), e.g. "Your password has been changed."; plain text.
-	Notice string
+	// (role="status"), e.g. "Your password has been changed."; plain
+	// English text, a catalogue key, translated with NoticeArgs.
+	Notice     string
+	NoticeArgs []any
+	// ClientID is the client a sign-in is for, Org the organization of
+	// the person signed in (/account): they choose the organization's
+	// branding (branding.organizations), Org first.
+	ClientID, Org string
 }
 
 func (p Page) page() Page { return p }
@@ -21,8 +32,11 @@ func (p Page) page() Page { return p }
 // FieldError is one problem with the submitted form. Field names the input
 // (its name and id) the problem belongs to; "" for the form as a whole.
 type FieldError struct {
-	Field   string
+	Field string
+	// Message is the English text, a catalogue key (internal/i18n) that
+	// the page translates with Args.
 	Message string
+	Args    []any
 }
 
 // Errors are a form's problems, in the order the fields appear. Pages list
@@ -31,15 +45,24 @@ type FieldError struct {
 // is then marked aria-invalid and described by its messages.
 type Errors []FieldError
 
-// Add returns e with a problem added.
-func (e Errors) Add(field, message string) Errors { return append(e, FieldError{field, message}) }
+// Add returns e with a problem added. message is a catalogue key: the
+// English text of a message internal/i18n translates.
+func (e Errors) Add(field, message string) Errors {
+	return append(e, FieldError{Field: field, Message: message})
+}
 
-// For returns the messages for field.
-func (e Errors) For(field string) []string {
-	var out []string
+// Addf returns e with a problem added whose message has arguments
+// (an i18n.Localizer argument is localized too).
+func (e Errors) Addf(field, format string, args ...any) Errors {
+	return append(e, FieldError{Field: field, Message: format, Args: args})
+}
+
+// For returns the problems with field.
+func (e Errors) For(field string) []FieldError {
+	var out []FieldError
 	for _, fe := range e {
 		if fe.Field == field {
-			out = append(out, fe.Message)
+			out = append(out, fe)
 		}
 	}
 	return out
@@ -51,6 +74,9 @@ type LoginData struct {
 	// ClientName is the application the person signs in to; "" outside an
 	// authorization request.
 	ClientName string
+	// ClientLogo is that application's logo (an https URL it registered),
+	// or "".
+	ClientLogo string
 	// AuthRequestID is the authorization request in progress ("ar"), or "".
 	AuthRequestID string
 	// ReturnTo is the local path to go to after sign-in without an
@@ -72,6 +98,7 @@ type RegisterData struct {
 	Page
 	AuthRequestID string
 	ClientName    string
+	ClientLogo    string
 	Email         string
 	Name          string
 	Errors        Errors
@@ -136,6 +163,7 @@ type ConsentData struct {
 	Page
 	AuthRequestID string
 	ClientName    string
+	ClientLogo    string // as LoginData's
 	// UserEmail is who is signed in.
 	UserEmail string
 	Scopes    []Scope
@@ -159,11 +187,11 @@ type DeviceData struct {
 type SessionItem struct {
 	ID string
 	// Device is the browser and system in plain words ("Firefox on Windows").
-	Device   string
+	Device   i18n.Msg
 	IP       string
 	LastSeen time.Time
 	// LastSeenText is LastSeen in words ("5 minutes ago").
-	LastSeenText string
+	LastSeenText i18n.Msg
 	// Current marks the session of this browser.
 	Current bool
 }
@@ -213,6 +241,8 @@ type ErrorData struct {
 	Page
 	Title   string
 	Message string
+	// Args are Message's arguments (Title and Message are catalogue keys).
+	Args []any
 	// RequestID defaults to the request's id (telemetry.RequestID).
 	RequestID string
 	// Link, when set, is offered as the way on ("Back to sign in").

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+	"golang.org/x/text/language"
+
+	"github.com/authd/authd/internal/i18n"
 
 	"github.com/authd/authd/internal/telemetry"
 )
@@ -47,7 +50,7 @@ var loginErrs = Errors{}.Add("email", "Enter your email address.").Add("password
 var samples = map[string][]any{
 	"login": {
 		LoginData{},
-		LoginData{ClientName: "Example App", AuthRequestID: "ar1", Email: "a@example.com", Errors: loginErrs},
+		LoginData{ClientName: "Example App", ClientLogo: "https://app.example/logo.png", AuthRequestID: "ar1", Email: "a@example.com", Errors: loginErrs},
 		LoginData{Email: "a@example.com", Locked: true, Errors: Errors{}.Add("", "Too many attempts.")},
 		LoginData{Email: "a@example.com", Unverified: true, AuthRequestID: "ar1", Errors: Errors{}.Add("", "Verify your email address first.")},
 	},
@@ -60,7 +63,7 @@ var samples = map[string][]any{
 	"verify_email":    {VerifyEmailData{Verified: true}, VerifyEmailData{}},
 	"forgot_password": {ForgotPasswordData{}, ForgotPasswordData{Sent: true}, ForgotPasswordData{Errors: Errors{}.Add("email", "Enter your email address.")}},
 	"reset_password":  {ResetPasswordData{Token: "t"}, ResetPasswordData{Token: "t", Errors: Errors{}.Add("new_password", "Too short.")}},
-	"consent": {ConsentData{AuthRequestID: "ar1", ClientName: "Example App", UserEmail: "a@example.com",
+	"consent": {ConsentData{AuthRequestID: "ar1", ClientName: "Example App", ClientLogo: "https://app.example/logo.png", UserEmail: "a@example.com",
 		Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}, {Name: "custom:read"}}},
 		ConsentData{AuthRequestID: "ar1", ClientName: "Living Room TV", UserEmail: "a@example.com", DeviceUserCode: "BCDF-GHJK",
 			Scopes: []Scope{{Name: "openid", Description: "Confirm who you are"}}}},
@@ -68,7 +71,7 @@ var samples = map[string][]any{
 		AccountData{Email: "a@example.com"},
 		AccountData{Email: "a@example.com", EmailVerified: true, Name: "A", Phone: "+1 555",
 			Errors:   Errors{}.Add("current_password", "Your current password is incorrect."),
-			Sessions: []SessionItem{{ID: "s1", Device: "Firefox on Linux", IP: "192.0.2.1", LastSeen: time.Unix(0, 0), LastSeenText: "just now", Current: true}, {ID: "s2", Device: "Safari on iPhone"}},
+			Sessions: []SessionItem{{ID: "s1", Device: i18n.M("%s on %s", "Firefox", "Linux"), IP: "192.0.2.1", LastSeen: time.Unix(0, 0), LastSeenText: i18n.M("just now"), Current: true}, {ID: "s2", Device: i18n.M("%s on %s", "Safari", "iPhone")}},
 			Apps:     []AppItem{{ClientID: "c1", ClientName: "Example App", Scopes: []Scope{{Name: "openid"}, {Name: "email"}}}}},
 	},
 	"signed_out": {SignedOutData{}, SignedOutData{Message: "Bye."}},
@@ -263,8 +266,11 @@ func checkPage(doc *html.Node) []string {
 func TestRenderCommonData(t *testing.T) {
 	rd, _ := newRenderer(t)
 	rec := render(t, rd, "login", LoginData{Page: Page{Lang: "fr-CA", Notice: "Password changed."}})
+	if got := rec.Header().Get("Content-Language"); got != "fr" {
+		t.Errorf("Content-Language = %q, want fr", got)
+	}
 	body := rec.Body.String()
-	for _, want := range []string{`<html lang="fr-CA">`, `value="tok-123"`, `role="status"`, "Password changed."} {
+	for _, want := range []string{`<html lang="fr">`, `value="tok-123"`, `role="status"`, "Password changed."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -342,6 +348,8 @@ func TestLang(t *testing.T) {
 	}
 }
 
+var en = i18n.Printer(language.English)
+
 func TestSummaryText(t *testing.T) {
 	for _, tc := range []struct {
 		name, field, message, want string
@@ -353,7 +361,7 @@ func TestSummaryText(t *testing.T) {
 		{"the whole form", "", "Too many attempts.", "Too many attempts."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := summaryText(tc.field, tc.message); got != tc.want {
+			if got := summaryText(en, FieldError{Field: tc.field, Message: tc.message}); got != tc.want {
 				t.Errorf("summaryText(%q, %q) = %q, want %q", tc.field, tc.message, got, tc.want)
 			}
 		})
@@ -369,11 +377,11 @@ func TestInputArgs(t *testing.T) {
 		{"name", "x", "label", "X"},                 // a field the error summary cannot name
 		{"name", "email", "label", "Email address"}, // labelled unlike the summary
 	} {
-		if _, err := newInput(args...); err == nil {
+		if _, err := newInput(en, args...); err == nil {
 			t.Errorf("newInput(%v) = nil error", args)
 		}
 	}
-	in, err := newInput("name", "email", "label", "Email", "errors", []string(nil))
+	in, err := newInput(en, "name", "email", "label", "Email", "errors", []FieldError(nil))
 	if err != nil || in.ID != "email" || in.Type != "text" || in.DescribedBy() != "" {
 		t.Errorf("newInput defaults = %+v, %v", in, err)
 	}

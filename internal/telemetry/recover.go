@@ -7,7 +7,7 @@ import (
 )
 
 // ErrorPage renders the styled error page (login.Pages.RenderError).
-type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, message string)
+type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any)
 
 // Recover wraps the ServeMux mux (directly, so that the route it matched
 // is known): a panic is logged, reported (rep may be nil) and answered
@@ -36,8 +36,10 @@ func Recover(log *slog.Logger, rep *Reporter, page ErrorPage, mux http.Handler) 
 				return
 			}
 			if page != nil && strings.Contains(r.Header.Get("Accept"), "text/html") {
+				// Both are message catalogue keys: the page is in the
+				// request's language.
 				page(w, r, http.StatusInternalServerError, "Something went wrong",
-					"authd could not finish this request. Try again; if it keeps failing, give the request id below to your administrator.")
+					"We could not complete your request. Please try again in a moment.")
 				return
 			}
 			http.Error(w, "internal server error", http.StatusInternalServerError)

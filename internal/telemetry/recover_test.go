@@ -14,7 +14,7 @@ func TestRecoverAnswers(t *testing.T) {
 	var logs syncBuffer
 	log := newTestLogger(t, &logs)
 	var paged int
-	page := func(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	page := func(w http.ResponseWriter, r *http.Request, status int, title, message string, _ ...any) {
 		paged++
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
