@@ -51,15 +51,15 @@ func scrape(t *testing.T, base string) ([]byte, map[string]*dto.MetricFamily) {
 }
 
 // promtool returns promtool's path, or skips; in CI (CI or
-// AUTHD_REQUIRE_PROMTOOL set) a missing promtool fails the test instead.
+// REQUIRE_PROMTOOL set) a missing promtool fails the test instead.
 func promtool(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err == nil {
 		return path
 	}
-	if os.Getenv("CI") != "" || os.Getenv("AUTHD_REQUIRE_PROMTOOL") != "" {
-		t.Fatalf("promtool is not on PATH and CI or AUTHD_REQUIRE_PROMTOOL is set: install Debian's prometheus package")
+	if os.Getenv("CI") != "" || os.Getenv("REQUIRE_PROMTOOL") != "" {
+		t.Fatalf("promtool is not on PATH and CI or REQUIRE_PROMTOOL is set: install Debian's prometheus package")
 	}
 	t.Skip("promtool is not on PATH (apt-get install prometheus); CI runs this check")
 	return ""
